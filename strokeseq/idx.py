@@ -1,0 +1,240 @@
+"""The IDX file format (MNIST's container): strict reading and writing, pure NumPy.
+
+An IDX file is a 4-byte magic number ``00 00 TT DD`` (``TT`` the element type
+code, ``DD`` the number of dimensions), ``DD`` big-endian ``uint32`` sizes, then
+the elements in big-endian, row-major order. The files may be gzip-compressed;
+gzip is recognised by its magic bytes (``1f 8b``), never by the file name.
+
+Every malformed input raises :class:`~strokeseq.errors.IdxFormatError` (a
+``ValueError``) whose message names the file and what was expected versus
+found. Nothing here unpickles anything: the bytes become an array through
+``numpy.frombuffer`` only.
+
+Arrays returned by :func:`read_idx` are **read-only**. For ``uint8``/``int8``
+files that is what makes the fast path possible: the array is a zero-copy view
+of the decompressed bytes. Multi-byte types are converted to native byte
+order (one copy) and are made read-only too, so every result behaves alike and
+can be shared safely by an in-memory cache. Call ``.copy()`` to get a writeable
+array.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from strokeseq.errors import IdxFormatError
+
+__all__ = ["IDX_TYPES", "read_idx", "read_idx_bytes", "write_idx"]
+
+#: IDX element type code -> big-endian NumPy dtype as stored in the file.
+IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+# (kind, itemsize) -> type code; keyed this way so that any byte order of the
+# input dtype maps to the same code.
+_CODE_OF: dict[tuple[str, int], int] = {(dt.kind, dt.itemsize): c for c, dt in IDX_TYPES.items()}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress every gzip member of ``data``; raise IdxFormatError on damage.
+
+    ``zlib`` is used directly (rather than ``gzip.decompress``) so that a
+    truncated stream is detected by the decompressor's ``eof`` flag and every
+    failure can be reported with the file's name. CRC32 and length trailers are
+    verified by zlib itself (``wbits=31``).
+    """
+    parts: list[bytes] = []
+    rest = data
+    while True:
+        dec = zlib.decompressobj(wbits=31)
+        try:
+            parts.append(dec.decompress(rest))
+        except zlib.error as exc:
+            raise IdxFormatError(
+                f"{name}: corrupt gzip data (expected a valid gzip stream, found: {exc})"
+            ) from exc
+        if not dec.eof:
+            raise IdxFormatError(
+                f"{name}: truncated gzip data (expected the end of the gzip stream, "
+                f"found end of file after {len(data)} compressed bytes)"
+            )
+        rest = dec.unused_data
+        # Like gzip(1), tolerate zero padding after the last member (tape-style
+        # blocks), but nothing else that is not another gzip member.
+        if not rest.strip(b"\0"):
+            break
+        if not rest.startswith(_GZIP_MAGIC):
+            raise IdxFormatError(
+                f"{name}: {len(rest)} trailing bytes after the gzip stream "
+                f"(expected another gzip member 1f 8b or end of file, found {rest[:4].hex(' ')})"
+            )
+    # Joining would copy; a single member (the usual case) is returned as is.
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _parse_header(data: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Return (file dtype, shape, header length) of raw IDX ``data``."""
+    if len(data) < 4:
+        raise IdxFormatError(
+            f"{name}: truncated IDX header (expected at least 4 bytes, found {len(data)})"
+        )
+    if data[0] != 0 or data[1] != 0:
+        raise IdxFormatError(
+            f"{name}: bad IDX magic (expected first two bytes 00 00, found {data[:2].hex(' ')}); "
+            "not an IDX file"
+        )
+    code, ndim = data[2], data[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        raise IdxFormatError(
+            f"{name}: unknown IDX type code 0x{code:02X} (expected one of {known})"
+        )
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise IdxFormatError(
+            f"{name}: truncated IDX header (expected {header_len} bytes for {ndim} dimensions, "
+            f"found {len(data)})"
+        )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return IDX_TYPES[code], shape, header_len
+
+
+def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode IDX content (raw or gzip-compressed) held in memory.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content. Gzip is detected by its magic bytes.
+    name : str, optional
+        Name used in error messages (usually the file's path).
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only array of the file's shape, in native byte order.
+
+    Raises
+    ------
+    IdxFormatError
+        Bad magic, unknown type code, truncated or over-long data, bad gzip.
+    """
+    data = bytes(data) if not isinstance(data, bytes) else data
+    if data[:2] == _GZIP_MAGIC:
+        data = _gunzip(data, name)
+    dtype, shape, header_len = _parse_header(data, name)
+    count = math.prod(shape)
+    expected = header_len + count * dtype.itemsize
+    if len(data) < expected:
+        raise IdxFormatError(
+            f"{name}: truncated IDX data (header promises shape {shape} of {dtype.name}, "
+            f"expected {expected} bytes, found {len(data)})"
+        )
+    if len(data) > expected:
+        raise IdxFormatError(
+            f"{name}: {len(data) - expected} bytes of trailing garbage (header promises "
+            f"shape {shape} of {dtype.name}, expected {expected} bytes, found {len(data)})"
+        )
+    # frombuffer over immutable bytes: zero-copy and read-only.
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(shape)
+    if dtype.itemsize > 1 and not dtype.isnative:
+        arr = arr.astype(dtype.newbyteorder("="))
+        arr.flags.writeable = False
+    return arr
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file, raw or gzip-compressed, of any element type and rank.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file. Gzip is detected by content (magic ``1f 8b``), not by suffix.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only array in native byte order: ``uint8``, ``int8``, ``int16``,
+        ``int32``, ``float32`` or ``float64``. For ``uint8``/``int8`` it is a
+        zero-copy view of the (decompressed) file bytes; use ``.copy()`` to
+        modify it.
+
+    Raises
+    ------
+    IdxFormatError
+        The file is not valid IDX; the message names the file and what was
+        expected versus found.
+    OSError
+        The file cannot be read.
+    """
+    path = Path(path)
+    return read_idx_bytes(path.read_bytes(), str(path))
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    """Serialise ``array`` as raw IDX bytes (header + big-endian data)."""
+    code = _CODE_OF.get((array.dtype.kind, array.dtype.itemsize))
+    if code is None:
+        supported = ", ".join(dt.name for dt in IDX_TYPES.values())
+        raise TypeError(
+            f"cannot write dtype {array.dtype} as IDX (supported: {supported.replace('>', '')})"
+        )
+    if array.ndim > 255:
+        raise ValueError(f"IDX supports at most 255 dimensions, got {array.ndim}")
+    if any(s >= 2**32 for s in array.shape):
+        raise ValueError(f"IDX dimension sizes must be < 2**32, got shape {array.shape}")
+    header = bytes([0, 0, code, array.ndim]) + b"".join(s.to_bytes(4, "big") for s in array.shape)
+    body = np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
+    return header + body
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compresslevel: int = 6) -> None:
+    """Write ``array`` as an IDX file; gzip-compressed if ``path`` ends in ``.gz``.
+
+    The gzip header carries no time stamp and no file name (``mtime=0``), so
+    the same array always gives the same bytes. The file is written to a
+    temporary name and renamed into place, so readers never see half a file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination. A ``.gz`` suffix selects gzip compression.
+    array : array_like
+        Data of dtype ``uint8``, ``int8``, ``int16``, ``int32``, ``float32`` or
+        ``float64`` (any byte order), any number of dimensions up to 255.
+    compresslevel : int, optional
+        Gzip level 0-9 (6 is zlib's default balance of size and speed).
+
+    Raises
+    ------
+    TypeError
+        The dtype has no IDX type code (e.g. ``bool``, ``int64``, ``float16``).
+    """
+    path = Path(path)
+    data = _idx_bytes(np.asarray(array))
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=compresslevel, mtime=0)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
