@@ -1,0 +1,197 @@
+"""Spacing and fitting: where each digit goes along the line.
+
+The rule (see README, "Fitting digits into the width"):
+
+* gaps between consecutive digits are integers drawn from ``lo..hi``;
+* the sequence must fit in ``image_width``; the gaps are drawn **uniformly
+  among all gap vectors that fit** (i.i.d. uniform conditioned on fitting).
+  When even the widest gaps fit this *is* the i.i.d. uniform draw; when the
+  width is tight it tilts the marginals towards small gaps rather than
+  clipping, rescaling or silently changing the range;
+* the width left over is split into a left and right margin at a uniformly
+  random offset.
+
+Everything here works on batches and takes its randomness as uniforms in
+[0, 1), so the same numbers can come from a ``Generator`` or from a
+per-sample stream (datasets).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["fit_positions", "min_width", "sample_gaps"]
+
+TILE = 28
+
+
+def min_width(n_digits: int, lo: int, digit_widths: list[int] | None = None) -> int:
+    """Narrowest image that always fits ``n_digits`` digits with gaps >= ``lo``.
+
+    Parameters
+    ----------
+    n_digits : int
+        Number of digits.
+    lo : int
+        Smallest gap. Negative gaps (ink layout) never shrink the guarantee
+        below the digits' own widths, since how far digits can overlap depends
+        on the instances drawn.
+    digit_widths : list of int, optional
+        Upper bound of each digit's box width (tile layout: 28 each, the
+        default; ink layout: the source's widest ink box per label).
+    """
+    widths = sum(digit_widths) if digit_widths is not None else TILE * n_digits
+    return widths + (n_digits - 1) * max(lo, 0)
+
+
+@lru_cache(maxsize=256)
+def _prefix_tables(k: int, r: int, cap: int) -> tuple[np.ndarray, ...]:
+    """Prefix sums ``P_j(b)`` of the counts of ``j`` values in ``0..r`` summing to ``<= b``.
+
+    ``tables[j][b + 1] = sum_{m <= b} c_j(m)`` (with ``tables[j][0] = 0``) for
+    ``j = 0..k-1`` and ``b = 0..cap``. Each row is rescaled to max 1: only
+    ratios within a row matter, and the rescaling keeps float64 from
+    overflowing for long sequences.
+    """
+    c = np.ones(cap + 1)  # c_0(b) = 1 for b >= 0
+    tables = []
+    for _ in range(k):
+        p = np.concatenate(([0.0], np.cumsum(c)))
+        p /= p[-1]
+        tables.append(p)
+        # c_{j+1}(b) = P_j(b) - P_j(b - r - 1)
+        # p[b + 1] - p[b - r] (0 where b - r < 0)
+        lower = np.zeros(cap + 1)
+        if r + 1 <= cap:
+            lower[r + 1 :] = p[1 : cap + 1 - r]
+        c = p[1:] - lower
+        c /= c.max()
+    return tuple(tables)
+
+
+def sample_gaps(u: np.ndarray, lo: int, hi: int, budget: np.ndarray | int) -> np.ndarray:
+    """Draw integer gaps uniformly among the vectors in ``lo..hi`` whose sum fits.
+
+    Parameters
+    ----------
+    u : numpy.ndarray
+        ``(N, k)`` uniforms in [0, 1), one per gap.
+    lo, hi : int
+        Inclusive gap range.
+    budget : int or numpy.ndarray
+        ``(N,)`` largest allowed sum of the gaps of each row; must be
+        ``>= k * lo``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, k)`` int64 gaps. Rows whose budget allows ``k * hi`` are exactly
+        i.i.d. uniform (``floor(u * (hi - lo + 1)) + lo``); other rows are
+        drawn gap by gap from the exact conditional distribution (counted by
+        dynamic programming), which is uniform over all fitting vectors.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    n_rows, k = u.shape
+    r = hi - lo
+    budget = np.broadcast_to(np.asarray(budget, dtype=np.int64), (n_rows,))
+    gaps = np.floor(u * (r + 1)).astype(np.int64)
+    np.minimum(gaps, r, out=gaps)  # u == 1 - eps rounding guard
+    if k == 0:
+        return gaps
+    room = budget - k * lo  # budget for the shifted gaps h = g - lo in 0..r
+    if (room < 0).any():
+        raise ValueError("gap budget below k * lo: the width cannot fit these digits")
+    tight = room < k * r
+    if tight.any():
+        gaps[tight] = _sample_tight(u[tight], r, room[tight])
+    return gaps + lo
+
+
+def _sample_tight(u: np.ndarray, r: int, room: np.ndarray) -> np.ndarray:
+    """Exact sequential sampling of ``k`` values in ``0..r`` with sum <= ``room``."""
+    n_rows, k = u.shape
+    cap = int(room.max())
+    cap = 1 << max(cap, 1).bit_length()  # round up so the cache gets reused
+    tables = _prefix_tables(k, r, cap)
+    out = np.empty((n_rows, k), np.int64)
+    b = room.copy()
+    for step in range(k):
+        p = tables[k - 1 - step]  # prefix sums over the remaining k-1-step values
+        # P(v) ∝ c(b - v) for v in 0..min(r, b): find the v where the
+        # cumulative weight sum_{v' <= v} c(b - v') = p[b+1] - p[b-v] passes u.
+        hi_idx = b + 1
+        lo_idx = np.maximum(b - r, 0)  # p index of b - r (inclusive lower bound of m = b - v)
+        total = p[hi_idx] - p[lo_idx]
+        target = p[hi_idx] - u[:, step] * total
+        # largest index m in [lo_idx, b] with p[m] < target  ->  v = b - m
+        m = np.searchsorted(p, target, side="left") - 1
+        m = np.clip(m, lo_idx, b)
+        v = b - m
+        out[:, step] = v
+        b = b - v
+    return out
+
+
+def fit_positions(
+    widths: np.ndarray,
+    gaps: np.ndarray,
+    image_width: int,
+    u_margin: np.ndarray,
+) -> np.ndarray:
+    """Left edges of the digit boxes on a canvas of ``image_width``.
+
+    Parameters
+    ----------
+    widths : numpy.ndarray
+        ``(N, n)`` box widths.
+    gaps : numpy.ndarray
+        ``(N, n - 1)`` gaps between consecutive boxes (already fitted).
+    image_width : int
+        Canvas width.
+    u_margin : numpy.ndarray
+        ``(N,)`` uniforms placing the slack: left margin is
+        ``floor(u * (slack + 1))``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, n)`` int64 left edges; the right edges are ``x0 + widths``.
+    """
+    n_rows, n = widths.shape
+    x0 = np.zeros((n_rows, n), np.int64)
+    if n > 1:
+        np.cumsum(widths[:, :-1] + gaps, axis=1, out=x0[:, 1:])
+    extent = x0[:, -1] + widths[:, -1]
+    slack = image_width - extent
+    if (slack < 0).any():
+        raise ValueError("digits do not fit the image width")  # guarded by callers
+    left = np.minimum(np.floor(u_margin * (slack + 1)).astype(np.int64), slack)
+    return x0 + left[:, None]
+
+
+def cap_overlaps(widths: np.ndarray, gaps: np.ndarray, image_width: int) -> np.ndarray:
+    """Limit negative gaps so no digit starts left of its predecessor (ink layout).
+
+    A gap ``g < 0`` overlaps two ink boxes by ``-g`` pixels; it is raised to
+    at least ``1 - min(w_left, w_right)`` so that the digits keep their
+    reading order. If raising makes a row overflow ``image_width``, the excess
+    is taken back from that row's largest gaps (never below their floor); the
+    caller's minimum width guarantees the floors fit. Rare: it needs a big
+    overlap of a narrow digit in a tight width.
+    """
+    floor = 1 - np.minimum(widths[:, :-1], widths[:, 1:])
+    capped = np.maximum(gaps, floor)
+    over = widths.sum(axis=1) + capped.sum(axis=1) - image_width
+    for i in np.flatnonzero(over > 0):  # rare rows only
+        excess = int(over[i])
+        row, fl = capped[i], floor[i]
+        for j in np.argsort(-row, kind="stable"):
+            take = min(excess, int(row[j] - fl[j]))
+            if take > 0:
+                row[j] -= take
+                excess -= take
+            if excess == 0:
+                break
+    return capped

@@ -1,0 +1,202 @@
+"""Real MNIST digits, drawn by label from the IDX files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .base import Digits, DigitSource, ink_boxes
+
+__all__ = ["MnistSource"]
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+
+
+class MnistSource(DigitSource):
+    """Digits sampled uniformly, by label, from one MNIST split.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        MNIST's training digits (60 000, 539 writers) or test digits (10 000,
+        297 writers). The writers of the two splits are disjoint, so a model
+        trained on sequences from ``"train"`` and tested on ``"test"`` never
+        sees a test writer's hand.
+    data_dir : str or path, optional
+        Folder holding the IDX files; otherwise the usual resolution
+        (``STROKESEQ_MNIST_DIR``, the cache, a download).
+
+    Notes
+    -----
+    The files are read on first use, once per process, and a label -> indices
+    table is built, so drawing ``k`` digits costs O(k). The ink is the file's
+    uint8 bytes (255 = full ink), handed out without conversion.
+    """
+
+    name = "mnist"
+
+    def __init__(self, split: str = "train", data_dir: str | Path | None = None) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.split = split
+        self.data_dir = data_dir
+        self._images: np.ndarray | None = None
+
+    # -- loading -----------------------------------------------------------
+    def __getstate__(self) -> dict:
+        # Worker processes reload the data themselves (cheaper than pickling 47 MB).
+        return {"split": self.split, "data_dir": self.data_dir, "_images": None}
+
+    def _load(self) -> None:
+        from ..data import load_mnist
+
+        images, labels = load_mnist(self.split, self.data_dir)
+        labels = labels.astype(np.int64)
+        order = np.argsort(labels, kind="stable")
+        counts = np.bincount(labels, minlength=10)
+        missing = [d for d in range(10) if counts[d] == 0]
+        if missing:
+            raise ValueError(f"MNIST {self.split} split has no images of digit(s) {missing}")
+        self._labels = labels
+        self._order = order
+        self._counts = counts
+        self._starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        # Plain-Python copies for the single-sequence fast path.
+        self._counts_list = counts.tolist()
+        self._starts_list = self._starts.tolist()
+        self._extents: np.ndarray | None = None
+        self._writers: np.ndarray | bool | None = False  # False: not looked up yet
+        self._images = images
+        log.debug("loaded MNIST %s: %d digits", self.split, len(labels))
+
+    @property
+    def images(self) -> np.ndarray:
+        """All images of the split, ``(n, 28, 28)`` uint8 ink."""
+        if self._images is None:
+            self._load()
+        return self._images  # type: ignore[return-value]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Labels of :attr:`images`."""
+        self.images  # noqa: B018 - loads
+        return self._labels
+
+    @property
+    def writers(self) -> np.ndarray | None:
+        """QMNIST writer ID of each image, or None when the QMNIST files are unavailable."""
+        self.images  # noqa: B018
+        if self._writers is False:
+            from ..data import load_writers
+
+            self._writers = load_writers(self.split, self.data_dir)
+        return self._writers  # type: ignore[return-value]
+
+    @property
+    def extents(self) -> np.ndarray:
+        """Ink box ``x0, x1, y0, y1`` of every image, computed once (~0.15 s for train)."""
+        self.images  # noqa: B018
+        if self._extents is None:
+            self._extents = ink_boxes(self._images)
+            widths = self._extents[:, 1] - self._extents[:, 0]
+            self._max_width = [int(widths[self._labels == d].max()) for d in range(10)]
+        return self._extents
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    # -- drawing -----------------------------------------------------------
+    def indices_from_uniform(self, labels: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Map uniforms in [0, 1) to image indices of the given labels (O(k))."""
+        self.images  # noqa: B018
+        counts = self._counts[labels]
+        pick = np.minimum((u * counts).astype(np.int64), counts - 1)
+        return self._order[self._starts[labels] + pick]
+
+    def digits_at(self, indices: np.ndarray) -> Digits:
+        """The digits at ``indices`` of the split, with their provenance."""
+        images = self.images
+        indices = np.asarray(indices, dtype=np.int64)
+        writers = self.writers if self._writers is not False else None
+        meta = {
+            "index": indices,
+            "writer": writers[indices] if writers is not None else np.full(len(indices), -1),
+        }
+        return Digits(images[indices], self._labels[indices], meta, self.extents[indices])
+
+    def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
+        return self.digits_at(self.indices_from_uniform(labels, rng.random(len(labels))))
+
+    def draw_sequences(
+        self, labels: np.ndarray, rng: np.random.Generator, writer: str | None = None
+    ) -> Digits:
+        """Draw ``(N, n)`` labels; with ``writer="same"`` each row from one writer.
+
+        The writer of a row is chosen uniformly among the writers who wrote
+        every digit the row needs, then each digit uniformly among that
+        writer's instances of it.
+        """
+        if writer is None:
+            return super().draw_sequences(labels, rng)
+        if writer != "same":
+            raise ValueError(f"writer must be None or 'same', got {writer!r}")
+        return self.digits_at(self._same_writer_indices(labels, rng))
+
+    def _writer_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        tables = getattr(self, "_wtables", None)
+        if tables is None:
+            writers = self.writers
+            if writers is None:
+                from ..errors import DataNotFoundError
+
+                raise DataNotFoundError(
+                    "writer='same' needs the QMNIST writer labels "
+                    "(qmnist-train/test-labels-idx2-int.gz): put them next to the MNIST "
+                    "files, set STROKESEQ_QMNIST_DIR, or allow the download"
+                )
+            ids, wpos = np.unique(writers, return_inverse=True)
+            key = wpos * 10 + self._labels  # (writer, label) cell
+            order = np.argsort(key, kind="stable")
+            counts = np.bincount(key, minlength=len(ids) * 10).reshape(len(ids), 10)
+            starts = np.concatenate(([0], np.cumsum(counts.ravel())[:-1])).reshape(len(ids), 10)
+            tables = self._wtables = (ids, order, counts, starts)
+        return tables
+
+    def _same_writer_indices(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        ids, order, counts, starts = self._writer_tables()
+        n_rows, n = labels.shape
+        # Rows are grouped by the set of digits they need (a 10-bit mask, at
+        # most 1024 groups), so eligibility is worked out once per group.
+        need = np.bitwise_or.reduce(np.left_shift(1, labels), axis=1)
+        masks, group = np.unique(need, return_inverse=True)
+        has = (counts > 0) @ (1 << np.arange(10))  # (n_writers,) bit mask of digits written
+        eligible = (masks[:, None] & ~has[None, :]) == 0  # (groups, n_writers)
+        n_ok = eligible.sum(axis=1)
+        if (n_ok == 0).any():
+            digits = [d for d in range(10) if masks[np.argmax(n_ok == 0)] >> d & 1]
+            raise ValueError(
+                f"no MNIST {self.split} writer wrote all of the digits {digits}; "
+                "use writer=None for this sequence"
+            )
+        ok_rows = n_ok[group]
+        j = np.minimum((rng.random(n_rows) * ok_rows).astype(np.int64), ok_rows - 1)
+        # index of the j-th eligible writer of the row's group
+        first = np.concatenate(([0], np.cumsum(n_ok)[:-1]))
+        eligible_writers = np.nonzero(eligible)[1]  # row-major: groups in order
+        w = eligible_writers[first[group] + j]
+        cell_counts = counts[w[:, None], labels]
+        pick = np.minimum(
+            (rng.random((n_rows, n)) * cell_counts).astype(np.int64), cell_counts - 1
+        )
+        return order[starts[w[:, None], labels] + pick].ravel()
+
+    def max_ink_width(self, label: int) -> int:
+        self.extents  # noqa: B018
+        return self._max_width[label]
+
+    def __repr__(self) -> str:
+        return f"MnistSource(split={self.split!r}, data_dir={self.data_dir!r})"

@@ -1,0 +1,132 @@
+"""Input checks shared by the API, the batch API and the CLI.
+
+Every check raises ``TypeError`` for a value of the wrong kind and
+``ValueError`` for a value of the right kind out of range, with a message
+that says what would have been valid.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["check_digits", "check_labels", "check_spacing", "check_width"]
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def check_digits(digits: object) -> list[int]:
+    """Return ``digits`` as a list of ints 0..9.
+
+    Accepts an iterable of integers (list, tuple, NumPy integer array) or a
+    string of decimal digits such as ``"305"``.
+    """
+    if type(digits) is list and all(type(d) is int and 0 <= d <= 9 for d in digits) and digits:
+        return digits  # fast path: the common case, checked without ABC look-ups
+    if isinstance(digits, str):
+        if not digits or not all("0" <= ch <= "9" for ch in digits):
+            raise ValueError(
+                f"digits string must be non-empty and contain only 0-9, got {digits!r}"
+            )
+        return [ord(ch) - 48 for ch in digits]
+    if isinstance(digits, np.ndarray):
+        if digits.ndim != 1:
+            raise ValueError(f"digits must be 1-D, got an array of shape {digits.shape}")
+        if digits.dtype.kind not in "iu":
+            raise TypeError(f"digits must be integers 0-9, got an array of dtype {digits.dtype}")
+        out = digits.tolist()
+    else:
+        try:
+            out = list(digits)  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError(
+                "digits must be a sequence of integers 0-9 or a string like '305', "
+                f"not {type(digits).__name__}"
+            ) from None
+        for d in out:
+            if not _is_int(d):
+                raise TypeError(f"each digit must be an integer 0-9, got {d!r}")
+    if not out:
+        raise ValueError("digits must contain at least one digit, got an empty sequence")
+    for d in out:
+        if not 0 <= d <= 9:
+            raise ValueError(f"each digit must be in 0-9, got {d}")
+    return [int(d) for d in out]
+
+
+def check_labels(labels: object) -> np.ndarray:
+    """Return ``labels`` as a 1-D int64 array of digits 0..9 (may be empty)."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers 0-9, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and (arr.min() < 0 or arr.max() > 9):
+        raise ValueError("labels must be digits 0-9")
+    return arr
+
+
+def check_spacing(spacing_range: object, *, allow_negative: bool) -> tuple[int, int]:
+    """Return ``(min, max)`` gap in pixels from a pair of integers.
+
+    Negative gaps (touching or overlapping digits) are only meaningful in the
+    ink layout; the tile layout needs ``min >= 0``.
+    """
+    if type(spacing_range) in (tuple, list) and len(spacing_range) == 2:
+        lo, hi = spacing_range
+        if type(lo) is int and type(hi) is int and 0 <= lo <= hi <= 100_000:
+            return lo, hi  # fast path; everything else goes through the full checks
+    if isinstance(spacing_range, (str, bytes)) or not hasattr(spacing_range, "__len__"):
+        raise TypeError(
+            "spacing_range must be a pair (min, max) of integers, "
+            f"not {type(spacing_range).__name__}"
+        )
+    if len(spacing_range) != 2:  # type: ignore[arg-type]
+        raise ValueError(
+            f"spacing_range must be a pair (min, max), got {len(spacing_range)} values"  # type: ignore[arg-type]
+        )
+    lo, hi = spacing_range  # type: ignore[misc]
+    for name, v in (("min", lo), ("max", hi)):
+        if isinstance(v, (float, np.floating)):
+            if not math.isfinite(v):
+                raise ValueError(f"spacing {name} must be a finite integer, got {v}")
+            if v != int(v):
+                raise ValueError(f"spacing {name} must be a whole number of pixels, got {v}")
+        elif not _is_int(v):
+            raise TypeError(f"spacing {name} must be an integer number of pixels, got {v!r}")
+    lo, hi = int(lo), int(hi)
+    if lo > hi:
+        raise ValueError(f"spacing min must be <= max, got min={lo} > max={hi}")
+    if lo < 0 and not allow_negative:
+        raise ValueError(
+            f"negative spacing (min={lo}) needs layout='ink'; the tile layout needs min >= 0"
+        )
+    if lo < -27:
+        raise ValueError(f"spacing min must be >= -27 (digits overlap at most), got {lo}")
+    if hi > 100_000:
+        raise ValueError(f"spacing max must be <= 100000 pixels, got {hi}")
+    return lo, hi
+
+
+def check_width(image_width: object) -> int:
+    """Return ``image_width`` as a positive int."""
+    if type(image_width) is int and 0 < image_width <= 1_000_000:
+        return image_width
+    if isinstance(image_width, (float, np.floating)):
+        if not math.isfinite(image_width) or image_width != int(image_width):
+            raise ValueError(f"image_width must be a whole number of pixels, got {image_width}")
+        image_width = int(image_width)
+    if not _is_int(image_width):
+        raise TypeError(
+            f"image_width must be a positive integer, not {type(image_width).__name__}"
+        )
+    if image_width <= 0:
+        raise ValueError(f"image_width must be a positive integer, got {image_width}")
+    if image_width > 1_000_000:
+        raise ValueError(f"image_width must be at most 1000000 pixels, got {image_width}")
+    return int(image_width)
