@@ -285,7 +285,7 @@ def render_sequences(
     src = _source(source, split, data_dir)
     gen = as_generator(rng)
     _check_widths(src, labels, (lo, hi), width, layout)
-    n_rows, n = labels.shape
+    n_rows, _n = labels.shape
     images = np.empty((n_rows, TILE, width), out_type)
     parts = []
     for s in range(0, n_rows, CHUNK):
@@ -314,7 +314,7 @@ def _check_widths(
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
     if len(parts) == 1:
         return parts[0]
-    n_rows, n = labels.shape
+    _n_rows, n = labels.shape
     if not parts:
         return SequenceBatch(
             None, labels, np.zeros((0, n, 4), np.int32), np.zeros((0, n - 1), np.int64)

@@ -126,7 +126,12 @@ class MnistSource(DigitSource):
             "index": indices,
             "writer": writers[indices] if writers is not None else np.full(len(indices), -1),
         }
-        return Digits(images[indices], self._labels[indices], meta, self.extents[indices])
+        # Large batches pay once for the table of all ink boxes; small ones
+        # (a CLI call) let the composer measure just the digits drawn.
+        if self._extents is None and len(indices) >= 4096:
+            self.extents  # noqa: B018
+        extents = self._extents[indices] if self._extents is not None else None
+        return Digits(images[indices], self._labels[indices], meta, extents)
 
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
         return self.digits_at(self.indices_from_uniform(labels, rng.random(len(labels))))
@@ -167,7 +172,7 @@ class MnistSource(DigitSource):
         return tables
 
     def _same_writer_indices(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        ids, order, counts, starts = self._writer_tables()
+        _ids, order, counts, starts = self._writer_tables()
         n_rows, n = labels.shape
         # Rows are grouped by the set of digits they need (a 10-bit mask, at
         # most 1024 groups), so eligibility is worked out once per group.

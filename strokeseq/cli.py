@@ -1,0 +1,81 @@
+"""The ``strokeseq`` command.
+
+Subcommands live in their own modules (``strokeseq.commands.*``), each with
+``add_parser(subparsers)`` and ``run(args) -> int``. This module only builds
+the parser and turns the package's errors into one line on stderr and exit
+status 2 — never a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CommandError", "main"]
+
+#: Subcommand modules under strokeseq.commands, in --help order.
+COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness")
+
+
+class CommandError(Exception):
+    """Bad input found by a command: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (plus a hint) and exits 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="strokeseq",
+        description="Labelled images of handwritten digit sequences (MNIST or synthetic strokes).",
+    )
+    parser.add_argument("--version", action="version", version=f"strokeseq {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:  # a command whose module is not there yet
+            if exc.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .errors import DataNotFoundError, DownloadError
+
+    try:
+        return int(args.run(args) or 0)
+    except (CommandError, ValueError, TypeError, DataNotFoundError, DownloadError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message
+        sys.stderr.write(f"strokeseq {args.command}: error: {message}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"strokeseq {args.command}: interrupted\n")
+        return 130
+    except OSError as exc:  # unwritable folder, disk full: one line, no traceback
+        sys.stderr.write(f"strokeseq {args.command}: error: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``strokeseq`` command, one module each."""
