@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         dtype=np.uint8,
     )
-    for image, path in zip(images, paths):
+    for image, path in zip(images, paths, strict=True):
         try:
             write_png_atomic(image, path, overwrite=args.overwrite)
         except FileExistsError:
