@@ -149,7 +149,9 @@ class MnistSource(DigitSource):
             return super().draw_sequences(labels, rng)
         if writer != "same":
             raise ValueError(f"writer must be None or 'same', got {writer!r}")
-        return self.digits_at(self._same_writer_indices(labels, rng))
+        n_rows, n = labels.shape
+        u_writer = rng.random(n_rows)
+        return self.digits_at(self.same_writer_indices(labels, u_writer, rng.random((n_rows, n))))
 
     def _writer_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         tables = getattr(self, "_wtables", None)
@@ -171,9 +173,17 @@ class MnistSource(DigitSource):
             tables = self._wtables = (ids, order, counts, starts)
         return tables
 
-    def _same_writer_indices(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def same_writer_indices(
+        self, labels: np.ndarray, u_writer: np.ndarray, u_pick: np.ndarray
+    ) -> np.ndarray:
+        """Image indices for ``(N, n)`` labels, each row from one writer.
+
+        ``u_writer`` ``(N,)`` and ``u_pick`` ``(N, n)`` are uniforms in [0, 1):
+        the first picks the writer among those who wrote every digit of the
+        row, the second each digit among that writer's instances.
+        """
         _ids, order, counts, starts = self._writer_tables()
-        n_rows, n = labels.shape
+        _n_rows, _n = labels.shape
         # Rows are grouped by the set of digits they need (a 10-bit mask, at
         # most 1024 groups), so eligibility is worked out once per group.
         need = np.bitwise_or.reduce(np.left_shift(1, labels), axis=1)
@@ -188,15 +198,13 @@ class MnistSource(DigitSource):
                 "use writer=None for this sequence"
             )
         ok_rows = n_ok[group]
-        j = np.minimum((rng.random(n_rows) * ok_rows).astype(np.int64), ok_rows - 1)
+        j = np.minimum((u_writer * ok_rows).astype(np.int64), ok_rows - 1)
         # index of the j-th eligible writer of the row's group
         first = np.concatenate(([0], np.cumsum(n_ok)[:-1]))
         eligible_writers = np.nonzero(eligible)[1]  # row-major: groups in order
         w = eligible_writers[first[group] + j]
         cell_counts = counts[w[:, None], labels]
-        pick = np.minimum(
-            (rng.random((n_rows, n)) * cell_counts).astype(np.int64), cell_counts - 1
-        )
+        pick = np.minimum((u_pick * cell_counts).astype(np.int64), cell_counts - 1)
         return order[starts[w[:, None], labels] + pick].ravel()
 
     def max_ink_width(self, label: int) -> int:
