@@ -138,41 +138,70 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
     if data[:2] == _GZIP_MAGIC:
         data = _gunzip(data, name)
     dtype, shape, header_len = _parse_header(data, name)
-    count = math.prod(shape)
-    expected = header_len + count * dtype.itemsize
-    if len(data) < expected:
-        raise IdxFormatError(
-            f"{name}: truncated IDX data (header promises shape {shape} of {dtype.name}, "
-            f"expected {expected} bytes, found {len(data)})"
-        )
-    if len(data) > expected:
-        raise IdxFormatError(
-            f"{name}: {len(data) - expected} bytes of trailing garbage (header promises "
-            f"shape {shape} of {dtype.name}, expected {expected} bytes, found {len(data)})"
-        )
+    count = _check_size(len(data), dtype, shape, header_len, name)
     # frombuffer over immutable bytes: zero-copy and read-only.
     arr = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(shape)
-    if dtype.itemsize > 1 and not dtype.isnative:
-        arr = arr.astype(dtype.newbyteorder("="))
-        arr.flags.writeable = False
+    return _native_readonly(arr)
+
+
+def _check_size(
+    size: int, dtype: np.dtype, shape: tuple[int, ...], header_len: int, name: str
+) -> int:
+    """Check the data length the header promises against ``size``; return the count."""
+    count = math.prod(shape)
+    expected = header_len + count * dtype.itemsize
+    if size < expected:
+        raise IdxFormatError(
+            f"{name}: truncated IDX data (header promises shape {shape} of {dtype.name}, "
+            f"expected {expected} bytes, found {size})"
+        )
+    if size > expected:
+        raise IdxFormatError(
+            f"{name}: {size - expected} bytes of trailing garbage (header promises "
+            f"shape {shape} of {dtype.name}, expected {expected} bytes, found {size})"
+        )
+    return count
+
+
+def _native_readonly(arr: np.ndarray) -> np.ndarray:
+    """Convert big-endian data to native order (one copy) and freeze it."""
+    if arr.dtype.itemsize > 1 and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr.flags.writeable = False
     return arr
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def _read_idx_mmap(path: Path, head: bytes) -> np.ndarray:
+    """Memory-map an uncompressed IDX file after validating its header and size."""
+    name = str(path)
+    dtype, shape, header_len = _parse_header(head, name)
+    count = _check_size(path.stat().st_size, dtype, shape, header_len, name)
+    if count == 0:  # mmap cannot map zero bytes
+        return _native_readonly(np.zeros(shape, dtype))
+    mapped = np.memmap(path, dtype=dtype, mode="r", offset=header_len, shape=shape)
+    # A plain ndarray view (the map stays alive through .base), not the subclass.
+    return _native_readonly(mapped.view(np.ndarray))
+
+
+def read_idx(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed, of any element type and rank.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file. Gzip is detected by content (magic ``1f 8b``), not by suffix.
+    mmap : bool, optional
+        Memory-map an uncompressed file instead of reading it (ignored for
+        gzip). Near-instant, and the pages are shared between processes; only
+        safe for files nobody truncates in place while they are mapped.
 
     Returns
     -------
     numpy.ndarray
         Read-only array in native byte order: ``uint8``, ``int8``, ``int16``,
         ``int32``, ``float32`` or ``float64``. For ``uint8``/``int8`` it is a
-        zero-copy view of the (decompressed) file bytes; use ``.copy()`` to
-        modify it.
+        zero-copy view of the (decompressed) file bytes or of the mapped file;
+        use ``.copy()`` to modify it.
 
     Raises
     ------
@@ -183,6 +212,11 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         The file cannot be read.
     """
     path = Path(path)
+    if mmap:
+        with path.open("rb") as f:
+            head = f.read(4 + 4 * 255)  # the longest possible header
+        if head[:2] != _GZIP_MAGIC:
+            return _read_idx_mmap(path, head)
     return read_idx_bytes(path.read_bytes(), str(path))
 
 

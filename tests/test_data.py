@@ -7,9 +7,11 @@ is an ``http.server`` on 127.0.0.1.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.server
 import logging
+import mmap
 import multiprocessing
 import re
 import threading
@@ -173,6 +175,53 @@ def test_public_hashes_pinned():
     assert data.HASHES["train-images-idx3-ubyte.gz"] == "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873"
     assert data.MNIST_MIRRORS[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert data.MNIST_MIRRORS[-1] == "http://yann.lecun.com/exdb/mnist/"
+
+
+def _mapped(a: np.ndarray) -> bool:
+    """Whether ``a`` is backed by a memory map (walks the .base chain)."""
+    while a is not None:
+        if isinstance(a, mmap.mmap):
+            return True
+        a = getattr(a, "base", None)
+    return False
+
+
+def test_unpacked_copy_is_memory_mapped(env, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)  # fixtures are tiny
+    folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
+    x1, y1 = data.load_mnist("test", folder)
+    assert not _mapped(x1)  # first time: gunzipped in memory, copy stored
+    unpacked = sorted((env / "unpacked").iterdir())
+    assert [p.name.split(".")[0] for p in unpacked] == [
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
+    assert unpacked[0].read_bytes() == gzip.decompress(
+        (folder / "t10k-images-idx3-ubyte.gz").read_bytes()
+    )
+    data._read_cached.cache_clear()  # as a new process would
+    x2, y2 = data.load_mnist("test", folder)
+    assert _mapped(x2) and not x2.flags.writeable and type(x2) is np.ndarray
+    np.testing.assert_array_equal(x2, x1, strict=True)
+    np.testing.assert_array_equal(y2, y1, strict=True)
+    # A damaged copy is ignored (with a warning) and rewritten.
+    unpacked[0].write_bytes(unpacked[0].read_bytes()[:-3])
+    data._read_cached.cache_clear()
+    x3, _ = data.load_mnist("test", folder)
+    np.testing.assert_array_equal(x3, x1, strict=True)
+    assert unpacked[0].stat().st_size == 16 + 20 * 28 * 28
+    # A changed source gets a new copy (the key includes size and mtime).
+    write_fake_mnist(folder, n_train=10, n_test=30)
+    assert len(data.load_mnist("test", folder)[0]) == 30
+    assert len(list((env / "unpacked").iterdir())) == 4
+
+
+def test_unpack_can_be_disabled(env, fake_mnist_dir, monkeypatch):
+    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setenv("STROKESEQ_UNPACK", "0")
+    data._read_cached.cache_clear()
+    data.load_mnist("test", fake_mnist_dir)
+    assert not (env / "unpacked").exists()
 
 
 # ------------------------------------------------------------- HTTP server ---
