@@ -356,13 +356,15 @@ def _resolve(
     if found is not None:
         logger.debug("using %s", found)
         return found
-    looked = ", ".join(str(f) for f in folders)
+    # Say which folders do not even exist: usually a typo in data_dir or an env var.
+    looked = ", ".join(f"{f}{'' if f.is_dir() else ' (no such folder)'}" for f in folders)
     ways = _ways_out(what, env_dir, env_url)
     if _env_flag("STROKESEQ_OFFLINE", False):
         raise DataNotFoundError(
             f"{what} file {name} not found (looked in: {looked}) and downloads are "
             f"disabled by STROKESEQ_OFFLINE. {ways}"
         )
+    logger.warning("%s not found locally (looked in: %s); downloading", name, looked)
     try:
         return fetch(name, _mirrors(env_url, public))
     except DataNotFoundError as exc:
@@ -372,6 +374,8 @@ def _resolve(
         ) from exc
     except DownloadError as exc:
         raise DownloadError(f"{exc}. {ways}") from exc
+    except OSError as exc:  # e.g. the cache folder cannot be created or written
+        raise DownloadError(f"cannot download {name} into {cache_dir()}: {exc}. {ways}") from exc
 
 
 _MNIST_ARGS = ("STROKESEQ_MNIST_DIR", "STROKESEQ_MNIST_URL", MNIST_MIRRORS, "MNIST")

@@ -154,6 +154,21 @@ def test_unreachable_mirror_is_not_found(env, monkeypatch):
     assert _leftovers(env) == []
 
 
+def test_missing_folders_are_flagged(no_data_env, tmp_path):
+    with pytest.raises(DataNotFoundError) as info:
+        data.load_mnist("train", tmp_path / "typo")
+    assert f"{tmp_path / 'typo'} (no such folder)" in str(info.value)
+
+
+def test_unwritable_cache_is_a_download_error(env, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("STROKESEQ_DATA_DIR", str(blocker / "cache"))
+    monkeypatch.setenv("STROKESEQ_MNIST_URL", "http://127.0.0.1:9/")
+    with pytest.raises(DownloadError, match=r"cannot download t10k-images-idx3-ubyte\.gz into"):
+        data.load_mnist("test")
+
+
 def test_mirror_list_parsing(monkeypatch):
     monkeypatch.setenv("STROKESEQ_MNIST_URL", " http://a/x/, http://b/  http://c/ ")
     monkeypatch.delenv("STROKESEQ_PUBLIC_MIRRORS", raising=False)

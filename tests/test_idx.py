@@ -120,6 +120,35 @@ def test_round_trip_hypothesis_bytes(a):
         np.testing.assert_array_equal(b, a)  # NaN compares equal here
 
 
+@pytest.mark.parametrize("shape", [(0,), (5,), (3, 28, 28)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mmap_reads_the_same(tmp_path, dtype, shape):
+    a = _sample(dtype, shape, seed=11)
+    write_idx(tmp_path / "raw", a)
+    write_idx(tmp_path / "c.gz", a)
+    for name in ("raw", "c.gz"):  # mmap is ignored for gzip
+        b = read_idx(tmp_path / name, mmap=True)
+        assert type(b) is np.ndarray and not b.flags.writeable
+        np.testing.assert_array_equal(b, a, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (_header(0x08, (2, 3)) + bytes(5), "truncated IDX data"),
+        (_header(0x08, (2, 3)) + bytes(7), "1 bytes of trailing garbage"),
+        (b"\0\0\x08\x02\0\0", "truncated IDX header"),
+        (b"\0\0\x07\x01" + bytes(8), "unknown IDX type code 0x07"),
+    ],
+    ids=["truncated", "trailing", "short-header", "bad-type"],
+)
+def test_mmap_validates_too(tmp_path, content, fragment):
+    path = tmp_path / "bad"
+    path.write_bytes(content)
+    with pytest.raises(IdxFormatError, match=fragment):
+        read_idx(path, mmap=True)
+
+
 # ---------------------------------------------------------------- failures ---
 
 
