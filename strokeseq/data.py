@@ -25,6 +25,9 @@ Environment variables:
 ``STROKESEQ_QMNIST_DIR`` / ``STROKESEQ_QMNIST_URL``
     Folder / private mirror for the QMNIST writer files. They are also looked
     for in every MNIST folder and in a sibling folder ``qmnist/`` next to it.
+``STROKESEQ_UNPACK=0``
+    Do not keep unpacked copies of big ``.gz`` files in ``<cache>/unpacked/``
+    (see :data:`UNPACK_MIN_BYTES`).
 
 Concurrency: each download holds a :class:`filelock.FileLock` next to the file
 in the cache, writes to a temporary name in the same folder and is renamed
@@ -309,6 +312,8 @@ def fetch(name: str, urls: Sequence[str], folder: Path | None = None) -> Path:
     """
     from filelock import FileLock, Timeout
 
+    if name not in HASHES:
+        raise ValueError(f"no published hash for {name!r}; known files: {sorted(HASHES)}")
     folder = cache_dir() if folder is None else folder
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / name
