@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ _MNIST: dict[tuple[str, Any], DigitSource] = {}
 
 def _source(source: str | DigitSource, split: str, data_dir: str | Path | None) -> DigitSource:
     if source == "mnist":
-        key = (split, data_dir)
+        # The environment is part of the key: a changed STROKESEQ_MNIST_DIR
+        # means other files, not the cached ones.
+        key = (split, data_dir, os.environ.get("STROKESEQ_MNIST_DIR"))
         src = _MNIST.get(key)
         if src is None:
             path = None if data_dir is None else str(data_dir)

@@ -6,6 +6,7 @@ so repeated calls of the public API load the data once.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .base import Digits, DigitSource, ink_extent
@@ -56,7 +57,8 @@ def get_source(source: str | DigitSource = "mnist", **options: Any) -> DigitSour
             f"source must be a name ({', '.join(SOURCE_NAMES)}) or a DigitSource, "
             f"not {type(source).__name__}"
         )
-    key = (source, tuple(sorted((k, str(v)) for k, v in options.items())))
+    env = os.environ.get("STROKESEQ_MNIST_DIR") if source == "mnist" else None
+    key = (source, env, tuple(sorted((k, str(v)) for k, v in options.items())))
     found = _CACHE.get(key)
     if found is None:
         found = _CACHE[key] = _make(source, options)
