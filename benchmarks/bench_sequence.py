@@ -1,0 +1,134 @@
+"""Speed of the sequence API, beside the NumPy copy of the same output as a floor.
+
+Run: ``STROKESEQ_MNIST_DIR=../shared/mnist python benchmarks/bench_sequence.py``
+
+Prints a markdown table. Every figure is the best of a few repeats (the
+machine is shared; the best run is the least disturbed one), measured in one
+run so that the ratios to the copy floor are meaningful.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+import numpy as np
+
+from strokeseq import generate_numbers_sequence, generate_sequences
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_rate(fn, n: int, repeat: int = 5) -> float:
+    """Calls per second of ``fn`` run ``n`` times, best of ``repeat``."""
+    return n / min(timeit.repeat(fn, number=n, repeat=repeat))
+
+
+def batch_rate(n_digits: int, width: int, n: int, dtype, repeat: int = 3) -> tuple[float, float]:
+    """Sequences/s of the batch API, and of copying the same bytes (the floor)."""
+    seqs = np.random.default_rng(0).integers(0, 10, size=(n, n_digits))
+    generate_sequences(seqs[:10], (0, 10), width)  # load the source
+    times = []
+    for r in range(repeat):
+        t = time.perf_counter()
+        out = generate_sequences(seqs, (0, 10), width, rng=r, dtype=dtype)
+        times.append(time.perf_counter() - t)
+    dst = np.empty_like(out)
+    dst[...] = 0  # memory already touched: the copy is the ceiling
+    copy = min(timeit.repeat(lambda: np.copyto(dst, out), number=1, repeat=repeat))
+    return n / min(times), n / copy
+
+
+def wall(cmd: list[str], cwd: str, repeat: int = 7) -> float:
+    """Median wall time of a command in seconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    rows = []
+    generate_numbers_sequence([3, 0, 5], (0, 10), 120)  # warm: data loaded
+    one = generate_numbers_sequence([3, 0, 5], (0, 10), 120)
+    single = best_rate(lambda: generate_numbers_sequence([3, 0, 5], (0, 10), 120), 20_000)
+    floor = best_rate(one.copy, 20_000)
+    rows.append(
+        (
+            "single call [3,0,5], (0,10), 120, float32",
+            f"{single:,.0f} calls/s",
+            f"{floor:,.0f} copies/s",
+            "≥ 50 000",
+        )
+    )
+    for n_digits, width, n, dtype, target in (
+        (3, 120, 100_000, np.float32, "≥ 80 000"),
+        (3, 120, 100_000, np.uint8, "faster than float32"),
+        (10, 400, 50_000, np.float32, "≥ 20 000"),
+        (10, 400, 50_000, np.uint8, "faster than float32"),
+    ):
+        rate, copy = batch_rate(n_digits, width, n, dtype)
+        rows.append(
+            (
+                f"batch {n_digits} digits, width {width}, {np.dtype(dtype).name}",
+                f"{rate:,.0f} seq/s",
+                f"{copy:,.0f} seq/s",
+                target,
+            )
+        )
+    py = sys.executable
+    base = wall([py, "-c", "pass"], str(ROOT))
+    imp = wall([py, "-c", "import strokeseq"], str(ROOT)) - base
+    np_imp = wall([py, "-c", "import numpy"], str(ROOT)) - base
+    rows.append(
+        (
+            "`import strokeseq` (above bare python)",
+            f"{imp:.3f} s",
+            f"numpy alone {np_imp:.3f} s",
+            "≤ 0.15 s",
+        )
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        script = [
+            py,
+            str(ROOT / "scripts" / "make_sequence.py"),
+            "305",
+            "0",
+            "10",
+            "120",
+            "-o",
+            "x.png",
+            "--overwrite",
+        ]
+        end = wall(script, tmp)
+    rows.append(
+        (
+            "`python scripts/make_sequence.py 305 0 10 120`",
+            f"{end:.3f} s",
+            f"bare python {base:.3f} s",
+            "≤ 0.5 s",
+        )
+    )
+
+    print(
+        f"strokeseq sequence benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+    )
+    print()
+    print("| measure | strokeseq | NumPy floor / reference | target |")
+    print("|---|---:|---:|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
