@@ -136,7 +136,7 @@ def compile_glyphs(glyphs: GlyphSet) -> CompiledGlyphs:
         for _ti, ids in seg_rows:
             p = np.array([pts[i][:2] for i in ids])
             lengths.append(float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()))
-        segs = [(ti, ids, ln) for (ti, ids), ln in zip(seg_rows, lengths)]
+        segs = [(ti, ids, ln) for (ti, ids), ln in zip(seg_rows, lengths, strict=True)]
         per_allo.append((np.array(pts, float), segs, allo))
 
     n_a = len(flat)
@@ -239,48 +239,69 @@ def rasterise_capsules(
     slower). The Python loop runs over capsule indices (tens), never over
     digits or pixels.
     """
+    from numpy.lib.stride_tricks import sliding_window_view
+
     n, n_c = valid.shape
     canvas = np.zeros((n, size, size), np.float32)
-    flat = canvas.reshape(-1)
     if n == 0 or not valid.any():
         return canvas
     a = a.astype(np.float32, copy=False)
     b = b.astype(np.float32, copy=False)
-    ra = ra.astype(np.float32, copy=False)
-    rb = rb.astype(np.float32, copy=False)
-    rmax = np.maximum(ra, rb)
-    length = np.hypot(*(b - a).transpose(2, 0, 1))
-    # One window side for all capsules: the longest capsule plus the widest pen.
-    side = int(np.ceil(np.max(np.where(valid, length + 2 * rmax, 0.0)))) + 2
-    side = min(side, size)
-    grid = np.arange(side, dtype=np.int64)
-    inv_soft = np.float32(1.0 / soft)
+    # Capsules are short (a fraction of a segment), so one radius per capsule,
+    # the mean of its ends, is enough; it turns the ink profile into two
+    # per-capsule constants: ink = clip(c1 - d * c2, 0, 1).
+    r = (0.5 * (ra + rb)).astype(np.float32)
+    c1 = np.float32(1.0 / soft)
+    inv_sr = 1.0 / (np.float32(soft) * np.maximum(r, np.float32(1e-6)))
+    lo = np.floor(np.minimum(a, b) - r[..., None]).astype(np.int64)  # (n, C, 2) window origin
+    hi = np.ceil(np.maximum(a, b) + r[..., None]).astype(np.int64)
+    views: dict[tuple[int, int], np.ndarray] = {}
+
+    def windows_of(wy: int, wx: int) -> np.ndarray:
+        if (wy, wx) not in views:
+            views[wy, wx] = sliding_window_view(canvas, (wy, wx), axis=(1, 2), writeable=True)
+        return views[wy, wx]
+
     for c in range(n_c):
         sel = np.flatnonzero(valid[:, c])
         if sel.size == 0:
             continue
+        # Window of this layer: wide and tall enough for every capsule in it.
+        span = (hi[sel, c] - lo[sel, c]).max(axis=0) + 1
+        wx, wy = int(min(span[0], size)), int(min(span[1], size))
+        x0 = np.clip(lo[sel, c, 0], 0, size - wx)
+        y0 = np.clip(lo[sel, c, 1], 0, size - wy)
         ax, ay = a[sel, c, 0], a[sel, c, 1]
         ux, uy = b[sel, c, 0] - ax, b[sel, c, 1] - ay
-        r0, r1 = ra[sel, c], rb[sel, c]
-        rm = rmax[sel, c]
-        x0 = np.clip(np.floor(np.minimum(ax, ax + ux) - rm).astype(np.int64), 0, size - side)
-        y0 = np.clip(np.floor(np.minimum(ay, ay + uy) - rm).astype(np.int64), 0, size - side)
-        gx = x0[:, None] + grid  # (m, side) pixel columns
-        gy = y0[:, None] + grid
-        dx = (gx + 0.5).astype(np.float32)[:, None, :] - ax[:, None, None]
-        dy = (gy + 0.5).astype(np.float32)[:, :, None] - ay[:, None, None]
         inv_l2 = 1.0 / np.maximum(ux * ux + uy * uy, np.float32(1e-12))
-        t = dx * (ux * inv_l2)[:, None, None] + dy * (uy * inv_l2)[:, None, None]
+        # Pixel-centre offsets from a: rows (m, wy, 1) and columns (m, 1, wx).
+        gx = x0[:, None] + np.arange(wx)
+        gy = y0[:, None] + np.arange(wy)
+        dx = (gx + 0.5).astype(np.float32) - ax[:, None]
+        dy = (gy + 0.5).astype(np.float32) - ay[:, None]
+        # Projection p = (q - a).u and |q - a|^2 are sums of a row term and a
+        # column term: one full-size add each.
+        proj = (dy * uy[:, None])[:, :, None] + (dx * ux[:, None])[:, None, :]
+        dist2 = (dy * dy)[:, :, None] + (dx * dx)[:, None, :]
+        t = proj * inv_l2[:, None, None]
         np.clip(t, 0.0, 1.0, out=t)
-        ex = dx - t * ux[:, None, None]
-        ey = dy - t * uy[:, None, None]
-        d = np.sqrt(ex * ex + ey * ey)
-        r = r0[:, None, None] + t * (r1 - r0)[:, None, None]
-        ink = (r - d) / r * inv_soft
+        # |q - a - t u|^2 = |q - a|^2 - t (2p - t |u|^2)
+        l2 = (1.0 / inv_l2)[:, None, None]
+        proj *= 2.0
+        proj -= t * l2
+        proj *= t
+        dist2 -= proj
+        np.maximum(dist2, 0.0, out=dist2)
+        ink = np.sqrt(dist2, out=dist2)
+        ink *= -inv_sr[sel, c][:, None, None]
+        ink += c1
         np.clip(ink, 0.0, 1.0, out=ink)
-        idx = (sel * (size * size))[:, None, None] + gy[:, :, None] * size + gx[:, None, :]
-        np.maximum(flat[idx], ink, out=ink)
-        flat[idx] = ink
+        # Gather / max / scatter through a strided view of the windows: the
+        # fancy index picks (digit, y0, x0) and the window rows are copied as
+        # contiguous runs, much cheaper than a per-pixel index array.
+        win = windows_of(wy, wx)
+        np.maximum(win[sel, y0, x0], ink, out=ink)
+        win[sel, y0, x0] = ink
     return canvas
 
 
@@ -300,9 +321,9 @@ def centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Blank images get the geometric centre.
     """
-    n, h, w = images.shape
-    rows = images.sum(axis=2, dtype=np.float64)  # (n, H)
-    cols = images.sum(axis=1, dtype=np.float64)  # (n, W)
+    _, h, w = images.shape
+    rows = images.sum(axis=2).astype(np.float64)  # (n, H)
+    cols = images.sum(axis=1).astype(np.float64)  # (n, W)
     mass = rows.sum(axis=1)
     safe = np.where(mass > 0, mass, 1.0)
     cy = np.where(mass > 0, rows @ np.arange(h) / safe, (h - 1) / 2)
@@ -315,15 +336,19 @@ def shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarr
 
     Ink shifted past the border is lost (callers keep shifts small).
     """
+    from numpy.lib.stride_tricks import sliding_window_view
+
     n, h, w = images.shape
     dy = np.asarray(dy, np.int64)
     dx = np.asarray(dx, np.int64)
-    src_r = np.arange(h)[None, :] - dy[:, None]  # (n, H) source row of each output row
-    src_c = np.arange(w)[None, :] - dx[:, None]
-    ok_r = (src_r >= 0) & (src_r < h)
-    ok_c = (src_c >= 0) & (src_c < w)
-    src_r = np.clip(src_r, 0, h - 1)
-    src_c = np.clip(src_c, 0, w - 1)
-    out = images[np.arange(n)[:, None, None], src_r[:, :, None], src_c[:, None, :]]
-    out *= (ok_r[:, :, None] & ok_c[:, None, :]).astype(out.dtype)
+    m = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
+    if m == 0:
+        return images.copy()
+    m = min(m, max(h, w))
+    dy, dx = np.clip(dy, -m, m), np.clip(dx, -m, m)
+    padded = np.zeros((n, h + 2 * m, w + 2 * m), images.dtype)
+    padded[:, m : m + h, m : m + w] = images
+    # Output (r, c) reads padded (r + m - dy, c + m - dx): one (h, w) window per image.
+    windows = sliding_window_view(padded, (h, w), axis=(1, 2))  # (n, 2m+1, 2m+1, h, w)
+    out = windows[np.arange(n), m - dy, m - dx]
     return out
