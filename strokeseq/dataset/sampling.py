@@ -137,6 +137,9 @@ class SampleContext:
 
             if name == "mnist":
                 src = get_source("mnist", split=self.config.split, data_dir=self.data_dir)
+                # Look the QMNIST writers up now, so every digit's writer is recorded
+                # (None, with a logged warning, when the files are not available).
+                src.writers  # noqa: B018
             else:
                 src = get_source("synthetic", **dict(self.config.synthetic))
             self._sources[name] = src

@@ -1,0 +1,82 @@
+"""Shards as Dask tasks: the same :func:`build_shard`, on a cluster.
+
+Each shard is one task with an explicit key ``strokeseq-shard-<run>-<id>``
+(a fresh ``<run>`` token per call), so Dask never merges two shards and never
+serves a result cached from an earlier run. Workers either write into the
+dataset folder themselves (it must be the same path on every worker: a shared
+file system) or return the shard's bytes for this process to write. Results
+are recorded as they complete, so the manifest stays resumable.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from .shards import ShardJob, build_shard
+
+__all__ = ["run_dask"]
+
+log = logging.getLogger(__name__)
+
+
+def _client(client: Any, address: str | None):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError(
+            "Dask is not installed: pip install 'strokeseq[dask]' to use a scheduler"
+        ) from None
+    if client is not None:
+        return client, False
+    try:
+        return Client(address, timeout="30s"), True
+    except OSError as exc:
+        raise OSError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
+
+
+def run_dask(
+    jobs: list[ShardJob],
+    record: Callable[[dict[str, Any]], None],
+    *,
+    client: Any = None,
+    address: str | None = None,
+) -> None:
+    """Run ``jobs`` on a Dask cluster, calling ``record(entry)`` as each shard completes.
+
+    Parameters
+    ----------
+    jobs : list of ShardJob
+        Shards to make.
+    record : callable
+        Called in this process with each shard's manifest entry.
+    client : dask.distributed.Client, optional
+        An existing client (left open).
+    address : str, optional
+        Scheduler address, used when ``client`` is None (the client is closed after).
+    """
+    if not jobs:
+        return
+    from dask.distributed import as_completed
+
+    dc, owned = _client(client, address)
+    run = secrets.token_hex(4)
+    futures = []
+    try:
+        for job in jobs:
+            futures.append(
+                dc.submit(build_shard, job, key=f"strokeseq-shard-{run}-{job.shard:06d}", pure=False)
+            )
+        log.info("submitted %d shard tasks to %s", len(futures), dc)
+        for fut in as_completed(futures):
+            entry = fut.result()  # re-raises the worker's exception
+            fut.release()  # the bytes (transfer="client") are not kept on the cluster
+            record(entry)
+    except BaseException:
+        dc.cancel(futures)
+        raise
+    finally:
+        if owned:
+            dc.close()

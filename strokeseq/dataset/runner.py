@@ -1,0 +1,406 @@
+"""Making a whole dataset: plan shards, resume, run them on an engine, keep the manifest.
+
+Resume semantics: the manifest lists finished shards only, and is replaced
+atomically after each one. A shard file appears under its final name only
+when complete (temporary name + rename). So after a kill at any moment the
+folder holds a valid manifest, complete shards, and perhaps temporary files;
+a new run with the same arguments deletes the temporary files, keeps the
+shards the manifest lists (present with the recorded size; ``verify=True``
+also re-hashes them) and generates the others. Since a shard is a pure
+function of (config, seed, shard range), the result is byte-identical to an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import DatasetConfig
+from .manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    IDENTITY_KEYS,
+    MANIFEST,
+    read_manifest,
+    versions,
+    write_manifest,
+)
+from .sampling import SampleContext, label_columns
+from .shards import ShardJob, build_shard, hash_shard
+from .writers import FORMATS
+
+__all__ = ["DatasetSummary", "generate_dataset"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class DatasetSummary:
+    """What a :func:`generate_dataset` call did.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The dataset folder.
+    count, shards : int
+        Samples and shards of the whole dataset.
+    shards_written, shards_kept : int
+        Shards made by this call, and finished shards found from an earlier run.
+    samples_written : int
+        Samples made by this call.
+    seconds : float
+        Wall time of this call.
+    seed : int
+        The dataset's seed (drawn from OS entropy when none was given).
+    bytes : int
+        Size of all shards.
+    worker_maxrss_mb : dict of int to float
+        Peak resident memory of each worker process (by pid), in MiB.
+    """
+
+    folder: Path
+    count: int
+    shards: int
+    shards_written: int
+    shards_kept: int
+    samples_written: int
+    seconds: float
+    seed: int
+    bytes: int
+    worker_maxrss_mb: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples_written / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _plan(count: int, shard_size: int) -> list[tuple[int, int, int]]:
+    return [
+        (k, start, min(start + shard_size, count))
+        for k, start in enumerate(range(0, count, shard_size))
+    ]
+
+
+def _check_args(count: Any, shard_size: Any, file_format: str, workers: Any) -> None:
+    for name, v in (("count", count), ("shard_size", shard_size), ("workers", workers)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if file_format not in FORMATS:
+        raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
+
+
+def _ours(p: Path) -> bool:
+    n = p.name
+    return n == MANIFEST or n.startswith(("shard-", ".shard-", ".manifest."))
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def _clean_temporaries(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.name.startswith((".shard-", ".manifest.")) and ".tmp" in p.name:
+            _remove(p)
+
+
+def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    diffs = []
+    for key in IDENTITY_KEYS:
+        if old.get(key) != new.get(key):
+            if key == "config_sha256":
+                oc, nc = old.get("config", {}), new["config"]
+                keys = sorted(k for k in set(oc) | set(nc) if oc.get(k) != nc.get(k))
+                diffs.append(f"config ({', '.join(keys) or 'details'})")
+            else:
+                diffs.append(f"{key} ({old.get(key)!r} there, {new.get(key)!r} now)")
+    return "; ".join(diffs)
+
+
+def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) -> list[dict]:
+    """Create or reopen ``folder``; return the finished shards that can be kept."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"output {folder} exists and is not a folder")
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        return []
+    old = None
+    if (folder / MANIFEST).exists():
+        try:
+            old = read_manifest(folder)
+        except ValueError as exc:
+            if not overwrite:
+                raise ValueError(f"{exc}; use --overwrite (overwrite=True) to replace it") from None
+    elif any(not _ours(p) for p in folder.iterdir()):
+        if not overwrite:
+            raise ValueError(
+                f"{folder} is not empty and is not a strokeseq dataset; choose a new folder "
+                "or use --overwrite (overwrite=True) to write into it"
+            )
+    if old is not None and head["seed"] is None:
+        head["seed"] = old.get("seed")  # resuming without a seed: the folder's seed
+    if old is not None and any(old.get(k) != head.get(k) for k in IDENTITY_KEYS):
+        if not overwrite:
+            raise ValueError(
+                f"{folder} holds a different dataset: {_describe_difference(old, head)}. "
+                "Use the same arguments to resume it, another folder, or --overwrite "
+                "(overwrite=True) to replace it"
+            )
+        old = None
+    if old is None:  # fresh start (overwrite, or only our leftovers): clear our files
+        for p in folder.iterdir():
+            if _ours(p):
+                _remove(p)
+        return []
+    if old.get("versions") != head["versions"]:
+        log.warning(
+            "resuming %s made with %s, now %s: shards may differ byte-wise",
+            folder,
+            old.get("versions"),
+            head["versions"],
+        )
+    kept = []
+    for entry in old["shards"]:
+        path = folder / entry["file"]
+        if not path.exists():
+            continue
+        if verify or path.is_dir():
+            size, digest = hash_shard(path)
+            ok = size == entry["bytes"] and digest == entry["sha256"]
+        else:
+            ok = path.stat().st_size == entry["bytes"]
+        if ok:
+            kept.append(entry)
+        else:
+            log.warning("shard %s does not match the manifest: making it again", entry["file"])
+    return kept
+
+
+def generate_dataset(
+    out: str | os.PathLike[str],
+    count: int,
+    config: DatasetConfig | Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    *,
+    shard_size: int = 10_000,
+    file_format: str = "npz",
+    compress: bool = False,
+    workers: int = 1,
+    executor: Any = None,
+    scheduler: str | None = None,
+    transfer: str = "shared",
+    data_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    verify: bool = False,
+    fsync: bool = False,
+    progress: Progress | None = None,
+) -> DatasetSummary:
+    """Generate (or finish) a sharded dataset in ``out``.
+
+    Sample ``i`` is a pure function of ``(seed, config.split, i, config)``;
+    shards hold consecutive samples ``[k * shard_size, (k + 1) * shard_size)``.
+
+    Parameters
+    ----------
+    out : path
+        Dataset folder (created if needed).
+    count : int
+        Number of samples.
+    config : DatasetConfig or dict, optional
+        What to generate (default :class:`DatasetConfig` ()).
+    seed : int, optional
+        Dataset seed; None takes the seed of the dataset being resumed in
+        ``out``, or fresh OS entropy (recorded in the manifest).
+    shard_size : int
+        Samples per shard: the unit of work, of resumption and of memory.
+    file_format : {"npz", "tar", "png"}
+        NPZ arrays, WebDataset tar (``%06d.png`` + ``.json``), or a folder of
+        PNGs with ``labels.csv`` per shard.
+    compress : bool
+        Deflate the NPZ entries (``np.savez_compressed``-style).
+    workers : int
+        Local worker processes (1: in this process).
+    executor : dask.distributed.Client, optional
+        Run the shards as Dask tasks on this client.
+    scheduler : str, optional
+        Address of a Dask scheduler (``"tcp://host:8786"``) to connect to.
+    transfer : {"shared", "client"}
+        With Dask: workers write into ``out`` (which they must all see), or
+        return the bytes and this process writes them.
+    data_dir : path, optional
+        Folder of the MNIST files (for this machine; workers resolve their own
+        if it is None).
+    overwrite : bool
+        Replace a folder holding a different dataset (or other files).
+    verify : bool
+        Re-hash the shards kept from an earlier run (default: size check).
+    fsync : bool
+        Flush each shard to disk before it is renamed (power-loss safety;
+        not needed against killed processes).
+    progress : callable, optional
+        ``progress(done_samples, total_samples)``, called at the start and
+        after every shard.
+
+    Returns
+    -------
+    DatasetSummary
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, a width that cannot fit, or a folder holding another dataset.
+    OSError
+        The folder cannot be created or written (disk full...): no partial
+        shard is left under a final name.
+    """
+    t0 = time.perf_counter()
+    _check_args(count, shard_size, file_format, workers)
+    if transfer not in ("shared", "client"):
+        raise ValueError(f"transfer must be 'shared' or 'client', got {transfer!r}")
+    cfg = DatasetConfig() if config is None else DatasetConfig.from_dict(config)
+    folder = Path(out)
+    head: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_dict(),
+        "config_sha256": cfg.digest(),
+        "seed": seed,
+        "count": int(count),
+        "shard_size": int(shard_size),
+        "file_format": file_format,
+        "compress": bool(compress) if file_format == "npz" else False,
+        "versions": versions(),
+    }
+    kept = _prepare(folder, head, overwrite, verify)
+    if head["seed"] is None:
+        head["seed"] = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+        log.info("no seed given: using %d", head["seed"])
+    ctx = SampleContext(cfg, head["seed"], None if data_dir is None else str(data_dir))
+    ctx.check_widths()
+    aug = ctx.augmenter
+    head["augment"] = aug.to_config() if aug is not None else None
+    head["columns"] = {
+        name: {"dtype": dt.str, "shape": list(shape), "pad": None if pad != pad else pad}
+        for name, (shape, dt, pad) in label_columns(ctx).items()
+    }
+    head["columns"]["images"] = {
+        "dtype": "|u1",
+        "shape": [28, cfg.max_width],
+        "pad": 255 if cfg.ink == "black" else 0,
+    }
+    plan = _plan(int(count), int(shard_size))
+    done = {e["id"]: e for e in kept}
+    manifest = dict(head, shards=sorted(done.values(), key=lambda e: e["id"]), complete=False)
+    write_manifest(folder, manifest)  # also proves the folder is writable before any work
+    _clean_temporaries(folder)
+    todo = [
+        ShardJob(
+            ctx,
+            k,
+            a,
+            b,
+            file_format,
+            head["compress"],
+            None if transfer == "client" and (executor or scheduler) else str(folder),
+            fsync,
+        )
+        for k, a, b in plan
+        if k not in done
+    ]
+    n_done = sum(e["count"] for e in done.values())
+    if progress:
+        progress(n_done, int(count))
+    rss: dict[int, float] = {}
+
+    def record(entry: dict[str, Any]) -> None:
+        nonlocal n_done
+        if "payload" in entry:
+            from .shards import store_payload
+
+            payload = entry.pop("payload")
+            entry["bytes"], entry["sha256"] = store_payload(
+                folder, entry["file"], file_format, payload, fsync
+            )
+        pid = entry.pop("_pid", None)
+        kb = entry.pop("_maxrss_kb", None)
+        if pid is not None and kb is not None:
+            rss[pid] = max(rss.get(pid, 0.0), kb / 1024)
+        done[entry["id"]] = entry
+        manifest["shards"] = sorted(done.values(), key=lambda e: e["id"])
+        write_manifest(folder, manifest)
+        n_done += entry["count"]
+        if progress:
+            progress(n_done, int(count))
+
+    try:
+        if executor is not None or scheduler is not None:
+            from .dask_engine import run_dask
+
+            run_dask(todo, record, client=executor, address=scheduler)
+        elif workers == 1 or len(todo) <= 1:
+            for job in todo:
+                record(build_shard(job))
+        else:
+            _run_processes(todo, record, workers)
+    finally:
+        try:
+            _clean_temporaries(folder)
+        except OSError:
+            pass
+    manifest["complete"] = len(done) == len(plan)
+    write_manifest(folder, manifest)
+    return DatasetSummary(
+        folder=folder,
+        count=int(count),
+        shards=len(plan),
+        shards_written=len(todo),
+        shards_kept=len(kept),
+        samples_written=sum(j.stop - j.start for j in todo),
+        seconds=time.perf_counter() - t0,
+        seed=head["seed"],
+        bytes=sum(e["bytes"] for e in done.values()),
+        worker_maxrss_mb=rss,
+    )
+
+
+def _worker_init(ctx: SampleContext) -> None:
+    import signal
+
+    # Only the parent handles Ctrl-C: it stops the pool and cleans up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ctx.config.source:  # type: ignore[union-attr]
+        src = ctx.source(name)  # load once per process (get_source caches it)
+        if name == "mnist":
+            src.images  # noqa: B018
+            src.extents  # noqa: B018
+
+
+def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
+    """Run shards in ``workers`` spawned processes; stop them all on any error or Ctrl-C."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # no inherited state; same on every OS
+    pool = ctx.Pool(min(workers, len(jobs)), initializer=_worker_init, initargs=(jobs[0].ctx,))
+    try:
+        for entry in pool.imap_unordered(build_shard, jobs, chunksize=1):
+            record(entry)
+        pool.close()
+    except BaseException:
+        pool.terminate()  # kill in-flight shards; their temporary files are removed after
+        raise
+    finally:
+        pool.join()

@@ -1,0 +1,173 @@
+"""One shard: generate its samples, write it under a temporary name, hash it, rename it.
+
+:func:`build_shard` is the unit of work of every engine (in-process, local
+processes, Dask). It is a pure function of its :class:`ShardJob`, so any
+engine, any number of times, produces the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .sampling import SampleContext, generate
+from .writers import png_files, shard_name, write_npz, write_tar
+
+__all__ = ["ShardJob", "build_shard", "hash_shard", "store_payload"]
+
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs to make one shard (small and picklable)."""
+
+    ctx: SampleContext
+    shard: int
+    start: int
+    stop: int
+    file_format: str
+    compress: bool
+    #: Folder to write into; None: return the bytes to the caller instead.
+    folder: str | None
+    fsync: bool = False
+
+    @property
+    def name(self) -> str:
+        return shard_name(self.file_format, self.shard)
+
+
+def _tmp_name(name: str) -> str:
+    # Unique per writer: a restarted run never collides with a killed one's leftovers.
+    return f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hash_listing(entries: Iterable[tuple[str, str]]) -> str:
+    """SHA-256 of ``sha256sum``-style lines (``<hex>  <name>``), sorted by name."""
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(entries))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def hash_shard(path: Path) -> tuple[int, str]:
+    """Size in bytes and SHA-256 of a shard file, or of a PNG shard folder's listing."""
+    if path.is_dir():
+        entries, size = [], 0
+        for f in path.iterdir():
+            entries.append((f.name, _hash_file(f)))
+            size += f.stat().st_size
+        return size, _hash_listing(entries)
+    return path.stat().st_size, _hash_file(path)
+
+
+def _write_stream(job: ShardJob, cols: dict[str, np.ndarray], fh: IO[bytes]) -> None:
+    if job.file_format == "npz":
+        write_npz(fh, cols, compress=job.compress)
+    else:
+        write_tar(fh, cols)
+
+
+def _store_file(folder: Path, name: str, write: Callable[[IO[bytes]], None], fsync: bool):
+    tmp = folder / _tmp_name(name)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        size, digest = tmp.stat().st_size, _hash_file(tmp)
+        os.replace(tmp, folder / name)  # atomic: the final name only ever holds a whole shard
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size, digest
+
+
+def _store_dir(folder: Path, name: str, files: Iterable[tuple[str, bytes]], fsync: bool):
+    tmp = folder / _tmp_name(name)
+    try:
+        tmp.mkdir()
+        entries, size = [], 0
+        for fname, data in files:
+            with open(tmp / fname, "wb") as fh:
+                fh.write(data)
+                if fsync:
+                    os.fsync(fh.fileno())
+            entries.append((fname, hashlib.sha256(data).hexdigest()))
+            size += len(data)
+        final = folder / name
+        if final.exists():  # a finished but unrecorded shard of a killed run: same content
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return size, _hash_listing(entries)
+
+
+def store_payload(folder: Path, name: str, file_format: str, payload: Any, fsync: bool = False):
+    """Write a shard returned as bytes (Dask ``transfer="client"``) atomically; (size, sha256)."""
+    if file_format == "png":
+        return _store_dir(folder, name, payload, fsync)
+    return _store_file(folder, name, lambda fh: fh.write(payload), fsync)
+
+
+def build_shard(job: ShardJob) -> dict[str, Any]:
+    """Generate and write one shard; return its manifest entry.
+
+    With ``job.folder`` set, the shard is written there (temporary name, then
+    renamed) and the entry carries its size and SHA-256; otherwise the entry
+    carries ``payload`` (the file's bytes, or ``(name, bytes)`` pairs for a
+    PNG folder) for the caller to store with :func:`store_payload`.
+    """
+    import resource
+
+    cols = generate(job.ctx, np.arange(job.start, job.stop, dtype=np.int64))
+    entry: dict[str, Any] = {
+        "id": job.shard,
+        "start": job.start,
+        "stop": job.stop,
+        "count": job.stop - job.start,
+        "file": job.name,
+    }
+    if job.folder is None:
+        if job.file_format == "png":
+            entry["payload"] = list(png_files(cols))
+        else:
+            buf = io.BytesIO()
+            _write_stream(job, cols, buf)
+            entry["payload"] = buf.getvalue()
+    else:
+        folder = Path(job.folder)
+        try:
+            if job.file_format == "png":
+                size, digest = _store_dir(folder, job.name, png_files(cols), job.fsync)
+            else:
+                size, digest = _store_file(
+                    folder, job.name, lambda fh: _write_stream(job, cols, fh), job.fsync
+                )
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"cannot write shard {job.shard} to {folder}: {exc.strerror or exc}"
+            ) from exc
+        entry["bytes"], entry["sha256"] = size, digest
+    # Worker statistics (not stored in the manifest): who made it, peak memory.
+    entry["_pid"] = os.getpid()
+    entry["_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return entry
