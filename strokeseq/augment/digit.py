@@ -1,0 +1,509 @@
+"""Per-digit transforms on a batch of ink digits ``(n, 28, 28)``.
+
+Every function takes ``(ink, rng, **params)`` where each parameter is a scalar
+(same for the whole batch) or an array of shape ``(n,)`` (one value per
+digit), and returns a new float32 C-contiguous ``(n, 28, 28)`` array clipped
+to [0, 1]; the input is never modified. Parameters are values, not ranges:
+drawing them from ranges is the job of :class:`strokeseq.augment.Augmenter`.
+
+Coordinates: x is the column (to the right), y the row (downwards), and the
+centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..rng import as_generator
+from ._core import (
+    CHUNK,
+    bilinear,
+    check_batch,
+    finish,
+    gaussian_blur,
+    per_sample,
+    smooth_fields,
+    smoothed_ones,
+)
+
+__all__ = [
+    "affine",
+    "blur",
+    "broken_strokes",
+    "elastic",
+    "elastic_field",
+    "noise",
+    "renormalize_mnist",
+    "stroke_width",
+]
+
+SIZE = 28
+CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
+_GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+# the same grid in the coordinates of the image padded by one pixel (see bilinear)
+_GRID_Y1, _GRID_X1 = _GRID_Y + 1, _GRID_X + 1
+
+
+def elastic_field(
+    n: int, rng: object = None, *, alpha: object = 34.0, sigma: object = 4.0
+) -> np.ndarray:
+    """Random displacement fields of Simard, Steinkraus & Platt (2003).
+
+    For each digit and each axis: draw ``u ~ Uniform(-1, 1)`` independently
+    per pixel (28 x 28), smooth it with a Gaussian of standard deviation
+    ``sigma`` (zero padding beyond the edges, kernel truncated at
+    ``4 sigma``, i.e. exactly ``scipy.ndimage.gaussian_filter(u, sigma,
+    mode="constant")``), THEN multiply by ``alpha``. The field is not
+    normalised (some ports divide by its norm; we follow the paper).
+
+    Parameters
+    ----------
+    n : int
+        Number of fields.
+    rng : None, int, SeedSequence or Generator
+        Randomness (see :func:`strokeseq.rng.as_generator`).
+    alpha : float or ndarray (n,)
+        Scale in pixels, >= 0. With ``sigma=4`` the RMS displacement is about
+        ``0.041 * alpha`` px (1.4 px at the MNIST setting ``alpha=34``).
+        Sensible range 0-40.
+    sigma : float or ndarray (n,)
+        Smoothness in pixels, > 0. Sensible range 3-6; below ~3 the field is
+        rough and the digit looks torn.
+
+    Returns
+    -------
+    ndarray, shape (n, 2, 28, 28), float32
+        ``[:, 0]`` is the row displacement dy, ``[:, 1]`` the column
+        displacement dx. The uniform draws are ``rng.random((m, 2, 28, 28),
+        dtype=float32) * 2 - 1`` for consecutive chunks of ``m <= 2048`` digits.
+    """
+    out = np.empty((n, 2, SIZE, SIZE), np.float32)
+    for s, f in _field_chunks(n, rng, alpha, sigma):
+        out[s : s + f.shape[0]] = f
+    return out
+
+
+def _field_chunks(n: int, rng: object, alpha: object, sigma: object):
+    """Yield ``(start, field)`` for consecutive chunks of :data:`CHUNK` digits.
+
+    The fields are produced chunk by chunk so a caller can warp each chunk while
+    it is in cache instead of materialising ``n`` fields.
+    """
+    gen = as_generator(rng)
+    alpha_a = per_sample(alpha, n, "alpha")
+    sigma_a = per_sample(sigma, n, "sigma")
+    if np.any(alpha_a < 0):
+        raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
+    if np.any(sigma_a <= 0):
+        raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
+    for s in range(0, n, CHUNK):
+        e = min(n, s + CHUNK)
+        u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
+        # alpha * G(2u - 1)G^T = 2 alpha * G u G^T - alpha * G 1 G^T: the constant
+        # part is the smoothed all-ones field (small near the edges, where the zero
+        # padding bites), which saves two passes over the noise.
+        f = smooth_fields(u, sigma_a[s:e])
+        ones = smoothed_ones(sigma_a[s:e], SIZE)
+        a = alpha_a[s:e].astype(np.float32)[:, None, None, None]
+        f *= 2 * a
+        f -= a * ones
+        yield s, f
+
+
+def _affine_inverse(
+    n: int,
+    rotation: object,
+    shear: object,
+    scale: object,
+    aspect: object,
+    translate: object,
+) -> np.ndarray:
+    """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
+    rot = np.deg2rad(per_sample(rotation, n, "rotation"))
+    sh = per_sample(shear, n, "shear")
+    if np.any(np.abs(sh) >= 80):
+        raise ValueError("shear must be within (-80, 80) degrees")
+    sh = np.tan(np.deg2rad(sh))
+    sc = per_sample(scale, n, "scale")
+    asp = per_sample(aspect, n, "aspect")
+    if np.any(sc <= 0) or np.any(asp <= 0):
+        raise ValueError("scale and aspect must be > 0")
+    t = np.asarray(translate, dtype=np.float64)
+    if t.shape == (2,):
+        t = np.broadcast_to(t, (n, 2))
+    if t.shape != (n, 2) or not np.all(np.isfinite(t)):
+        raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
+    sx, sy = sc * np.sqrt(asp), sc / np.sqrt(asp)
+    cos, sin = np.cos(rot), np.sin(rot)
+    # Forward map on centred (x, y) with y pointing down, applied right to left:
+    # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
+    # for shear > 0), then rotation (counter-clockwise as displayed for > 0).
+    # R = [[cos, sin], [-sin, cos]], H = [[1, -sh], [0, 1]], S = diag(sx, sy).
+    m00 = cos * sx
+    m01 = (-cos * sh + sin) * sy
+    m10 = -sin * sx
+    m11 = (sin * sh + cos) * sy
+    det = m00 * m11 - m01 * m10
+    i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
+    inv = np.empty((n, 2, 3))
+    # source (x, y) = c + Minv @ (out - c - t); stored as rows for (y, x).
+    tx, ty = t[:, 0], t[:, 1]
+    inv[:, 1, 0], inv[:, 1, 1] = i01, i00  # x_src from (y, x)
+    inv[:, 0, 0], inv[:, 0, 1] = i11, i10  # y_src from (y, x)
+    inv[:, 1, 2] = CENTRE - i00 * (CENTRE + tx) - i01 * (CENTRE + ty)
+    inv[:, 0, 2] = CENTRE - i10 * (CENTRE + tx) - i11 * (CENTRE + ty)
+    return inv
+
+
+def warp(
+    ink: np.ndarray,
+    inv: np.ndarray | None,
+    field: np.ndarray | None,
+    field_chunks=None,
+) -> np.ndarray:
+    """One bilinear resampling: ``out(q) = in(A^-1 q + d(q))`` (affine, then field).
+
+    ``inv`` is from :func:`_affine_inverse` (None = identity); the displacement
+    ``d`` is ``field`` (from :func:`elastic_field`), or the chunks yielded by
+    ``field_chunks`` (same :data:`CHUNK` split), or none. Processed in chunks.
+    """
+    n = ink.shape[0]
+    out = np.empty_like(ink)
+    for s in range(0, n, CHUNK):
+        e = min(n, s + CHUNK)
+        f = field[s:e] if field is not None else None
+        if field_chunks is not None:
+            f = next(field_chunks)[1]
+        if inv is None:
+            # one pass each: grid + displacement (coordinates of the padded image)
+            if f is None:
+                ys = np.broadcast_to(_GRID_Y1, (e - s, SIZE, SIZE)).copy()
+                xs = np.broadcast_to(_GRID_X1, (e - s, SIZE, SIZE)).copy()
+            else:
+                ys = f[:, 0] + _GRID_Y1
+                xs = f[:, 1] + _GRID_X1
+        else:
+            a = inv[s:e].astype(np.float32)[:, :, :, None, None]
+            ys = a[:, 0, 0] * _GRID_Y + a[:, 0, 1] * _GRID_X
+            ys += a[:, 0, 2] + 1.0
+            xs = a[:, 1, 0] * _GRID_Y + a[:, 1, 1] * _GRID_X
+            xs += a[:, 1, 2] + 1.0
+            if f is not None:
+                ys += f[:, 0]
+                xs += f[:, 1]
+        out[s:e] = bilinear(ink[s:e], ys, xs)
+    return out
+
+
+def elastic(
+    ink: object, rng: object = None, *, alpha: object = 34.0, sigma: object = 4.0
+) -> np.ndarray:
+    """Elastic distortion (Simard, Steinkraus & Platt 2003).
+
+    ``out(y, x) = in(y + dy(y, x), x + dx(y, x))`` with bilinear interpolation,
+    background beyond the edges, and ``(dy, dx)`` from :func:`elastic_field`:
+    uniform(-1, 1) noise, Gaussian-smoothed with ``sigma`` first, then
+    multiplied by ``alpha``, not normalised. ``alpha=0`` is the identity.
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, 28, 28)
+        Ink digits (1 = ink, 0 = background).
+    rng : None, int, SeedSequence or Generator
+        Randomness.
+    alpha : float or ndarray (n,)
+        Displacement scale in pixels, >= 0. Default 34 (MNIST setting);
+        sensible 0-40, readable up to ~40 with ``sigma >= 4``.
+    sigma : float or ndarray (n,)
+        Field smoothness in pixels, > 0. Default 4; sensible 3-6.
+
+    Returns
+    -------
+    ndarray, shape (n, 28, 28), float32 in [0, 1]
+
+    Notes
+    -----
+    Translation and size change a little (the field is not zero-mean over a
+    small digit): re-apply :func:`renormalize_mnist` if a consumer needs
+    exact MNIST framing.
+    """
+    x = check_batch(ink)
+    chunks = _field_chunks(x.shape[0], rng, alpha, sigma)
+    return finish(warp(x, None, None, field_chunks=chunks))
+
+
+def affine(
+    ink: object,
+    rng: object = None,
+    *,
+    rotation: object = 0.0,
+    shear: object = 0.0,
+    scale: object = 1.0,
+    aspect: object = 1.0,
+    translate: object = (0.0, 0.0),
+) -> np.ndarray:
+    """Rotation, shear (slant), anisotropic scale and translation in one resampling.
+
+    The forward map, about the grid centre (13.5, 13.5), is scale, then shear,
+    then rotation, then translation; the output is sampled once through its
+    inverse with bilinear interpolation.
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, 28, 28)
+    rng : ignored
+        Accepted so every transform has the signature ``f(ink, rng, **params)``.
+    rotation : float or ndarray (n,)
+        Degrees, counter-clockwise as displayed. Sensible -15..15 (MNIST
+        writers rarely exceed it); beyond ~45 a 6 can become a 9.
+    shear : float or ndarray (n,)
+        Slant in degrees: ``x -= tan(shear) * (y - 13.5)``, so > 0 leans the top
+        to the right. Sensible -20..20; must be within (-80, 80).
+    scale : float or ndarray (n,)
+        Overall size factor, > 0. Sensible 0.85..1.15 (MNIST digits fill 20 px
+        of 28; above ~1.3 ink leaves the frame).
+    aspect : float or ndarray (n,)
+        Width/height ratio factor, > 0: x is scaled by ``scale*sqrt(aspect)``
+        and y by ``scale/sqrt(aspect)``. Sensible 0.8..1.25.
+    translate : (tx, ty) or ndarray (n, 2)
+        Pixels, x to the right and y down. Sensible -2..2.
+
+    Returns
+    -------
+    ndarray, shape (n, 28, 28), float32 in [0, 1]
+    """
+    x = check_batch(ink)
+    inv = _affine_inverse(x.shape[0], rotation, shear, scale, aspect, translate)
+    return finish(warp(x, inv, None))
+
+
+def _ring_offsets(kmax: int) -> list[list[tuple[int, int]]]:
+    """Offsets of the digital disk, grouped into rings ``k-1 < |d| <= k`` for k = 1..kmax."""
+    rings: list[list[tuple[int, int]]] = [[] for _ in range(kmax + 1)]
+    for dy in range(-kmax, kmax + 1):
+        for dx in range(-kmax, kmax + 1):
+            r = math.hypot(dy, dx)
+            if 0 < r <= kmax:
+                rings[math.ceil(r - 1e-9)].append((dy, dx))
+    return rings
+
+
+def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np.ndarray:
+    """Thicken (``radius > 0``) or thin (``radius < 0``) strokes by grey morphology.
+
+    Grey dilation (thickening) or erosion (thinning) with the digital disk
+    ``{(dy, dx): dy^2 + dx^2 <= k^2}`` (k = 1: the 4-neighbour cross; k = 2: 13
+    pixels; ...). A fractional radius ``r = k + f`` blends the results of disks
+    k and k + 1: ``(1 - f) * D_k + f * D_{k+1}``, so ink changes continuously
+    and monotonically with the radius. Beyond the edges is background.
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, 28, 28)
+    rng : ignored
+        Accepted so every transform has the signature ``f(ink, rng, **params)``.
+    radius : float or ndarray (n,)
+        Pixels, within [-3, 3]. MNIST strokes are 2-3 px wide, so thinning
+        beyond about -0.7 starts to break strokes; thickening up to 1.5 keeps
+        digits readable. Sensible -0.6..1.5.
+
+    Returns
+    -------
+    ndarray, shape (n, 28, 28), float32 in [0, 1]
+    """
+    x = check_batch(ink)
+    n = x.shape[0]
+    r = per_sample(radius, n, "radius")
+    if np.any(np.abs(r) > 3):
+        raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(np.abs(r))]}")
+    out = x.copy()
+    for sign, op in ((1.0, np.maximum), (-1.0, np.minimum)):
+        sel = np.flatnonzero(sign * r > 0)
+        if sel.size == 0:
+            continue
+        mag = np.abs(r[sel])
+        kmax = math.ceil(mag.max())
+        base = np.floor(mag)
+        frac = (mag - base).astype(np.float32)
+        src = x[sel]
+        pad = np.pad(src, ((0, 0), (kmax, kmax), (kmax, kmax)))
+        cur = src.copy()
+        acc = np.zeros_like(src)
+        rings = _ring_offsets(kmax)
+        for k in range(kmax + 1):
+            if k > 0:
+                for dy, dx in rings[k]:
+                    op(
+                        cur,
+                        pad[:, kmax + dy : kmax + dy + SIZE, kmax + dx : kmax + dx + SIZE],
+                        out=cur,
+                    )
+            # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
+            w = np.where(base == k, 1.0 - frac, 0.0) + np.where(base + 1 == k, frac, 0.0)
+            acc += w.astype(np.float32)[:, None, None] * cur
+        out[sel] = acc
+    return finish(out)
+
+
+def broken_strokes(
+    ink: object,
+    rng: object = None,
+    *,
+    cuts: object = 2,
+    radius: object = 1.0,
+    threshold: float = 0.5,
+) -> np.ndarray:
+    """Cut small round gaps in the strokes, like a pen skipping.
+
+    Each digit gets ``cuts`` gaps centred on pixels drawn uniformly among its
+    ink pixels (value > ``threshold``); inside a gap the ink is multiplied by
+    ``clip(dist - radius + 0.5, 0, 1)``, a disk of ``radius`` px with a 1-px
+    soft edge. A digit without ink is unchanged.
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, 28, 28)
+    rng : None, int, SeedSequence or Generator
+    cuts : int or ndarray (n,)
+        Number of gaps, 0..10. Sensible 1-3.
+    radius : float or ndarray (n,)
+        Gap radius in pixels, 0.5..5. Sensible 0.8-1.5 (a gap of about 2-3 px).
+    threshold : float
+        Ink level that counts as stroke for the gap centres.
+
+    Returns
+    -------
+    ndarray, shape (n, 28, 28), float32 in [0, 1]
+    """
+    x = check_batch(ink)
+    gen = as_generator(rng)
+    n = x.shape[0]
+    c = per_sample(cuts, n, "cuts")
+    if np.any(c < 0) or np.any(c > 10) or np.any(c != np.round(c)):
+        raise ValueError("cuts must be whole numbers within [0, 10]")
+    c = c.astype(np.int64)
+    rad = per_sample(radius, n, "radius")
+    if np.any(rad < 0.5) or np.any(rad > 5):
+        raise ValueError("radius must be within [0.5, 5]")
+    cmax = int(c.max()) if n else 0
+    u = gen.random((n, max(cmax, 1)))
+    if cmax == 0:
+        return finish(x.copy())
+    wts = (x.reshape(n, -1) > threshold).astype(np.float64)
+    cum = np.cumsum(wts.reshape(-1))
+    tot = wts.sum(axis=1)
+    start = np.concatenate([[0.0], cum[SIZE * SIZE - 1 :: SIZE * SIZE][:-1]])
+    # inverse-CDF sampling of an ink pixel, all digits at once on the global cumsum
+    target = start[:, None] + u[:, :cmax] * tot[:, None]
+    flat = np.searchsorted(cum, target, side="right")
+    pix = np.clip(flat - np.arange(n)[:, None] * SIZE * SIZE, 0, SIZE * SIZE - 1)
+    cy, cx = (pix // SIZE).astype(np.float32), (pix % SIZE).astype(np.float32)
+    active = (np.arange(cmax)[None, :] < c[:, None]) & (tot[:, None] > 0)
+    d2 = (_GRID_Y - cy[:, :, None, None]) ** 2 + (_GRID_X - cx[:, :, None, None]) ** 2
+    d2 = np.where(active[:, :, None, None], d2, np.float32(1e6))
+    dist = np.sqrt(d2.min(axis=1))
+    keep = np.clip(dist - rad.astype(np.float32)[:, None, None] + 0.5, 0.0, 1.0)
+    return finish(x * keep)
+
+
+def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
+    """Gaussian blur (separable, truncated at 3 sigma, background beyond the edges).
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, H, W)
+        Digits or sequences (any height and width).
+    rng : ignored
+        Accepted so every transform has the signature ``f(ink, rng, **params)``.
+    sigma : float or ndarray (n,)
+        Pixels, 0..5 (0 = unchanged). Sensible 0.3-1.0; MNIST itself is already
+        anti-aliased, beyond ~1.2 thin strokes fade.
+
+    Returns
+    -------
+    ndarray, same shape, float32 in [0, 1]
+    """
+    x = check_batch(ink, height=None)
+    s = per_sample(sigma, x.shape[0], "sigma")
+    if np.any(s < 0) or np.any(s > 5):
+        raise ValueError("sigma must be within [0, 5]")
+    return finish(gaussian_blur(x, s))
+
+
+def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
+    """Additive Gaussian pixel noise, clipped to [0, 1].
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, H, W)
+        Digits or sequences (any height and width).
+    rng : None, int, SeedSequence or Generator
+    std : float or ndarray (n,)
+        Standard deviation in ink units, 0..1. Sensible 0.02-0.15. Clipping
+        means the background (0) only ever gets brighter specks of ink.
+
+    Returns
+    -------
+    ndarray, same shape, float32 in [0, 1]
+    """
+    x = check_batch(ink, height=None)
+    gen = as_generator(rng)
+    s = per_sample(std, x.shape[0], "std")
+    if np.any(s < 0) or np.any(s > 1):
+        raise ValueError("std must be within [0, 1]")
+    z = gen.standard_normal(x.shape, dtype=np.float32)
+    z *= s.astype(np.float32)[:, None, None]
+    z += x
+    return finish(z)
+
+
+def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np.ndarray:
+    """Re-apply MNIST framing: fit the ink into a ``box`` x ``box`` square, centre of mass at the centre.
+
+    MNIST digits were scaled (aspect kept) to fit a 20 x 20 box, then placed
+    in 28 x 28 with their centre of mass at the centre. After affine scale or
+    translation, elastic distortion or thickening this no longer holds; call
+    this when a consumer assumes MNIST framing (a classifier trained on MNIST,
+    the tile layout). It undoes translation and overall size, but keeps
+    rotation, slant, aspect, elastic shape changes and stroke width.
+
+    One bilinear resampling per digit (scale and shift fused). Digits with no
+    pixel above ``threshold`` are returned unchanged.
+
+    Parameters
+    ----------
+    ink : array_like, shape (n, 28, 28)
+    box : int
+        Side of the box the ink bounding box is fitted into (MNIST: 20).
+    threshold : float
+        Pixels above this count for the bounding box.
+
+    Returns
+    -------
+    ndarray, shape (n, 28, 28), float32 in [0, 1]
+    """
+    x = check_batch(ink)
+    n = x.shape[0]
+    m = x > threshold
+    rows, cols = m.any(axis=2), m.any(axis=1)
+    has = rows.any(axis=1)
+    idx = np.arange(SIZE)
+    y0 = np.argmax(rows, axis=1)
+    y1 = SIZE - 1 - np.argmax(rows[:, ::-1], axis=1)
+    x0 = np.argmax(cols, axis=1)
+    x1 = SIZE - 1 - np.argmax(cols[:, ::-1], axis=1)
+    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float64)
+    s = np.where(has, box / extent, 1.0)
+    mass = x.sum(axis=(1, 2)).astype(np.float64)
+    safe = np.where(mass > 0, mass, 1.0)
+    com_y = (x.sum(axis=2) @ idx) / safe
+    com_x = (x.sum(axis=1) @ idx) / safe
+    # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
+    inv = np.zeros((n, 2, 3))
+    inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
+    inv[:, 0, 2] = com_y - CENTRE / s
+    inv[:, 1, 2] = com_x - CENTRE / s
+    inv[~has] = [[1, 0, 0], [0, 1, 0]]
+    return finish(warp(x, inv, None))
