@@ -121,7 +121,7 @@ class MnistSource(DigitSource):
         """The digits at ``indices`` of the split, with their provenance."""
         images = self.images
         indices = np.asarray(indices, dtype=np.int64)
-        writers = self.writers if self._writers is not False else None
+        writers = self.writers  # QMNIST, looked up once; None when unavailable
         meta = {
             "index": indices,
             "writer": writers[indices] if writers is not None else np.full(len(indices), -1),
