@@ -1,0 +1,651 @@
+"""Difficulty ladders: labelled digits and sequences made harder one axis at a time.
+
+A ladder has :data:`N_LEVELS` levels per axis; level ``i`` has difficulty
+``t = i / (N_LEVELS - 1)`` in [0, 1], level 0 is the clean digit. The axes:
+
+``jitter``     synthetic source, control-point jitter radius (px)
+``elastic``    Simard et al. elastic distortion, alpha (px) with sigma = 4
+``rotation``   rotation (degrees, random sign per digit)
+``slant``      shear (degrees, random sign per digit)
+``thin``       grey erosion, stroke radius < 0 (px)
+``thick``      grey dilation, stroke radius > 0 (px)
+``touching``   neighbouring digits in the ink layout, gap (px, negative = overlap)
+``difficulty`` all of the above at once, following one knob ``d`` in [0, 1]
+               (:func:`difficulty_params`)
+
+All images are kept in ink units (float32, ink 1.0 on background 0.0); the
+page polarity is applied by :func:`write_hardcases` and by
+:func:`strokeseq.hardcases.evaluate` when the model is fed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..sources.base import TILE, Digits
+
+__all__ = [
+    "AXES",
+    "CONTACT_NAMES",
+    "DIFFICULTY_TABLE",
+    "KINDS",
+    "LEVEL_TABLES",
+    "N_LEVELS",
+    "PARAM_NAMES",
+    "Ladder",
+    "axis_params",
+    "classify_contact",
+    "difficulty_params",
+    "generate_level",
+    "make_ladder",
+]
+
+log = logging.getLogger(__name__)
+
+#: Levels per axis; level ``i`` has difficulty ``i / (N_LEVELS - 1)``.
+N_LEVELS = 7
+#: The axes, in report order; "difficulty" is the combined knob.
+AXES = ("difficulty", "jitter", "elastic", "rotation", "slant", "thin", "thick", "touching")
+KINDS = ("digits", "sequences")
+#: Contact codes of two neighbouring digits (see :func:`classify_contact`).
+CONTACT_NAMES = {-1: "n/a", 0: "separate", 1: "touching", 2: "overlapping"}
+#: Parameters recorded per digit (NaN where a parameter played no part).
+PARAM_NAMES = ("jitter", "elastic_alpha", "rotation", "slant", "stroke_radius")
+
+#: Value of each single axis at levels 0..6. Chosen so the reference classifier
+#: loses accuracy at every step (measured: docs/hardcases.md). ``None`` in
+#: "touching" means no neighbours (digits) or the neutral spacing (sequences).
+LEVEL_TABLES: dict[str, tuple[Any, ...]] = {
+    "jitter": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0),
+    "elastic": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
+    "rotation": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
+    "slant": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
+    "thin": (0.0, -0.25, -0.5, -0.75, -1.0, -1.25, -1.5),
+    "thick": (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
+    "touching": (None, 6, 4, 2, 0, -2, -4),
+}
+#: The combined knob: each parameter at d = 1 (linear in d from 0), except
+#: the gap (see :func:`difficulty_params`). Jitter applies to the synthetic source only.
+DIFFICULTY_TABLE: dict[str, float] = {
+    "jitter": 3.0,
+    "elastic_alpha": 30.0,
+    "rotation": 20.0,
+    "slant": 20.0,
+    "thick": 1.5,
+    "thin": -0.6,
+    "gap_start": 6.0,
+    "gap_end": -3.0,
+}
+ELASTIC_SIGMA = 4.0
+#: Spacing of sequences on axes that are not about spacing (ink layout, px).
+NEUTRAL_SPACING = (4, 8)
+#: Ink level above which a pixel counts as ink for touching/overlap (ink units).
+CONTACT_THRESHOLD = 0.25
+_AXIS_CODE = {a: i for i, a in enumerate(AXES)}
+
+
+def _check_t(t: object) -> float:
+    if not isinstance(t, numbers.Real) or isinstance(t, bool) or not math.isfinite(float(t)):
+        raise TypeError(f"difficulty must be a number in [0, 1], got {t!r}")
+    if not 0.0 <= float(t) <= 1.0:
+        raise ValueError(f"difficulty must be in [0, 1], got {t}")
+    return float(t)
+
+
+def _interp(table: tuple[float, ...], t: float) -> float:
+    return float(np.interp(t, np.linspace(0.0, 1.0, len(table)), table))
+
+
+def difficulty_params(d: float) -> dict[str, Any]:
+    """Parameters of the combined ``difficulty`` knob at ``d`` in [0, 1].
+
+    Every parameter grows linearly from its clean value at ``d = 0`` to
+    :data:`DIFFICULTY_TABLE` at ``d = 1``. Rotation and slant get a random
+    sign per digit; stroke width is thickened (radius ``thick * d``) or thinned
+    (``thin * d``) with equal probability per digit. The gap to neighbouring
+    digits is ``None`` (no neighbours / neutral spacing) for ``d < 1/6`` and
+    otherwise ``floor`` of the line from ``gap_start`` at ``d = 1/6`` to
+    ``gap_end`` at ``d = 1``.
+
+    Returns
+    -------
+    dict
+        ``jitter``, ``elastic_alpha``, ``rotation``, ``slant`` (magnitudes),
+        ``thick``, ``thin`` (signed radii), ``gap`` (int or None).
+    """
+    d = _check_t(d)
+    tab = DIFFICULTY_TABLE
+    first = 1.0 / (N_LEVELS - 1)
+    if d < first - 1e-9:
+        gap = None
+    else:
+        u = (d - first) / (1.0 - first)
+        gap = math.floor(tab["gap_start"] + u * (tab["gap_end"] - tab["gap_start"]) + 1e-9)
+    return {
+        "jitter": tab["jitter"] * d,
+        "elastic_alpha": tab["elastic_alpha"] * d,
+        "rotation": tab["rotation"] * d,
+        "slant": tab["slant"] * d,
+        "thick": tab["thick"] * d,
+        "thin": tab["thin"] * d,
+        "gap": gap,
+    }
+
+
+def axis_params(axis: str, t: float) -> dict[str, Any]:
+    """Parameters of one axis at difficulty ``t`` in [0, 1] (same keys as :func:`difficulty_params`).
+
+    Between the levels of :data:`LEVEL_TABLES` values are interpolated
+    linearly; the gap of "touching" steps (no neighbours below level 1).
+    """
+    t = _check_t(t)
+    if axis == "difficulty":
+        return difficulty_params(t)
+    if axis not in LEVEL_TABLES:
+        raise ValueError(f"axis must be one of {', '.join(AXES)} or 'all', got {axis!r}")
+    p: dict[str, Any] = {
+        "jitter": None,
+        "elastic_alpha": 0.0,
+        "rotation": 0.0,
+        "slant": 0.0,
+        "thick": 0.0,
+        "thin": 0.0,
+        "gap": None,
+    }
+    table = LEVEL_TABLES[axis]
+    if axis == "touching":
+        i = math.floor(t * (N_LEVELS - 1) + 1e-9)
+        p["gap"] = table[i]
+    elif axis == "elastic":
+        p["elastic_alpha"] = _interp(table, t)
+    elif axis in ("thin", "thick", "jitter", "rotation", "slant"):
+        p[axis] = _interp(table, t)
+    return p
+
+
+# -- contact between neighbours ------------------------------------------------------------
+
+
+def classify_contact(
+    left: np.ndarray, right: np.ndarray, dx: np.ndarray, threshold: float = CONTACT_THRESHOLD
+) -> np.ndarray:
+    """Whether the ink of two placed digits is separate, touching or overlapping.
+
+    Parameters
+    ----------
+    left, right : numpy.ndarray
+        ``(m, 28, 28)`` ink tiles (float in [0, 1]) of the left and right digit.
+    dx : numpy.ndarray
+        ``(m,)`` int column offset of the right tile relative to the left one.
+    threshold : float
+        A pixel is ink when its value exceeds this (default 0.25: the faint
+        anti-aliased fringe does not count).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(m,)`` int8: 2 ``overlapping`` (some pixel is ink in both digits),
+        1 ``touching`` (no shared pixel, but an ink pixel of one is an
+        8-neighbour of an ink pixel of the other), 0 ``separate``.
+    """
+    a = np.asarray(left) > threshold
+    b = np.asarray(right) > threshold
+    dx = np.asarray(dx, np.int64).reshape(-1)
+    m = a.shape[0]
+    if b.shape != a.shape or a.shape[1:] != (TILE, TILE) or dx.shape != (m,):
+        raise ValueError("left and right must be (m, 28, 28) and dx (m,)")
+    # Both tiles on one canvas: left at column P, right at P + dx. Offsets beyond
+    # +-(TILE + 1) can touch nothing, so they are clipped to that (still apart).
+    pad = TILE + 1
+    dxc = np.clip(dx, -pad, pad)
+    width = 2 * pad + TILE
+    ca = np.zeros((m, TILE, width), bool)
+    cb = np.zeros((m, TILE, width), bool)
+    ca[:, :, pad : pad + TILE] = a
+    rows = np.arange(m)[:, None, None]
+    ys = np.arange(TILE)[None, :, None]
+    cols = (pad + dxc)[:, None, None] + np.arange(TILE)[None, None, :]
+    cb[rows, ys, cols] = b
+    overlap = (ca & cb).any(axis=(1, 2))
+    # 8-neighbour dilation of the left ink: OR of the 9 shifts.
+    p = np.pad(ca, ((0, 0), (1, 1), (1, 1)))
+    dil = np.zeros_like(ca)
+    for oy in range(3):
+        for ox in range(3):
+            dil |= p[:, oy : oy + TILE, ox : ox + width]
+    touch = (dil & cb).any(axis=(1, 2))
+    return np.where(overlap, 2, np.where(touch, 1, 0)).astype(np.int8)
+
+
+# -- the ladder container ------------------------------------------------------------------
+
+
+@dataclass
+class Ladder:
+    """Labelled hard cases with the level and parameters of every sample.
+
+    Attributes
+    ----------
+    kind : {"digits", "sequences"}
+        Single digits ``(N, 28, 28)`` or sequences ``(N, 28, W)`` of one length.
+    images : numpy.ndarray
+        ``(N, 28, W)`` float32 ink units (ink 1.0, background 0.0).
+    labels : numpy.ndarray
+        ``(N,)`` (digits) or ``(N, n)`` (sequences) int64.
+    axis : numpy.ndarray
+        ``(N,)`` axis name of each sample (see :data:`AXES`).
+    level : numpy.ndarray
+        ``(N,)`` int64 level 0..6.
+    difficulty : numpy.ndarray
+        ``(N,)`` float32 ``t`` in [0, 1] of the level.
+    params : dict of str to numpy.ndarray
+        Per digit ``(N,)`` or ``(N, n)`` float32: the values that made it
+        (:data:`PARAM_NAMES`, signed; NaN where unused), and ``index`` (MNIST
+        image index, -1 for synthetic digits).
+    gaps : numpy.ndarray
+        ``(N, G)`` float32 gaps in px between ink boxes of neighbours (NaN when
+        none): for digits the left and right neighbour (G = 2), for sequences
+        the ``n - 1`` gaps.
+    contact : numpy.ndarray
+        ``(N, G)`` int8 :data:`CONTACT_NAMES` codes of the same neighbours.
+    info : dict
+        How the ladder was made (source, seed, tables); JSON-serialisable.
+    """
+
+    kind: str
+    images: np.ndarray
+    labels: np.ndarray
+    axis: np.ndarray
+    level: np.ndarray
+    difficulty: np.ndarray
+    params: dict[str, np.ndarray]
+    gaps: np.ndarray
+    contact: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def label_strings(self) -> list[str]:
+        """Labels as strings (``"7"`` or ``"3051"``)."""
+        lab = self.labels.reshape(len(self), -1)
+        return ["".join(map(str, row)) for row in lab.tolist()]
+
+    def subset(self, index: Any) -> Ladder:
+        """The samples selected by a boolean mask or an index array."""
+        return Ladder(
+            self.kind,
+            self.images[index],
+            self.labels[index],
+            self.axis[index],
+            self.level[index],
+            self.difficulty[index],
+            {k: v[index] for k, v in self.params.items()},
+            self.gaps[index],
+            self.contact[index],
+            dict(self.info),
+        )
+
+    @staticmethod
+    def concat(parts: list[Ladder], info: dict[str, Any] | None = None) -> Ladder:
+        """Join ladders of one kind (and, for sequences, one length and width)."""
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        if any(
+            p.kind != first.kind or p.images.shape[1:] != first.images.shape[1:] for p in parts
+        ):
+            raise ValueError("ladders must share kind and image shape")
+        cat = np.concatenate
+        return Ladder(
+            first.kind,
+            cat([p.images for p in parts]),
+            cat([p.labels for p in parts]),
+            cat([p.axis for p in parts]),
+            cat([p.level for p in parts]),
+            cat([p.difficulty for p in parts]),
+            {k: cat([p.params[k] for p in parts]) for k in first.params},
+            cat([p.gaps for p in parts]),
+            cat([p.contact for p in parts]),
+            dict(first.info if info is None else info),
+        )
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+def _signs(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.where(gen.random(shape) < 0.5, -1.0, 1.0)
+
+
+def _augment(
+    ink: np.ndarray, p: dict[str, Any], gen: np.random.Generator
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Stroke width, then affine, then elastic; returns the ink and the signed per-digit values.
+
+    Stroke width goes first so the morphology sees the clean pen trace; each
+    geometric transform is skipped entirely at strength 0 (exact identity).
+    """
+    from .. import augment
+
+    m = ink.shape[0]
+    nan = np.full(m, np.nan, np.float32)
+    # The random draws happen whatever the strengths, in a fixed order, so
+    # that the stream (and hence every other choice) does not depend on them.
+    rot = (p["rotation"] * _signs(gen, (m,))).astype(np.float32)
+    sla = (p["slant"] * _signs(gen, (m,))).astype(np.float32)
+    coin = gen.random(m) < 0.5
+    if p["thick"] != 0.0 and p["thin"] != 0.0:  # the knob: thicken or thin, per digit
+        radius = np.where(coin, p["thick"], p["thin"]).astype(np.float32)
+    else:
+        radius = np.full(m, p["thick"] or p["thin"], np.float32)
+    elastic_seed = gen.integers(0, 2**63)
+    x = ink
+    if np.any(radius != 0):
+        x = augment.stroke_width(x, radius=radius)
+    if np.any(rot != 0) or np.any(sla != 0):
+        x = augment.affine(x, rotation=rot, shear=sla)
+    alpha = p["elastic_alpha"]
+    if alpha > 0:
+        x = augment.elastic(
+            x, np.random.default_rng(elastic_seed), alpha=alpha, sigma=ELASTIC_SIGMA
+        )
+    values = {
+        "jitter": nan.copy() if p["jitter"] is None else np.full(m, p["jitter"], np.float32),
+        "elastic_alpha": np.full(m, alpha, np.float32),
+        "rotation": rot,
+        "slant": sla,
+        "stroke_radius": radius,
+    }
+    return np.ascontiguousarray(x, np.float32), values
+
+
+def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
+    """Labels 0..9 in equal numbers (up to one), shuffled: per-digit rates need every digit."""
+    return gen.permutation(np.arange(count) % 10).astype(np.int64)
+
+
+def _get_source(p: dict[str, Any], source: Any, split: str, data_dir: Any):
+    from ..sources import get_source
+
+    if p["jitter"] is not None:  # the jitter axis, or the knob on the synthetic source
+        from ..sources.stroke import StrokeSource
+
+        if isinstance(source, StrokeSource) or source == "synthetic" or source is None:
+            return get_source("synthetic", jitter=float(p["jitter"]))
+    if source == "mnist":
+        opts: dict[str, Any] = {"split": split}
+        if data_dir is not None:
+            opts["data_dir"] = str(data_dir)
+        return get_source("mnist", **opts)
+    return get_source(source)
+
+
+def _arrange_rows(
+    digits_ink: np.ndarray,
+    labels: np.ndarray,
+    spacing: tuple[int, int],
+    width: int,
+    gen: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ink layout of ``(N, n)`` digits; returns canvas, tile left edges, gaps, contact."""
+    from ..compose import arrange
+
+    n_rows, n = labels.shape
+    digits = Digits(ink=digits_ink, labels=labels.reshape(-1))
+    batch = arrange(
+        digits,
+        labels,
+        spacing,
+        width,
+        layout="ink",
+        u_gaps=gen.random((n_rows, n - 1)),
+        u_margin=gen.random(n_rows),
+    )
+    ext = digits.ink_boxes().reshape(n_rows, n, 4)
+    tile_x = batch.boxes[:, :, 0].astype(np.int64) - ext[:, :, 0]
+    tiles = digits_ink.reshape(n_rows, n, TILE, TILE)
+    dx = tile_x[:, 1:] - tile_x[:, :-1]
+    contact = classify_contact(
+        tiles[:, :-1].reshape(-1, TILE, TILE),
+        tiles[:, 1:].reshape(-1, TILE, TILE),
+        dx.reshape(-1),
+    ).reshape(n_rows, n - 1)
+    return batch.ink, tile_x, batch.gaps.astype(np.float32), contact
+
+
+def generate_level(
+    axis: str,
+    t: float,
+    count: int,
+    rng: Any = None,
+    *,
+    kind: str = "digits",
+    source: Any = "synthetic",
+    split: str = "test",
+    data_dir: str | Path | None = None,
+    length: int = 4,
+    width: int | None = None,
+    level: int = -1,
+) -> Ladder:
+    """``count`` labelled samples of one axis at difficulty ``t``.
+
+    Digits on the "touching" and "difficulty" axes are drawn between two
+    random neighbours in the ink layout and cropped to the centre digit's own
+    28-px frame, so the neighbours' ink intrudes as it would for a digit
+    classifier behind a segmenter. Labels of single digits are balanced.
+
+    Parameters
+    ----------
+    axis : str
+        One of :data:`AXES`.
+    t : float
+        Difficulty in [0, 1] (:func:`axis_params`).
+    count : int
+        Number of samples.
+    rng : None, int, SeedSequence or Generator
+        Randomness.
+    kind : {"digits", "sequences"}
+    source : {"synthetic", "mnist"} or DigitSource
+        Base digits for every axis except "jitter" (always synthetic).
+    split, data_dir
+        MNIST split and folder (``source="mnist"``).
+    length, width : int
+        Sequence length and image width (default ``28 * length + 8 * (length - 1)``).
+    level : int
+        Level recorded in the samples (-1 for off-ladder values of ``t``).
+
+    Returns
+    -------
+    Ladder
+    """
+    from ..rng import as_generator
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'digits' or 'sequences', got {kind!r}")
+    if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    p = axis_params(axis, t)
+    gen = as_generator(rng)
+    src = _get_source(p, source, split, data_dir)
+    if src.name != "synthetic":
+        p = {**p, "jitter": None}
+    gap = p["gap"]
+    if kind == "digits":
+        target = _balanced(gen, count)
+        if gap is None:
+            labels2d = target[:, None]
+        else:
+            labels2d = np.stack(
+                [gen.integers(0, 10, count), target, gen.integers(0, 10, count)], 1
+            )
+    else:
+        if not isinstance(length, numbers.Integral) or length < 1:
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        labels2d = gen.integers(0, 10, (count, int(length))).astype(np.int64)
+    n_rows, n = labels2d.shape
+    drawn = src.draw(labels2d.reshape(-1), gen)
+    ink, values = _augment(drawn.as_float(), p, gen)
+    index = np.asarray(drawn.meta.get("index", np.full(ink.shape[0], -1)), np.float32)
+    values["index"] = index
+    g_cols = 2 if kind == "digits" else max(n - 1, 0)
+    gaps = np.full((n_rows, g_cols), np.nan, np.float32)
+    contact = np.full((n_rows, g_cols), -1, np.int8)
+    if kind == "digits":
+        if gap is None:
+            images = ink
+        else:
+            wide = 3 * TILE + 2 * max(gap, 0)
+            canvas, tile_x, gaps, contact = _arrange_rows(ink, labels2d, (gap, gap), wide, gen)
+            # The centre digit's own frame: pad so a frame sticking out still crops.
+            padded = np.pad(canvas, ((0, 0), (0, 0), (TILE, TILE)))
+            cols = tile_x[:, 1, None] + TILE + np.arange(TILE)[None, :]
+            images = np.take_along_axis(padded, cols[:, None, :], axis=2)
+            values = {k: v.reshape(n_rows, 3)[:, 1] for k, v in values.items()}
+        labels = target
+    else:
+        w = 28 * n + 8 * (n - 1) if width is None else int(width)
+        spacing = NEUTRAL_SPACING if gap is None else (gap, gap)
+        if n == 1:
+            from ..compose import arrange
+
+            b = arrange(
+                Digits(ink=ink, labels=labels2d.reshape(-1)),
+                labels2d,
+                (0, 0),
+                w,
+                layout="ink",
+                u_gaps=gen.random((n_rows, 0)),
+                u_margin=gen.random(n_rows),
+            )
+            images = b.ink
+        else:
+            images, _tx, gaps, contact = _arrange_rows(ink, labels2d, spacing, w, gen)
+        values = {k: v.reshape(n_rows, n) for k, v in values.items()}
+        labels = labels2d
+    return Ladder(
+        kind=kind,
+        images=np.ascontiguousarray(images, np.float32),
+        labels=labels,
+        axis=np.full(n_rows, axis, dtype=f"<U{max(len(a) for a in AXES)}"),
+        level=np.full(n_rows, level, np.int64),
+        difficulty=np.full(n_rows, t, np.float32),
+        params=values,
+        gaps=gaps,
+        contact=contact,
+        info={},
+    )
+
+
+def _axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
+    if isinstance(axis, str):
+        names = list(AXES) if axis == "all" else [a.strip() for a in axis.split(",")]
+    else:
+        names = list(axis)
+    for a in names:
+        if a not in AXES:
+            raise ValueError(f"axis must be 'all' or among {', '.join(AXES)}, got {a!r}")
+    if not names:
+        raise ValueError("no axis given")
+    return names
+
+
+def make_ladder(
+    axis: str | list[str] = "all",
+    per_level: int = 100,
+    rng: Any = None,
+    *,
+    kind: str = "digits",
+    source: Any = "synthetic",
+    split: str = "test",
+    data_dir: str | Path | None = None,
+    length: int = 4,
+    width: int | None = None,
+    levels: int | list[int] | None = None,
+) -> Ladder:
+    """A labelled set along the difficulty ladder of one or more axes.
+
+    Parameters
+    ----------
+    axis : str or list of str
+        An axis of :data:`AXES`, a comma-separated list, or ``"all"``.
+    per_level : int
+        Samples per (axis, level).
+    rng : None, int, SeedSequence or Generator
+        The same seed gives the same ladder. Each (axis, level) draws from its
+        own child stream, so the samples of one axis do not depend on which
+        other axes are asked for.
+    kind : {"digits", "sequences"}
+        Single 28x28 digits, or sequences of ``length`` digits ``(28, width)``.
+    source : {"synthetic", "mnist"} or DigitSource
+        Base digits (default synthetic: needs no data). The "jitter" axis
+        always uses the synthetic source, whose jitter is the axis.
+    split, data_dir
+        MNIST split (default "test") and folder, for ``source="mnist"``.
+    length, width : int
+        Sequences only.
+    levels : int or list of int, optional
+        Levels to make (default all :data:`N_LEVELS`).
+
+    Returns
+    -------
+    Ladder
+    """
+    from ..rng import as_generator
+
+    names = _axes(axis)
+    if not isinstance(per_level, numbers.Integral) or isinstance(per_level, bool) or per_level < 1:
+        raise ValueError(f"per_level must be a positive integer, got {per_level!r}")
+    if levels is None:
+        lv = list(range(N_LEVELS))
+    else:
+        lv = [levels] if isinstance(levels, numbers.Integral) else list(levels)
+        bad = [v for v in lv if not 0 <= int(v) < N_LEVELS]
+        if bad:
+            raise ValueError(f"levels must be in 0..{N_LEVELS - 1}, got {bad}")
+    root = int(as_generator(rng).integers(0, 2**63))
+    parts = []
+    for a in names:
+        for i in lv:
+            child = np.random.default_rng(
+                np.random.SeedSequence(root, spawn_key=(_AXIS_CODE[a], i))
+            )
+            t = i / (N_LEVELS - 1)
+            log.info("ladder: %s level %d (t=%.3f), %d samples", a, i, t, per_level)
+            parts.append(
+                generate_level(
+                    a,
+                    t,
+                    int(per_level),
+                    child,
+                    kind=kind,
+                    source=source,
+                    split=split,
+                    data_dir=data_dir,
+                    length=length,
+                    width=width,
+                    level=int(i),
+                )
+            )
+    info = {
+        "kind": kind,
+        "axes": names,
+        "levels": [int(i) for i in lv],
+        "per_level": int(per_level),
+        "source": source if isinstance(source, str) else type(source).__name__,
+        "split": split if source == "mnist" else None,
+        "level_tables": {k: list(v) for k, v in LEVEL_TABLES.items()},
+        "difficulty_table": dict(DIFFICULTY_TABLE),
+        "elastic_sigma": ELASTIC_SIGMA,
+        "neutral_spacing": list(NEUTRAL_SPACING),
+        "contact_threshold": CONTACT_THRESHOLD,
+    }
+    return Ladder.concat(parts, info)
