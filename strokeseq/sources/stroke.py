@@ -108,7 +108,7 @@ class StrokeSource(DigitSource):
     def __init__(
         self,
         *,
-        jitter: float = 1.0,
+        jitter: float = 2.0,
         glyphs: str | Path | None = None,
         supersample: int = 3,
         pen_width: float | tuple[float, float] = (2.8, 4.4),
