@@ -85,7 +85,7 @@ DIFFICULTY_TABLE: dict[str, float] = {
 }
 ELASTIC_SIGMA = 4.0
 #: Spacing of sequences on axes that are not about spacing (ink layout, px).
-NEUTRAL_SPACING = (4, 8)
+NEUTRAL_SPACING = (6, 8)
 #: Ink level above which a pixel counts as ink for touching/overlap (ink units).
 CONTACT_THRESHOLD = 0.25
 _AXIS_CODE = {a: i for i, a in enumerate(AXES)}
