@@ -202,15 +202,10 @@ def _render(
     """Draw, augment and arrange one chunk of equal-length rows (ink units)."""
     n_rows, n = labels.shape
     digits = src.draw_sequences(labels, gen, writer=writer)
-    aug = None
-    if augment is not None:
-        from .augment import Augmenter
-
-        aug = augment if isinstance(augment, Augmenter) else Augmenter.from_config(augment)
-        if aug.is_identity:
-            aug = None
-        else:
-            digits.ink = aug.digits(digits.as_float(), gen)
+    aug = _augmenter(augment)
+    if aug is not None and not aug.digit_is_identity:
+        digits.ink = aug.digits(digits.as_float(), gen)
+        digits.extents = None  # the ink moved: measure the boxes again
     batch = arrange(
         digits,
         labels,
@@ -220,9 +215,23 @@ def _render(
         u_gaps=gen.random((n_rows, n - 1)),
         u_margin=gen.random(n_rows),
     )
-    if aug is not None:
-        batch.ink, batch.boxes = aug.sequences(batch.ink, batch.boxes, gen)
+    if aug is not None and not aug.sequence_is_identity:
+        ink = batch.ink
+        if ink.dtype == np.uint8:
+            ink = ink.astype(np.float32) / np.float32(255)
+        batch.ink, boxes = aug.sequences(ink, batch.boxes, gen)
+        batch.boxes = boxes.astype(np.int32)
     return batch
+
+
+def _augmenter(augment: Any):
+    """An Augmenter from a config, a preset name, a file, or None (no augmentation)."""
+    if augment is None:
+        return None
+    from .augment import Augmenter
+
+    aug = augment if isinstance(augment, Augmenter) else Augmenter.from_config(augment)
+    return None if aug.is_identity else aug
 
 
 def _as_label_rows(sequences: Any) -> list[list[int]] | np.ndarray:

@@ -291,3 +291,29 @@ def test_real_mnist_same_writer_and_disjoint_splits(real_mnist_dir):
     assert (train.meta["writer"] == train.meta["writer"][:, :1]).all()
     assert (test.meta["writer"] == test.meta["writer"][:, :1]).all()
     assert not set(train.meta["writer"].ravel()) & set(test.meta["writer"].ravel())
+
+
+@pytest.mark.parametrize(
+    "augment", ["light", "medium", {"digit": {"affine": {"p": 1.0, "rotation": [-20, 20]}}}]
+)
+def test_augmentation_hook(data, augment):
+    a, ba = render_sequences(["305", "123"], (0, 6), 120, rng=4, augment=augment)
+    b, _ = render_sequences(["305", "123"], (0, 6), 120, rng=4, augment=augment)
+    plain, _ = render_sequences(["305", "123"], (0, 6), 120, rng=4)
+    np.testing.assert_array_equal(a, b)  # deterministic from the seed
+    assert a.shape == (2, 28, 120) and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    assert not np.array_equal(a, plain)
+    assert ba.boxes.shape == (2, 3, 4)
+    one = generate_numbers_sequence("305", (0, 6), 120, rng=4, augment=augment)
+    assert one.shape == (28, 120)
+
+
+def test_identity_augmentation_changes_nothing(data):
+    a, _ = render_sequences(["305"], (0, 6), 120, rng=4, augment={})
+    b, _ = render_sequences(["305"], (0, 6), 120, rng=4)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_augmentation_config(data):
+    with pytest.raises(ValueError, match="nonsense"):
+        generate_numbers_sequence("305", (0, 6), 120, augment={"digit": {"nonsense": {}}})
