@@ -29,6 +29,10 @@ from .ladder import (
     generate_level,
     make_ladder,
 )
+from .mining import MiningResult, mine_hard_cases
+from .model import ModelError, load_model, reference_predict, reference_read
+from .report import RobustnessReport, evaluate, write_report
+from .store import read_hardcases, write_hardcases
 
 __all__ = [
     "AXES",
@@ -37,9 +41,20 @@ __all__ = [
     "LEVEL_TABLES",
     "N_LEVELS",
     "Ladder",
+    "MiningResult",
+    "ModelError",
+    "RobustnessReport",
     "axis_params",
     "classify_contact",
     "difficulty_params",
+    "evaluate",
     "generate_level",
+    "load_model",
     "make_ladder",
+    "mine_hard_cases",
+    "read_hardcases",
+    "reference_predict",
+    "reference_read",
+    "write_hardcases",
+    "write_report",
 ]

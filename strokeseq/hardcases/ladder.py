@@ -33,6 +33,7 @@ from ..sources.base import TILE, Digits
 
 __all__ = [
     "AXES",
+    "BASE_JITTER",
     "CONTACT_NAMES",
     "DIFFICULTY_TABLE",
     "KINDS",
@@ -64,26 +65,29 @@ PARAM_NAMES = ("jitter", "elastic_alpha", "rotation", "slant", "stroke_radius")
 #: "touching" means no neighbours (digits) or the neutral spacing (sequences).
 LEVEL_TABLES: dict[str, tuple[Any, ...]] = {
     "jitter": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0),
-    "elastic": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
-    "rotation": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
-    "slant": (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0),
-    "thin": (0.0, -0.25, -0.5, -0.75, -1.0, -1.25, -1.5),
-    "thick": (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
-    "touching": (None, 6, 4, 2, 0, -2, -4),
+    "elastic": (0.0, 12.0, 18.0, 24.0, 32.0, 42.0, 56.0),
+    "rotation": (0.0, 10.0, 18.0, 24.0, 32.0, 42.0, 56.0),
+    "slant": (0.0, 15.0, 22.0, 29.0, 36.0, 45.0, 55.0),
+    "thin": (0.0, -0.35, -0.5, -0.65, -0.8, -1.0, -1.3),
+    "thick": (0.0, 0.75, 1.0, 1.25, 1.5, 2.0, 2.75),
+    "touching": (None, 2, 1, 0, -1, -3, -5),
 }
 #: The combined knob: each parameter at d = 1 (linear in d from 0), except
 #: the gap (see :func:`difficulty_params`). Jitter applies to the synthetic source only.
 DIFFICULTY_TABLE: dict[str, float] = {
-    "jitter": 3.0,
+    "jitter": 4.0,
     "elastic_alpha": 30.0,
     "rotation": 20.0,
     "slant": 20.0,
     "thick": 1.5,
     "thin": -0.6,
-    "gap_start": 6.0,
+    "gap_start": 2.0,
     "gap_end": -3.0,
 }
 ELASTIC_SIGMA = 4.0
+#: Jitter of the synthetic base digits on every axis but "jitter" (the
+#: StrokeSource default: the package's ordinary synthetic handwriting).
+BASE_JITTER = 1.0
 #: Spacing of sequences on axes that are not about spacing (ink layout, px).
 NEUTRAL_SPACING = (6, 8)
 #: Ink level above which a pixel counts as ink for touching/overlap (ink units).
@@ -106,8 +110,8 @@ def _interp(table: tuple[float, ...], t: float) -> float:
 def difficulty_params(d: float) -> dict[str, Any]:
     """Parameters of the combined ``difficulty`` knob at ``d`` in [0, 1].
 
-    Every parameter grows linearly from its clean value at ``d = 0`` to
-    :data:`DIFFICULTY_TABLE` at ``d = 1``. Rotation and slant get a random
+    Every parameter grows linearly from its clean value at ``d = 0`` (jitter:
+    :data:`BASE_JITTER`) to :data:`DIFFICULTY_TABLE` at ``d = 1``. Rotation and slant get a random
     sign per digit; stroke width is thickened (radius ``thick * d``) or thinned
     (``thin * d``) with equal probability per digit. The gap to neighbouring
     digits is ``None`` (no neighbours / neutral spacing) for ``d < 1/6`` and
@@ -129,7 +133,7 @@ def difficulty_params(d: float) -> dict[str, Any]:
         u = (d - first) / (1.0 - first)
         gap = math.floor(tab["gap_start"] + u * (tab["gap_end"] - tab["gap_start"]) + 1e-9)
     return {
-        "jitter": tab["jitter"] * d,
+        "jitter": BASE_JITTER + (tab["jitter"] - BASE_JITTER) * d,
         "elastic_alpha": tab["elastic_alpha"] * d,
         "rotation": tab["rotation"] * d,
         "slant": tab["slant"] * d,
@@ -151,7 +155,7 @@ def axis_params(axis: str, t: float) -> dict[str, Any]:
     if axis not in LEVEL_TABLES:
         raise ValueError(f"axis must be one of {', '.join(AXES)} or 'all', got {axis!r}")
     p: dict[str, Any] = {
-        "jitter": None,
+        "jitter": BASE_JITTER,
         "elastic_alpha": 0.0,
         "rotation": 0.0,
         "slant": 0.0,
@@ -373,14 +377,11 @@ def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
     return gen.permutation(np.arange(count) % 10).astype(np.int64)
 
 
-def _get_source(p: dict[str, Any], source: Any, split: str, data_dir: Any):
+def _get_source(axis: str, p: dict[str, Any], source: Any, split: str, data_dir: Any):
     from ..sources import get_source
 
-    if p["jitter"] is not None:  # the jitter axis, or the knob on the synthetic source
-        from ..sources.stroke import StrokeSource
-
-        if isinstance(source, StrokeSource) or source == "synthetic" or source is None:
-            return get_source("synthetic", jitter=float(p["jitter"]))
+    if axis == "jitter" or (isinstance(source, str) and source == "synthetic"):
+        return get_source("synthetic", jitter=float(p["jitter"]))
     if source == "mnist":
         opts: dict[str, Any] = {"split": split}
         if data_dir is not None:
@@ -475,9 +476,11 @@ def generate_level(
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
     p = axis_params(axis, t)
     gen = as_generator(rng)
-    src = _get_source(p, source, split, data_dir)
+    src = _get_source(axis, p, source, split, data_dir)
     if src.name != "synthetic":
         p = {**p, "jitter": None}
+    elif axis != "jitter" and hasattr(src, "jitter"):  # a user's StrokeSource instance
+        p = {**p, "jitter": float(src.jitter)}
     gap = p["gap"]
     if kind == "digits":
         target = _balanced(gen, count)
