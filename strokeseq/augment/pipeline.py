@@ -168,7 +168,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "elastic": {"p": 0.8, "alpha": [30, 40], "sigma": [3.5, 4.5]},
             "broken_strokes": {"p": 0.3, "cuts": [1, 3], "radius": [0.8, 1.5]},
             "blur": {"p": 0.3, "sigma": [0.3, 1.0]},
-            "noise": {"p": 0.2, "std": [0.02, 0.1]},
+            # no per-digit noise in a preset: on a line it paints each 28-px
+            # tile as a grey rectangle; the sequence-level noise covers it
         },
         "sequence": {
             "slant": {"p": 0.5, "angle": [-15, 15]},
