@@ -377,30 +377,49 @@ def generate_dataset(
     )
 
 
-def _worker_init(ctx: SampleContext) -> None:
+def _worker_init() -> None:
     import signal
 
-    # Only the parent handles Ctrl-C: it stops the pool and cleans up.
+    # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
+    # digit source is loaded by the first shard of each process (and cached),
+    # so a loading error reaches the parent with its own message.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ctx.config.source:  # type: ignore[union-attr]
-        src = ctx.source(name)  # load once per process (get_source caches it)
-        if name == "mnist":
-            src.images  # noqa: B018
-            src.extents  # noqa: B018
 
 
 def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
     """Run shards in ``workers`` spawned processes; stop them all on any error or Ctrl-C."""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    ctx = mp.get_context("spawn")  # no inherited state; same on every OS
-    pool = ctx.Pool(min(workers, len(jobs)), initializer=_worker_init, initargs=(jobs[0].ctx,))
+    n = min(workers, len(jobs))
+    # spawn: no inherited state, same behaviour on every OS (scripts need the
+    # usual ``if __name__ == "__main__":`` guard).
+    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    pending = iter(jobs)
+    running: set = set()
     try:
-        for entry in pool.imap_unordered(build_shard, jobs, chunksize=1):
-            record(entry)
-        pool.close()
+        # At most two shards queued per worker: memory stays bounded by the shard size.
+        for job in pending:
+            running.add(pool.submit(build_shard, job))
+            if len(running) >= 2 * n:
+                break
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                record(fut.result())  # re-raises a worker's exception here
+                nxt = next(pending, None)
+                if nxt is not None:
+                    running.add(pool.submit(build_shard, nxt))
+        pool.shutdown(wait=True)
     except BaseException:
-        pool.terminate()  # kill in-flight shards; their temporary files are removed after
+        # Stop at once: queued shards are cancelled and running ones killed (their
+        # temporary files are removed by the caller). ProcessPoolExecutor has no
+        # public way to kill its workers before Python 3.14.
+        procs = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(5)
         raise
-    finally:
-        pool.join()
