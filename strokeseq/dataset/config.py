@@ -132,6 +132,22 @@ def _check_sources(source: Any) -> dict[str, float]:
     return {k: out[k] / total for k in SOURCE_CODES if k in out}
 
 
+def _normalise_augment(augment: Any) -> dict[str, Any] | None:
+    """The augmenter's fully explicit config (None when it changes nothing).
+
+    Presets and files are expanded, so the config (and its hash) says exactly
+    what was applied, whatever the presets become in later versions.
+    """
+    try:
+        from ..augment import Augmenter
+    except ImportError as exc:  # the hook exists before the augmentation module
+        if not isinstance(augment, Mapping):
+            raise ValueError(f"augment needs strokeseq.augment, which is unavailable ({exc})") from None
+        return json.loads(json.dumps(dict(augment), sort_keys=True))
+    aug = Augmenter.from_config(augment)
+    return None if aug.is_identity else json.loads(json.dumps(aug.to_config(), sort_keys=True))
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """The content of a dataset, apart from its seed and size.
@@ -166,8 +182,10 @@ class DatasetConfig:
         Stored polarity: black ink on white (255) or white ink on black (0).
     synthetic : dict
         Options of :class:`strokeseq.sources.stroke.StrokeSource` (``jitter``...).
-    augment : dict, optional
-        Augmentation config (:mod:`strokeseq.augment`); None for none.
+    augment : dict or str, optional
+        Augmentation (:mod:`strokeseq.augment`): a config dict, a TOML/JSON
+        file or a preset name, stored as the augmenter's explicit config;
+        None (or an identity pipeline) for none.
     """
 
     length: int | tuple[int, int] = 5
@@ -225,12 +243,7 @@ class DatasetConfig:
             raise TypeError(f"synthetic must be a dict of StrokeSource options, got {self.synthetic!r}")
         set_(self, "synthetic", dict(sorted(self.synthetic.items())))
         if self.augment is not None:
-            if not isinstance(self.augment, Mapping):
-                raise TypeError(
-                    "augment must be a dict (a parsed augmentation config) or None; "
-                    "load files and presets with strokeseq.augment first"
-                )
-            set_(self, "augment", json.loads(json.dumps(dict(self.augment), sort_keys=True)))
+            set_(self, "augment", _normalise_augment(self.augment))
 
     @staticmethod
     def _check_width(width: Any) -> int | dict[str, int]:
