@@ -142,7 +142,9 @@ def _normalise_augment(augment: Any) -> dict[str, Any] | None:
         from ..augment import Augmenter
     except ImportError as exc:  # the hook exists before the augmentation module
         if not isinstance(augment, Mapping):
-            raise ValueError(f"augment needs strokeseq.augment, which is unavailable ({exc})") from None
+            raise ValueError(
+                f"augment needs strokeseq.augment, which is unavailable ({exc})"
+            ) from None
         return json.loads(json.dumps(dict(augment), sort_keys=True))
     aug = Augmenter.from_config(augment)
     return None if aug.is_identity else json.loads(json.dumps(aug.to_config(), sort_keys=True))
@@ -223,9 +225,7 @@ class DatasetConfig:
         if self.layout not in ("tile", "ink"):
             raise ValueError(f"layout must be 'tile' or 'ink', got {self.layout!r}")
         if s_lo < 0 and self.layout != "ink":
-            raise ValueError(
-                f"negative spacing ({s_lo}) overlaps digits: it needs layout='ink'"
-            )
+            raise ValueError(f"negative spacing ({s_lo}) overlaps digits: it needs layout='ink'")
         if s_lo < -27 or s_hi > 10_000:
             raise ValueError(f"spacing must be within -27..10000, got {self.spacing!r}")
         set_(self, "spacing", (s_lo, s_hi))
@@ -240,7 +240,9 @@ class DatasetConfig:
         if self.ink not in ("black", "white"):
             raise ValueError(f"ink must be 'black' or 'white', got {self.ink!r}")
         if not isinstance(self.synthetic, Mapping):
-            raise TypeError(f"synthetic must be a dict of StrokeSource options, got {self.synthetic!r}")
+            raise TypeError(
+                f"synthetic must be a dict of StrokeSource options, got {self.synthetic!r}"
+            )
         set_(self, "synthetic", dict(sorted(self.synthetic.items())))
         if self.augment is not None:
             set_(self, "augment", _normalise_augment(self.augment))
@@ -260,7 +262,9 @@ class DatasetConfig:
                 )
             a, b = width["per_digit"], width.get("extra", 0)
             if not (_is_int(a) and _is_int(b)) or a < 1 or b < 0:
-                raise ValueError(f"per_digit must be an int >= 1 and extra an int >= 0, got {width!r}")
+                raise ValueError(
+                    f"per_digit must be an int >= 1 and extra an int >= 0, got {width!r}"
+                )
             return {"per_digit": int(a), "extra": int(b)}
         raise TypeError(f"width must be an int or {{'per_digit': a, 'extra': b}}, got {width!r}")
 

@@ -67,7 +67,9 @@ def run_dask(
     try:
         for job in jobs:
             futures.append(
-                dc.submit(build_shard, job, key=f"strokeseq-shard-{run}-{job.shard:06d}", pure=False)
+                dc.submit(
+                    build_shard, job, key=f"strokeseq-shard-{run}-{job.shard:06d}", pure=False
+                )
             )
         log.info("submitted %d shard tasks to %s", len(futures), dc)
         for fut in as_completed(futures):

@@ -34,8 +34,8 @@ import numpy as np
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
-    "MANIFEST",
     "IDENTITY_KEYS",
+    "MANIFEST",
     "read_manifest",
     "versions",
     "write_manifest",

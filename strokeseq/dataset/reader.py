@@ -95,7 +95,9 @@ def _read_tar(data: bytes, columns: dict[str, Any]) -> dict[str, np.ndarray]:
                 imgs[key] = _decode_png(raw)
     keys = sorted(recs, key=lambda k: recs[k]["index"])
     cols = records_to_columns([recs[k] for k in keys], columns)
-    cols["images"] = _images([(r, imgs[k]) for r, k in enumerate(keys)], len(keys), columns["images"])
+    cols["images"] = _images(
+        [(r, imgs[k]) for r, k in enumerate(keys)], len(keys), columns["images"]
+    )
     return cols
 
 

@@ -13,6 +13,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -144,13 +145,14 @@ def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) 
             old = read_manifest(folder)
         except ValueError as exc:
             if not overwrite:
-                raise ValueError(f"{exc}; use --overwrite (overwrite=True) to replace it") from None
-    elif any(not _ours(p) for p in folder.iterdir()):
-        if not overwrite:
-            raise ValueError(
-                f"{folder} is not empty and is not a strokeseq dataset; choose a new folder "
-                "or use --overwrite (overwrite=True) to write into it"
-            )
+                raise ValueError(
+                    f"{exc}; use --overwrite (overwrite=True) to replace it"
+                ) from None
+    elif any(not _ours(p) for p in folder.iterdir()) and not overwrite:
+        raise ValueError(
+            f"{folder} is not empty and is not a strokeseq dataset; choose a new folder "
+            "or use --overwrite (overwrite=True) to write into it"
+        )
     if old is not None and head["seed"] is None:
         head["seed"] = old.get("seed")  # resuming without a seed: the folder's seed
     if old is not None and any(old.get(k) != head.get(k) for k in IDENTITY_KEYS):
@@ -357,10 +359,8 @@ def generate_dataset(
         else:
             _run_processes(todo, record, workers)
     finally:
-        try:
+        with contextlib.suppress(OSError):
             _clean_temporaries(folder)
-        except OSError:
-            pass
     manifest["complete"] = len(done) == len(plan)
     write_manifest(folder, manifest)
     return DatasetSummary(

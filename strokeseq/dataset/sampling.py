@@ -100,7 +100,7 @@ class SampleContext:
         self.config = config
         self.seed = int(seed)
         self.data_dir = None if data_dir is None else str(data_dir)
-        lo, hi = config.length_range
+        _lo, hi = config.length_range
         self.max_len = hi
         self.layout = word_layout(hi)
         self._pattern = (
@@ -418,7 +418,9 @@ def _compose_augmented(
         _store(ctx, batch, out, rows[r : r + 1], n, width)
 
 
-def _store(ctx: SampleContext, batch, out: dict[str, np.ndarray], rows, n: int, width: int) -> None:
+def _store(
+    ctx: SampleContext, batch, out: dict[str, np.ndarray], rows, n: int, width: int
+) -> None:
     cfg = ctx.config
     images = out["images"]
     if isinstance(rows, np.ndarray) and rows.size and rows[-1] - rows[0] == rows.size - 1:

@@ -88,7 +88,11 @@ class SequenceDataset:
         out = []
         for r in range(len(idx)):
             img = cols["images"][r, :, : int(cols["width"][r])]
-            img = img.astype(np.float32) * np.float32(1 / 255) if self.dtype == np.float32 else img.copy()
+            img = (
+                img.astype(np.float32) * np.float32(1 / 255)
+                if self.dtype == np.float32
+                else img.copy()
+            )
             out.append((img, record(cols, r)))
         return out
 

@@ -71,7 +71,9 @@ def encode_png(image: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     raw[:, 1:] = img
 
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     return b"".join(
@@ -98,7 +100,10 @@ def write_tar(fh: IO[bytes], cols: dict[str, np.ndarray]) -> None:
         for r in range(len(cols["index"])):
             rec = record(cols, r)
             key = f"{rec['index']:06d}"
-            for name, data in ((f"{key}.png", encode_png(_image(cols, r))), (f"{key}.json", _json(rec))):
+            for name, data in (
+                (f"{key}.png", encode_png(_image(cols, r))),
+                (f"{key}.json", _json(rec)),
+            ):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 info.mtime = 0
