@@ -138,7 +138,7 @@ def difficulty_params(d: float) -> dict[str, Any]:
         "rotation": tab["rotation"] * d,
         "slant": tab["slant"] * d,
         "thick": tab["thick"] * d,
-        "thin": tab["thin"] * d,
+        "thin": tab["thin"] * d + 0.0,  # + 0.0: no -0.0 at d = 0
         "gap": gap,
     }
 
