@@ -237,8 +237,11 @@ def empty_columns(ctx: SampleContext, n: int) -> dict[str, np.ndarray]:
     out = {}
     for name, (shape, dt, pad) in label_columns(ctx).items():
         out[name] = np.full((n, *shape), pad, dt)
-    background = 255 if cfg.ink == "black" else 0
-    out["images"] = np.full((n, TILE, cfg.max_width), background, np.uint8)
+    if isinstance(cfg.width, int):  # every pixel gets written: no fill needed
+        out["images"] = np.empty((n, TILE, cfg.width), np.uint8)
+    else:  # narrower samples are padded on the right with background
+        background = 255 if cfg.ink == "black" else 0
+        out["images"] = np.full((n, TILE, cfg.max_width), background, np.uint8)
     return out
 
 
