@@ -500,3 +500,15 @@ def test_reference_jitter_ladder_monotone(real_mnist_dir, monkeypatch):
     assert acc[0] >= 0.95
     assert np.all(np.diff(acc) <= 0.03), acc  # non-increasing within sampling noise
     assert acc[0] - acc[-1] >= 0.1, acc
+
+
+def test_ladder_on_mnist_source(fake_mnist_dir):
+    lad = make_ladder(
+        ["jitter", "rotation"], 5, 0, source="mnist", data_dir=fake_mnist_dir, levels=[0, 6]
+    )
+    mn = lad.axis == "rotation"
+    assert np.all(lad.params["index"][mn] >= 0)  # MNIST provenance kept
+    assert np.all(np.isnan(lad.params["jitter"][mn]))  # jitter does not apply to MNIST
+    assert np.all(lad.params["index"][~mn] == -1)  # the jitter axis stays synthetic
+    seqs = make_ladder("touching", 2, 0, kind="sequences", source="mnist", data_dir=fake_mnist_dir)
+    assert seqs.images.shape[0] == 2 * N_LEVELS
