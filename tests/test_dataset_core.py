@@ -108,7 +108,9 @@ def test_sample_is_pure_function_of_index(ctx):
 def test_seed_and_split_change_samples(ctx, fake_mnist_dir):
     a = generate(ctx, np.arange(50))
     b = generate(SampleContext(ctx.config, 8, str(fake_mnist_dir)), np.arange(50))
-    c = generate(SampleContext(ctx.config.replace(split="test"), 7, str(fake_mnist_dir)), np.arange(50))
+    c = generate(
+        SampleContext(ctx.config.replace(split="test"), 7, str(fake_mnist_dir)), np.arange(50)
+    )
     assert not np.array_equal(a["images"], b["images"])
     assert not np.array_equal(a["digits"], c["digits"])
 
@@ -192,7 +194,9 @@ def test_no_leakage_between_splits(fake_mnist_dir):
     """
     base = DatasetConfig(length=5, width=160)
     tr = generate(SampleContext(base, 0, str(fake_mnist_dir)), np.arange(500))
-    te = generate(SampleContext(base.replace(split="test"), 0, str(fake_mnist_dir)), np.arange(500))
+    te = generate(
+        SampleContext(base.replace(split="test"), 0, str(fake_mnist_dir)), np.arange(500)
+    )
     assert tr["src_index"].max() < 300 and te["src_index"].max() < 100
     assert set(tr["src_writer"].ravel()) <= set(range(10))
     assert set(te["src_writer"].ravel()) <= set(range(100, 105))
