@@ -169,7 +169,7 @@ def test_disk_full_leaves_no_partial_shard(tmp_path, fake_mnist_dir, monkeypatch
         real(fh, cols, compress=compress)
 
     monkeypatch.setattr(shards, "write_npz", failing)
-    with pytest.raises(OSError, match="cannot write shard 1.*No space left"):
+    with pytest.raises(OSError, match=r"cannot write shard 1.*No space left"):
         generate_dataset(out, 90, CFG, 1, shard_size=30, data_dir=fake_mnist_dir)
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "shard-000000.npz"]
     m = json.loads((out / "manifest.json").read_text())
