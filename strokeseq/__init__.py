@@ -15,6 +15,25 @@ from .sources import Digits, DigitSource, get_source
 
 __version__ = "0.1.0"
 
+# Names served lazily from their modules, so `import strokeseq` stays fast
+# (NumPy only): the module is imported on first access.
+_LAZY = {
+    "MnistSource": "sources.mnist",
+    "StrokeSource": "sources.stroke",
+    "Augmenter": "augment",
+    "DatasetConfig": "dataset",
+    "SequenceDataset": "dataset",
+    "generate_dataset": "dataset",
+    "load_dataset": "dataset",
+    "iter_shards": "dataset",
+    "make_ladder": "hardcases",
+    "evaluate": "hardcases",
+    "mine_hard_cases": "hardcases",
+    "write_hardcases": "hardcases",
+    "ReferenceClassifier": "reference",
+    "reference_classifier": "reference",
+}
+
 __all__ = [
     "DataNotFoundError",
     "DigitSource",
@@ -22,24 +41,26 @@ __all__ = [
     "DownloadError",
     "GlyphError",
     "IdxFormatError",
-    "MnistSource",
     "SequenceBatch",
-    "StrokeSource",
     "__version__",
     "generate_numbers_sequence",
     "generate_sequences",
     "get_source",
     "render_sequences",
+    *_LAZY,
 ]
 
 
-def __getattr__(name: str):  # lazy: keep `import strokeseq` fast
-    if name == "MnistSource":
-        from .sources.mnist import MnistSource
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'strokeseq' has no attribute {name!r}")
+    from importlib import import_module
 
-        return MnistSource
-    if name == "StrokeSource":
-        from .sources.stroke import StrokeSource
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return StrokeSource
-    raise AttributeError(f"module 'strokeseq' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
