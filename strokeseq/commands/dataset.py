@@ -88,7 +88,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     o = p.add_argument_group("output and execution")
     o.add_argument("--format", choices=("npz", "tar", "png"), default="npz", help="shard format")
-    o.add_argument("--compress", action="store_true", help="deflate NPZ shards")
+    o.add_argument(
+        "--compress",
+        nargs="?",
+        type=int,
+        const=1,
+        default=0,
+        metavar="LEVEL",
+        help="deflate NPZ shards (zlib level, default 1 when given)",
+    )
     o.add_argument("--shard-size", type=positive_int, default=10_000, help="samples per shard")
     o.add_argument("--workers", type=positive_int, default=1, help="local worker processes")
     o.add_argument("--seed", type=seed_arg, help="dataset seed (default: resumed or fresh)")

@@ -101,6 +101,16 @@ def _check_args(count: Any, shard_size: Any, file_format: str, workers: Any) -> 
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
 
 
+def _level(compress: bool | int) -> int:
+    if compress is True:
+        return 1
+    if compress is False or compress is None:
+        return 0
+    if not isinstance(compress, (int, np.integer)) or not 0 <= compress <= 9:
+        raise ValueError(f"compress must be a bool or a zlib level 0-9, got {compress!r}")
+    return int(compress)
+
+
 def _ours(p: Path) -> bool:
     n = p.name
     return n == MANIFEST or n.startswith(("shard-", ".shard-", ".manifest."))
@@ -200,7 +210,7 @@ def generate_dataset(
     *,
     shard_size: int = 10_000,
     file_format: str = "npz",
-    compress: bool = False,
+    compress: bool | int = False,
     workers: int = 1,
     executor: Any = None,
     scheduler: str | None = None,
@@ -232,8 +242,9 @@ def generate_dataset(
     file_format : {"npz", "tar", "png"}
         NPZ arrays, WebDataset tar (``%06d.png`` + ``.json``), or a folder of
         PNGs with ``labels.csv`` per shard.
-    compress : bool
-        Deflate the NPZ entries (``np.savez_compressed``-style).
+    compress : bool or int
+        Deflate the NPZ entries: a zlib level 1-9, True for 1 (fast; see
+        :func:`strokeseq.dataset.writers.write_npz`), False or 0 for none.
     workers : int
         Local worker processes (1: in this process).
     executor : dask.distributed.Client, optional
@@ -284,7 +295,7 @@ def generate_dataset(
         "count": int(count),
         "shard_size": int(shard_size),
         "file_format": file_format,
-        "compress": bool(compress) if file_format == "npz" else False,
+        "compress": _level(compress) if file_format == "npz" else 0,
         "versions": versions(),
     }
     kept = _prepare(folder, head, overwrite, verify)

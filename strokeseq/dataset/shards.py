@@ -36,7 +36,7 @@ class ShardJob:
     start: int
     stop: int
     file_format: str
-    compress: bool
+    compress: int  # zlib level of NPZ entries, 0 for none
     #: Folder to write into; None: return the bytes to the caller instead.
     folder: str | None
     fsync: bool = False
