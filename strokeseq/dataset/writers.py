@@ -63,7 +63,9 @@ def write_npz(fh: IO[bytes], cols: dict[str, np.ndarray], *, compress: int = 0) 
             arr = np.ascontiguousarray(cols[key])
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
             info.compress_type = method
-            info.compress_level = level
+            # the level lives in a private attribute before Python 3.13 (compress_level after)
+            info._compresslevel = level  # type: ignore[attr-defined]
+            info.compress_level = level  # type: ignore[attr-defined]
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, arr, allow_pickle=False)
