@@ -39,6 +39,7 @@ __all__ = [
 FORMATS = {"npz": ".npz", "tar": ".tar", "png": ""}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 PNG_LEVEL = 6
+_LEVEL_ATTR = "compress_level" if hasattr(zipfile.ZipInfo, "compress_level") else "_compresslevel"
 
 
 def shard_name(fmt: str, shard: int) -> str:
@@ -63,9 +64,8 @@ def write_npz(fh: IO[bytes], cols: dict[str, np.ndarray], *, compress: int = 0) 
             arr = np.ascontiguousarray(cols[key])
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE)
             info.compress_type = method
-            # the level lives in a private attribute before Python 3.13 (compress_level after)
-            info._compresslevel = level  # type: ignore[attr-defined]
-            info.compress_level = level  # type: ignore[attr-defined]
+            # the level is a private slot before Python 3.13 (compress_level after)
+            setattr(info, _LEVEL_ATTR, level)
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as entry:
                 np.lib.format.write_array(entry, arr, allow_pickle=False)
