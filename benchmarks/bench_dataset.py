@@ -38,7 +38,14 @@ def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
 def run(count: int, workers: int, compress: bool, root: str, data_dir: str | None) -> dict:
     out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
     s = generate_dataset(
-        out, count, CONFIG, 7, shard_size=10_000, workers=workers, compress=compress, data_dir=data_dir
+        out,
+        count,
+        CONFIG,
+        7,
+        shard_size=10_000,
+        workers=workers,
+        compress=compress,
+        data_dir=data_dir,
     )
     shutil.rmtree(out)
     return {

@@ -25,6 +25,8 @@ __all__ = ["sample_seedsequence", "sample_words"]
 log = logging.getLogger(__name__)
 
 _M32 = 0xFFFFFFFF
+#: Below this many samples, NumPy's own objects beat the vectorised path's fixed cost.
+_FEW = 8
 _POOL = 4
 _INIT_A = 0x43B0D7E5
 _MULT_A = 0x931E8875
@@ -142,8 +144,12 @@ def sample_words(seed: int, split_code: int, index: np.ndarray, n_words: int) ->
     index = np.asarray(index, dtype=np.int64).reshape(-1)
     if index.size and index.min() < 0:
         raise ValueError("sample indices must be non-negative")
-    small = index < 2**32
     out = np.empty((index.size, n_words), np.uint32)
+    if index.size <= _FEW:  # a few samples (SequenceDataset[i]): the objects are cheaper
+        for r, i in enumerate(index.tolist()):
+            out[r] = sample_seedsequence(seed, split_code, i).generate_state(n_words)
+        return out
+    small = index < 2**32
     if small.all():
         out[:] = _words_vectorised(seed, (split_code,), index, n_words)
     else:  # indices beyond 2**32 take two spawn-key words: the plain objects handle them
