@@ -231,3 +231,24 @@ def test_synthetic_and_mix(fake_mnist_dir):
     assert (whole["src_index"][syn] == -1).all()
     assert np.isfinite(whole["syn_slant"][syn]).all()
     assert np.isnan(whole["syn_slant"][~syn]).all()
+
+
+def test_augmented_samples_deterministic(tmp_path, fake_mnist_dir):
+    pytest.importorskip("strokeseq.augment")
+    from strokeseq.dataset import generate_dataset
+
+    cfg = DatasetConfig(length=(3, 4), width=130, augment="light")
+    assert cfg.augment is not None and "digit" in cfg.augment  # explicit config, not a name
+    ctx = SampleContext(cfg, 6, str(fake_mnist_dir))
+    whole = generate(ctx, np.arange(30))
+    part = generate(ctx, np.array([4, 29]))
+    for k in whole:
+        np.testing.assert_array_equal(whole[k][[4, 29]], part[k], err_msg=k)
+    plain = generate(
+        SampleContext(cfg.replace(augment=None), 6, str(fake_mnist_dir)), np.arange(30)
+    )
+    np.testing.assert_array_equal(whole["digits"], plain["digits"])
+    assert not np.array_equal(whole["images"], plain["images"])
+    s = generate_dataset(tmp_path / "d", 30, cfg, 6, data_dir=fake_mnist_dir)
+    m = (s.folder / "manifest.json").read_text()
+    assert '"augment": {' in m
