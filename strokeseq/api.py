@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 from .compose import INK_CHOICES, LAYOUTS, SequenceBatch, arrange, to_image
 from .layout import min_width, sample_gaps
 from .rng import as_generator
-from .sources import DigitSource, get_source
+from .sources import _MNIST, DigitSource, get_source
 from .sources.base import TILE
 from .sources.mnist import MnistSource
 from .validate import check_digits, check_spacing, check_width
@@ -42,18 +41,13 @@ def _check_options(layout: str, ink: str, dtype: Any, writer: str | None) -> Any
     return dt.type
 
 
-_MNIST: dict[tuple[str, Any], DigitSource] = {}
-
-
 def _source(source: str | DigitSource, split: str, data_dir: str | Path | None) -> DigitSource:
     if source == "mnist":
-        # The environment is part of the key: a changed STROKESEQ_MNIST_DIR
-        # means other files, not the cached ones.
-        key = (split, data_dir, os.environ.get("STROKESEQ_MNIST_DIR"))
-        src = _MNIST.get(key)
+        # A plain dict look-up first: this runs on every single-image call.
+        src = _MNIST.get((split, data_dir))
         if src is None:
             path = None if data_dir is None else str(data_dir)
-            src = _MNIST[key] = get_source("mnist", split=split, data_dir=path)
+            src = _MNIST[split, data_dir] = get_source("mnist", split=split, data_dir=path)
         return src
     return get_source(source)
 
@@ -140,9 +134,12 @@ def generate_numbers_sequence(
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
     src = _source(source, split, data_dir)
-    need = _required_width(src, labels, lo, layout)
+    n = len(labels)
+    need = (
+        TILE * n + (n - 1) * lo if layout == "tile" else _required_width(src, labels, lo, layout)
+    )
     if width < need:
-        raise _too_narrow(width, need, len(labels), (lo, hi), layout)
+        raise _too_narrow(width, need, n, (lo, hi), layout)
     gen = as_generator(rng)
     if type(src) is MnistSource and layout == "tile" and writer is None and augment is None:
         return _fast_mnist_tiles(src, labels, lo, hi, width, gen, ink, out_type)
@@ -167,7 +164,7 @@ def _fast_mnist_tiles(
     does for one row (``random(n)``, ``random(n - 1)``, ``random(1)``), so both
     give the same image for the same seed.
     """
-    images = src.images
+    images = src._images if src._images is not None else src.images
     n = len(labels)
     k = n - 1
     u = gen.random(2 * n).tolist()
@@ -179,7 +176,7 @@ def _fast_mnist_tiles(
         gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
     slack = width - TILE * n - sum(gaps)
     x = min(int(u[-1] * (slack + 1)), slack)
-    counts, starts, order = src._counts_list, src._starts_list, src._order
+    counts, starts, order = src._counts_list, src._starts_list, src._order_list
     canvas = np.zeros((TILE, width), np.uint8)
     for j, d in enumerate(labels):
         c = counts[d]

@@ -158,13 +158,20 @@ def to_image(
             out[...] = ink
             return out
         return np.subtract(np.uint8(255), ink, out=out)
+    if ink.ndim == 2 and out is None:  # one image: the single-call path
+        res = np.divide(ink, _F255, dtype=np.float32) if ink_is_u8 else np.clip(ink, 0, 1)
+        if ink_color == "black":
+            np.subtract(_F1, res, out=res)
+        return res
     if out is None:
         out = np.empty(ink.shape, np.float32)
     # Two passes (scale, then flip) over blocks that stay in the CPU cache:
     # ~2.5x faster than two passes over a whole chunk of images.
-    rows = max(1, _BLOCK_BYTES // max(1, out[0].nbytes)) if out.ndim == 3 and len(out) else 1
-    if out.ndim != 3:
-        rows = max(1, len(out))
+    rows = (
+        max(1, _BLOCK_BYTES // max(1, out[0].nbytes))
+        if out.ndim == 3 and len(out)
+        else len(out) or 1
+    )
     for s in range(0, len(out), rows):
         src, dst = ink[s : s + rows], out[s : s + rows]
         if ink_is_u8:

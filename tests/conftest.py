@@ -59,6 +59,16 @@ def write_fake_mnist(folder: Path, n_train: int = N_TRAIN, n_test: int = N_TEST)
     return folder
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sources():
+    """Each test resolves the data anew: tests change STROKESEQ_MNIST_DIR."""
+    from strokeseq.sources import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
 @pytest.fixture(scope="session")
 def fake_mnist_dir(tmp_path_factory) -> Path:
     return write_fake_mnist(tmp_path_factory.mktemp("fake_mnist"))

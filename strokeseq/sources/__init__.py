@@ -6,17 +6,29 @@ so repeated calls of the public API load the data once.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .base import Digits, DigitSource, ink_extent
 
-__all__ = ["SOURCE_NAMES", "DigitSource", "Digits", "get_source", "ink_extent"]
+__all__ = ["SOURCE_NAMES", "DigitSource", "Digits", "clear_cache", "get_source", "ink_extent"]
 
 #: Names accepted by ``source=`` in the API and ``--source`` on the CLI.
 SOURCE_NAMES = ("mnist", "synthetic")
 
 _CACHE: dict[tuple, DigitSource] = {}
+#: The API's own index of MNIST sources by (split, data_dir), for its fast path.
+_MNIST: dict[tuple, DigitSource] = {}
+
+
+def clear_cache() -> None:
+    """Forget the cached sources (e.g. after changing ``STROKESEQ_MNIST_DIR``).
+
+    Named sources are loaded once per process and reused; the data location
+    is resolved when a source first loads, so a changed environment takes
+    effect only for sources created after this call.
+    """
+    _CACHE.clear()
+    _MNIST.clear()
 
 
 def _make(name: str, options: dict[str, Any]) -> DigitSource:
@@ -57,8 +69,7 @@ def get_source(source: str | DigitSource = "mnist", **options: Any) -> DigitSour
             f"source must be a name ({', '.join(SOURCE_NAMES)}) or a DigitSource, "
             f"not {type(source).__name__}"
         )
-    env = os.environ.get("STROKESEQ_MNIST_DIR") if source == "mnist" else None
-    key = (source, env, tuple(sorted((k, str(v)) for k, v in options.items())))
+    key = (source, tuple(sorted((k, str(v)) for k, v in options.items())))
     found = _CACHE.get(key)
     if found is None:
         found = _CACHE[key] = _make(source, options)

@@ -55,6 +55,9 @@ class MnistSource(DigitSource):
         from ..data import load_mnist
 
         images, labels = load_mnist(self.split, self.data_dir)
+        # A memory-mapped file comes back as np.memmap, whose every slice pays
+        # for subclass bookkeeping: a plain view of the same pages is faster.
+        images = images.view(np.ndarray)
         labels = labels.astype(np.int64)
         order = np.argsort(labels, kind="stable")
         counts = np.bincount(labels, minlength=10)
@@ -68,6 +71,7 @@ class MnistSource(DigitSource):
         # Plain-Python copies for the single-sequence fast path.
         self._counts_list = counts.tolist()
         self._starts_list = self._starts.tolist()
+        self._order_list = order.tolist()
         self._extents: np.ndarray | None = None
         self._writers: np.ndarray | bool | None = False  # False: not looked up yet
         self._images = images
