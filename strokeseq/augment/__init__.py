@@ -12,7 +12,7 @@ polarity is applied later by the composer.
 - :class:`Augmenter` runs a pipeline from a config dict / TOML / JSON /
   preset name; :data:`DEFAULT_CONFIG`, :data:`PRESETS`.
 
-See ``docs/augment.md`` for the formulations, ranges and the config format.
+See the README, section "Augmentation", for the formulations, ranges and the config format.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Sample ``i`` is a pure function of ``(seed, split, i, config)`` (NumPy
 ``SeedSequence(seed, spawn_key=(split_code, i))``), whatever the shard size,
-number of workers or engine. See ``docs/dataset.md``.
+number of workers or engine. See the README, section "Datasets at scale".
 
 >>> from strokeseq.dataset import DatasetConfig, generate_dataset, load_dataset  # doctest: +SKIP
 >>> generate_dataset("out", 100_000, DatasetConfig(length=(3, 8), width=240), seed=7, workers=2)  # doctest: +SKIP

@@ -11,7 +11,7 @@
 - :func:`load_model`: ``"package.module:function"`` to a callable;
   :func:`reference_predict` adapts the reference classifier.
 
-See ``docs/hardcases.md``.
+See the README, section "Hard cases and robustness reports".
 """
 
 from __future__ import annotations

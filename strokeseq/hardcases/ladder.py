@@ -61,7 +61,7 @@ CONTACT_NAMES = {-1: "n/a", 0: "separate", 1: "touching", 2: "overlapping"}
 PARAM_NAMES = ("jitter", "elastic_alpha", "rotation", "slant", "stroke_radius")
 
 #: Value of each single axis at levels 0..6. Chosen so the reference classifier
-#: loses accuracy at every step (measured: docs/hardcases.md). ``None`` in
+#: loses accuracy at every step (measured: README, "Hard cases"). ``None`` in
 #: "touching" means no neighbours (digits) or the neutral spacing (sequences).
 LEVEL_TABLES: dict[str, tuple[Any, ...]] = {
     "jitter": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0),

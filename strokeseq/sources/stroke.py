@@ -73,7 +73,7 @@ class StrokeSource(DigitSource):
         glyphs of ``strokeseq/glyphs/``. See ``glyphs/README.md`` for the schema.
     supersample : int
         Canvas zoom (1-8): strokes are drawn on a ``28 * supersample`` canvas
-        and block-averaged down. 3 is the default: see ``docs/synthetic.md``.
+        and block-averaged down. 3 is the default: see the README, section "Synthetic digits".
     pen_width : float or (float, float)
         Range of the full pen width in output pixels, drawn uniformly per digit.
     slant : float
