@@ -395,3 +395,13 @@ def test_sequence_transforms_keep_contract():
     ):
         assert out.shape == img.shape and out.dtype == np.float32 and out.flags.c_contiguous
         assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_threaded_resampling_gives_the_same_digits(monkeypatch):
+    """Big batches resample chunks on a thread pool; the output must not change."""
+    from strokeseq.augment import digit
+
+    x = np.random.default_rng(0).random((5000, 28, 28), dtype=np.float32)
+    threaded = digit.elastic(x, 3)
+    monkeypatch.setattr(digit, "_POOL", False)  # single-threaded
+    np.testing.assert_array_equal(digit.elastic(x, 3), threaded)

@@ -171,6 +171,8 @@ def warp(
     """
     n = ink.shape[0]
     out = np.empty_like(ink)
+    pool = _threads() if n > CHUNK else None
+    pending = []
     for s in range(0, n, CHUNK):
         e = min(n, s + CHUNK)
         f = field[s:e] if field is not None else None
@@ -193,8 +195,38 @@ def warp(
             if f is not None:
                 ys += f[:, 0]
                 xs += f[:, 1]
-        out[s:e] = bilinear(ink[s:e], ys, xs)
+        if pool is None:
+            out[s:e] = bilinear(ink[s:e], ys, xs)
+        else:
+            # The random fields are drawn here, in order, on this thread; only
+            # the resampling (pure NumPy, GIL released) overlaps: same output.
+            pending.append(pool.submit(_resample_into, out, ink, s, e, ys, xs))
+    for job in pending:
+        job.result()
     return out
+
+
+def _resample_into(out, ink, s, e, ys, xs) -> None:
+    out[s:e] = bilinear(ink[s:e], ys, xs)
+
+
+_POOL = None
+
+
+def _threads():
+    """A small process-wide thread pool for resampling large batches (None: single-threaded).
+
+    ``STROKESEQ_THREADS`` sets its size (default: the CPUs, at most 4; 1
+    turns it off, e.g. inside worker processes that already fill the CPUs).
+    """
+    global _POOL
+    if _POOL is None:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
+        _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
+    return _POOL or None
 
 
 def elastic(
