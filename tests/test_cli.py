@@ -154,3 +154,42 @@ def test_console_script(tmp_path, fake_mnist_dir):
     )
     assert res.returncode == 0, res.stderr
     assert Image.open(tmp_path / "12.png").size == (56, 28)
+
+
+def test_augmentation_flags(tmp_path, fake_mnist_dir):
+    base = ["305", "0", "10", "120", "--seed", "3"]
+    assert run([*base, "-o", "plain.png"], tmp_path, fake_mnist_dir).returncode == 0
+    res = run(
+        [*base, "-o", "aug.png", "--rotate", "20", "--slant", "8", "--noise", "0.05"],
+        tmp_path,
+        fake_mnist_dir,
+    )
+    assert res.returncode == 0, res.stderr
+    res = run(
+        [*base, "-o", "preset.png", "--augment", "heavy", "--elastic", "40"],
+        tmp_path,
+        fake_mnist_dir,
+    )
+    assert res.returncode == 0, res.stderr
+    plain = np.asarray(Image.open(tmp_path / "plain.png"))
+    assert not np.array_equal(plain, np.asarray(Image.open(tmp_path / "aug.png")))
+    assert not np.array_equal(plain, np.asarray(Image.open(tmp_path / "preset.png")))
+    res = run([*base, "-o", "bad.png", "--stroke-width", "9"], tmp_path, fake_mnist_dir)
+    assert (
+        res.returncode == 2 and "stroke_width" in res.stderr and len(res.stderr.splitlines()) == 1
+    )
+    res = run([*base, "-o", "bad.png", "--augment", "no-such-preset"], tmp_path, fake_mnist_dir)
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_synthetic_jitter_flag(tmp_path, fake_mnist_dir):
+    res = run(
+        ["42", "0", "4", "80", "--source", "synthetic", "--jitter", "3", "--seed", "1"],
+        tmp_path,
+        fake_mnist_dir,
+    )
+    assert res.returncode == 0, res.stderr
+    assert Image.open(tmp_path / "42.png").size == (80, 28)
+    res = run(["42", "0", "4", "80", "--jitter", "3", "-o", "x.png"], tmp_path, fake_mnist_dir)
+    assert res.returncode == 2 and "synthetic" in res.stderr

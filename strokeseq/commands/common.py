@@ -68,11 +68,84 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
         help="'same': all digits of a sequence from one MNIST writer (QMNIST labels)",
     )
     p.add_argument(
-        "--augment", metavar="CONFIG", help="augmentation config (TOML/JSON file or preset name)"
+        "--jitter",
+        type=float,
+        metavar="PX",
+        help="synthetic source: control-point jitter radius in px (default 2)",
     )
+    add_augment_options(p)
     p.add_argument(
         "--seed", type=seed_arg, default=None, help="random seed (default: fresh entropy)"
     )
+
+
+def add_augment_options(p: argparse.ArgumentParser) -> None:
+    """``--augment CONFIG`` and a few direct flags that override its entries."""
+    g = p.add_argument_group(
+        "augmentation", "a preset or config file, and direct flags that override its entries"
+    )
+    g.add_argument(
+        "--augment", metavar="CONFIG", help="preset (light, medium, heavy) or TOML/JSON file"
+    )
+    g.add_argument(
+        "--elastic",
+        type=float,
+        metavar="ALPHA",
+        help="elastic distortion of strength ALPHA (e.g. 34)",
+    )
+    g.add_argument(
+        "--rotate", type=float, metavar="DEG", help="rotate each digit by up to ±DEG degrees"
+    )
+    g.add_argument(
+        "--slant", type=float, metavar="DEG", help="slant the whole line by up to ±DEG degrees"
+    )
+    g.add_argument(
+        "--stroke-width",
+        type=float,
+        metavar="R",
+        help="thicken (R > 0) or thin (R < 0) strokes, px",
+    )
+    g.add_argument(
+        "--noise", type=float, metavar="STD", help="Gaussian pixel noise of this std (ink units)"
+    )
+
+
+def augment_from_args(args: argparse.Namespace) -> dict | None:
+    """The augmentation config the options describe, or None for none.
+
+    The direct flags replace the matching transform of ``--augment`` (or of an
+    empty config) and apply it to every sample (p = 1), with the other
+    parameters of that transform left at the identity.
+    """
+    flags = {
+        ("digit", "elastic"): None if args.elastic is None else {"alpha": [args.elastic] * 2},
+        ("digit", "affine"): None
+        if args.rotate is None
+        else {
+            "rotation": [-abs(args.rotate), abs(args.rotate)],
+            "shear": [0, 0],
+            "scale": [1, 1],
+            "aspect": [1, 1],
+            "translate_x": [0, 0],
+            "translate_y": [0, 0],
+        },
+        ("digit", "stroke_width"): None
+        if args.stroke_width is None
+        else {"radius": [args.stroke_width] * 2},
+        ("sequence", "slant"): None
+        if args.slant is None
+        else {"angle": [-abs(args.slant), abs(args.slant)]},
+        ("sequence", "noise"): None if args.noise is None else {"std": [args.noise] * 2},
+    }
+    if args.augment is None and all(v is None for v in flags.values()):
+        return None
+    from ..augment import Augmenter
+
+    config = Augmenter.from_config(args.augment).to_config() if args.augment else {}
+    for (section, name), params in flags.items():
+        if params is not None:
+            config.setdefault(section, {})[name] = {"p": 1.0, **params}
+    return Augmenter.from_config(config).to_config()  # validated here: bad values exit 2
 
 
 def write_png_atomic(image: np.ndarray, path: Path, *, overwrite: bool) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import int_arg, positive_int, seed_arg
+from .common import add_augment_options, augment_from_args, int_arg, positive_int, seed_arg
 
 __all__ = ["add_parser", "config_from_args", "load_config_file", "run"]
 
@@ -83,9 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ink", choices=("black", "white"), help="polarity (default black on white)")
     g.add_argument("--writer", choices=("same",), help="all digits of a sample from one writer")
     g.add_argument("--jitter", type=float, help="synthetic source: control-point jitter (px)")
-    g.add_argument(
-        "--augment", metavar="CONFIG", help="augmentation: preset name or TOML/JSON file"
-    )
+    add_augment_options(p)
     o = p.add_argument_group("output and execution")
     o.add_argument("--format", choices=("npz", "tar", "png"), default="npz", help="shard format")
     o.add_argument(
@@ -159,8 +157,9 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         cfg["sequences"] = lines
     if args.jitter is not None:
         cfg["synthetic"] = {**cfg.get("synthetic", {}), "jitter": args.jitter}
-    if args.augment:
-        cfg["augment"] = args.augment
+    augment = augment_from_args(args)
+    if augment is not None:
+        cfg["augment"] = augment
     return cfg
 
 

@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_source_options, int_arg, positive_int, write_png_atomic
+from .common import (
+    add_source_options,
+    augment_from_args,
+    int_arg,
+    positive_int,
+    write_png_atomic,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -93,19 +99,26 @@ def run(args: argparse.Namespace) -> int:
         taken = [p for p in paths if p.exists()]
         if taken:
             raise CommandError(f"{taken[0]} exists; use --overwrite to replace it")
+    source = args.source
+    if args.jitter is not None:
+        if source != "synthetic":
+            raise CommandError("--jitter applies to --source synthetic only")
+        from ..sources import get_source
+
+        source = get_source("synthetic", jitter=args.jitter)
     # Everything is generated (and validated) before the first file is written.
     images = generate_sequences(
         [args.digits] * args.count,
         (args.min_spacing, args.max_spacing),
         args.width,
-        source=args.source,
+        source=source,
         rng=args.seed,
         layout=args.layout,
         ink=args.ink,
         split=args.split,
         data_dir=args.data_dir,
         writer=args.writer,
-        augment=args.augment,
+        augment=augment_from_args(args),
         dtype=np.uint8,
     )
     for image, path in zip(images, paths, strict=True):
