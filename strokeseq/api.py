@@ -282,12 +282,12 @@ def render_sequences(
     rows = _as_label_rows(sequences)
     labels = rows if isinstance(rows, np.ndarray) else None
     if labels is None:
-        lengths = {len(r) for r in rows}
+        lengths = {len(r) for r in rows} or {1}  # no rows: an empty batch of length 1
         if len(lengths) > 1:
             raise ValueError(
                 "render_sequences needs sequences of one length; use generate_sequences"
             )
-        labels = np.array(rows, dtype=np.int64).reshape(len(rows), -1)
+        labels = np.array(rows, dtype=np.int64).reshape(len(rows), lengths.pop())
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
@@ -323,11 +323,14 @@ def _check_widths(
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
     if len(parts) == 1:
         return parts[0]
-    _n_rows, n = labels.shape
-    if not parts:
+    n = labels.shape[1]
+    if not parts:  # no rows at all
         return SequenceBatch(
-            None, labels, np.zeros((0, n, 4), np.int32), np.zeros((0, n - 1), np.int64)
-        )  # type: ignore[arg-type]
+            None,  # type: ignore[arg-type]
+            labels,
+            np.zeros((0, n, 4), np.int32),
+            np.zeros((0, max(n - 1, 0)), np.int64),
+        )
     meta = {k: np.concatenate([p.meta[k] for p in parts]) for k in parts[0].meta}
     return SequenceBatch(
         None,  # type: ignore[arg-type]

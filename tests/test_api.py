@@ -317,3 +317,28 @@ def test_identity_augmentation_changes_nothing(data):
 def test_bad_augmentation_config(data):
     with pytest.raises(ValueError, match="nonsense"):
         generate_numbers_sequence("305", (0, 6), 120, augment={"digit": {"nonsense": {}}})
+
+
+def test_empty_batch_is_an_empty_array(data):
+    assert generate_sequences([], (0, 2), 100).shape == (0, 28, 100)
+    images, batch = render_sequences(np.zeros((0, 3), int), (0, 2), 100)
+    assert images.shape == (0, 28, 100) and batch.boxes.shape == (0, 3, 4)
+    with pytest.raises(ValueError, match="min must be <= max"):
+        generate_sequences([], (3, 2), 100)  # still validated
+
+
+@pytest.mark.parametrize(
+    ("sequences", "exc"),
+    [
+        ("305", TypeError),
+        (5, TypeError),
+        ([[1, 2], [3, "x"]], TypeError),
+        ([[1, 12]], ValueError),
+        (np.array([[1.5, 2.0]]), TypeError),
+        (np.zeros((2, 0), int), ValueError),
+        ([[1], []], ValueError),
+    ],
+)
+def test_batch_bad_input(data, sequences, exc):
+    with pytest.raises(exc):
+        generate_sequences(sequences, (0, 2), 100)
