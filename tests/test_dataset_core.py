@@ -252,3 +252,13 @@ def test_augmented_samples_deterministic(tmp_path, fake_mnist_dir):
     s = generate_dataset(tmp_path / "d", 30, cfg, 6, data_dir=fake_mnist_dir)
     m = (s.folder / "manifest.json").read_text()
     assert '"augment": {' in m
+
+
+def test_width_text_in_config_files():
+    from strokeseq.dataset import DatasetConfig
+
+    assert DatasetConfig(length=(3, 8), width="30n+10").width == {"per_digit": 30, "extra": 10}
+    assert DatasetConfig(width="200").width == 200
+    assert DatasetConfig(length=(3, 8), width="30n+10").width_for(8) == 250
+    with pytest.raises(ValueError, match="30n"):
+        DatasetConfig(width="wide")

@@ -23,14 +23,12 @@ def _length(text: str) -> int | tuple[int, int]:
 
 
 def _width(text: str) -> int | dict[str, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*(n\s*(?:\+\s*(\d+))?)?\s*", text)
-    if not m:
-        raise argparse.ArgumentTypeError(
-            f"width must be pixels (200) or per digit plus extra (30n+10), got {text!r}"
-        )
-    if m.group(2) is None:
-        return int(m.group(1))
-    return {"per_digit": int(m.group(1)), "extra": int(m.group(3) or 0)}
+    from ..dataset.config import parse_width
+
+    try:
+        return parse_width(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _source(text: str) -> str | dict[str, float]:
@@ -57,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "manifest.json. Sample i depends only on (seed, split, i, config): rerunning the "
             "same command after an interruption finishes only the missing shards. "
             "Example: strokeseq dataset out --count 100000 --length 3-8 --spacing 0 10 "
-            "--width 200 --workers 2 --seed 7"
+            "--width 240 --workers 2 --seed 7"
         ),
     )
     p.add_argument("out", metavar="OUT", help="dataset folder (created; resumed if it exists)")

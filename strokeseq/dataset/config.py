@@ -150,6 +150,26 @@ def _normalise_augment(augment: Any) -> dict[str, Any] | None:
     return None if aug.is_identity else json.loads(json.dumps(aug.to_config(), sort_keys=True))
 
 
+def parse_width(text: str) -> int | dict[str, int]:
+    """Parse a width: ``"200"`` (pixels) or ``"30n+10"`` (30 px per digit plus 10).
+
+    Raises
+    ------
+    ValueError
+        For any other text.
+    """
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(n\s*(?:\+\s*(\d+))?)?\s*", text)
+    if not m:
+        raise ValueError(
+            f"width must be pixels (200) or per digit plus extra (30n+10), got {text!r}"
+        )
+    if m.group(2) is None:
+        return int(m.group(1))
+    return {"per_digit": int(m.group(1)), "extra": int(m.group(3) or 0)}
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
     """The content of a dataset, apart from its seed and size.
@@ -249,6 +269,8 @@ class DatasetConfig:
 
     @staticmethod
     def _check_width(width: Any) -> int | dict[str, int]:
+        if isinstance(width, str):  # "200" or "30n+10", as on the command line
+            width = parse_width(width)
         if _is_int(width):
             if not 1 <= width <= 100_000:
                 raise ValueError(f"width must be in 1..100000 pixels, got {width}")
@@ -266,7 +288,10 @@ class DatasetConfig:
                     f"per_digit must be an int >= 1 and extra an int >= 0, got {width!r}"
                 )
             return {"per_digit": int(a), "extra": int(b)}
-        raise TypeError(f"width must be an int or {{'per_digit': a, 'extra': b}}, got {width!r}")
+        raise TypeError(
+            f"width must be an int, a string like '30n+10', or {{'per_digit': a, 'extra': b}}, "
+            f"got {width!r}"
+        )
 
     # -- derived facts ------------------------------------------------------------------------
     @property
