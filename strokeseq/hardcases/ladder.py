@@ -85,8 +85,8 @@ DIFFICULTY_TABLE: dict[str, float] = {
     "gap_end": -3.0,
 }
 ELASTIC_SIGMA = 4.0
-#: Jitter of the synthetic base digits on every axis but "jitter" (the
-#: StrokeSource default: the package's ordinary synthetic handwriting).
+#: Jitter of the synthetic base digits on every axis but "jitter": milder than
+#: the StrokeSource default (2 px), so level 0 of each axis is clean handwriting.
 BASE_JITTER = 1.0
 #: Spacing of sequences on axes that are not about spacing (ink layout, px).
 NEUTRAL_SPACING = (6, 8)
