@@ -104,3 +104,15 @@ def test_cli_refuses_other_dataset(tmp_path, fake_mnist_dir, capsys):
     assert main([*base, "--seed", "2"]) == 2
     assert "holds a different dataset" in capsys.readouterr().err
     assert main([*base, "--seed", "2", "--overwrite"]) == 0
+
+
+def test_refused_config_leaves_no_folder(tmp_path, fake_mnist_dir):
+    """A width that cannot fit is refused before the output folder is created."""
+    from strokeseq.dataset import DatasetConfig, generate_dataset
+
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="too small"):
+        generate_dataset(
+            out, 10, DatasetConfig(length=(3, 8), width=200), seed=1, data_dir=fake_mnist_dir
+        )
+    assert not out.exists()

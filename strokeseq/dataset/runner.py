@@ -298,12 +298,17 @@ def generate_dataset(
         "compress": _level(compress) if file_format == "npz" else 0,
         "versions": versions(),
     }
+    data = None if data_dir is None else str(data_dir)
+    # Everything that can refuse the config is checked before the folder is
+    # created or touched: a refused run leaves nothing behind.
+    probe = SampleContext(cfg, 0, data)
+    probe.check_widths()
+    probe.augmenter  # noqa: B018 - validates the augmentation config
     kept = _prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
         head["seed"] = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         log.info("no seed given: using %d", head["seed"])
-    ctx = SampleContext(cfg, head["seed"], None if data_dir is None else str(data_dir))
-    ctx.check_widths()
+    ctx = SampleContext(cfg, head["seed"], data)
     aug = ctx.augmenter
     head["augment"] = aug.to_config() if aug is not None else None
     head["columns"] = {
