@@ -512,3 +512,12 @@ def test_ladder_on_mnist_source(fake_mnist_dir):
     assert np.all(lad.params["index"][~mn] == -1)  # the jitter axis stays synthetic
     seqs = make_ladder("touching", 2, 0, kind="sequences", source="mnist", data_dir=fake_mnist_dir)
     assert seqs.images.shape[0] == 2 * N_LEVELS
+
+
+def test_sequence_ladder_refuses_a_width_too_small():
+    from strokeseq.hardcases import make_ladder
+
+    with pytest.raises(ValueError, match="at least 100 px"):
+        make_ladder("jitter", 2, rng=0, kind="sequences", length=3, width=60)
+    with pytest.raises(ValueError, match="length"):
+        make_ladder("jitter", 2, rng=0, kind="sequences", length=0)

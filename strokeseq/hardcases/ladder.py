@@ -561,6 +561,25 @@ def _axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
+def _check_sequence_size(length: object, width: object) -> None:
+    """Refuse a length or width the ladder's sequences cannot be drawn with.
+
+    Transformed digits (rotated, thickened) can use their whole 28-px tile, and
+    the neutral spacing is up to 8 px, so the default width
+    ``28 * length + 8 * (length - 1)`` is also the smallest accepted.
+    """
+    if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    if width is None:
+        return
+    need = TILE * int(length) + NEUTRAL_SPACING[1] * (int(length) - 1)
+    if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < need:
+        raise ValueError(
+            f"width must be an integer of at least {need} px for {length}-digit ladder "
+            f"sequences, got {width!r}"
+        )
+
+
 def make_ladder(
     axis: str | list[str] = "all",
     per_level: int = 100,
@@ -614,6 +633,8 @@ def make_ladder(
         bad = [v for v in lv if not 0 <= int(v) < N_LEVELS]
         if bad:
             raise ValueError(f"levels must be in 0..{N_LEVELS - 1}, got {bad}")
+    if kind == "sequences":
+        _check_sequence_size(length, width)
     root = int(as_generator(rng).integers(0, 2**63))
     parts = []
     for a in names:
