@@ -92,3 +92,13 @@ def test_same_writer_without_qmnist_is_a_clear_error(tmp_path, monkeypatch):
     np.testing.assert_array_equal(d.meta["writer"], [-1, -1])
     with pytest.raises(FileNotFoundError, match="QMNIST"):
         src.draw_sequences(np.array([[1, 2]]), np.random.default_rng(0), writer="same")
+
+
+def test_draw_rows_default_is_one_draw_per_row(source):
+    labels = np.random.default_rng(0).integers(0, 10, (20, 3))
+    batched = source.draw_rows(labels, [np.random.default_rng(i) for i in range(20)])
+    parts = [source.draw(labels[r], np.random.default_rng(r)) for r in range(20)]
+    np.testing.assert_array_equal(batched.ink, np.concatenate([p.ink for p in parts]))
+    np.testing.assert_array_equal(
+        batched.meta["index"], np.concatenate([p.meta["index"] for p in parts])
+    )

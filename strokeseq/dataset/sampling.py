@@ -373,17 +373,14 @@ def _take_digits(digits: Digits, rows: np.ndarray, n: int) -> Digits:
 
 
 def _synthetic_digits(ctx: SampleContext, src, idx: np.ndarray, labels: np.ndarray) -> Digits:
-    """One generator per sample (its first child seed): a loop, as the source is slow anyway."""
-    parts = []
-    for i, row in zip(idx.tolist(), labels, strict=True):
-        ss = np.random.SeedSequence(ctx.seed, spawn_key=(ctx.config.split_code, i, 0))
-        parts.append(src.draw(row, np.random.default_rng(ss)))
-    meta = {k: np.concatenate([p.meta[k] for p in parts]) for k in parts[0].meta}
-    return Digits(
-        np.concatenate([p.ink for p in parts]),
-        np.concatenate([p.labels for p in parts]),
-        meta,
-    )
+    """One generator per sample (its first child seed); the rendering is batched."""
+    gens = [
+        np.random.default_rng(
+            np.random.SeedSequence(ctx.seed, spawn_key=(ctx.config.split_code, i, 0))
+        )
+        for i in idx.tolist()
+    ]
+    return src.draw_rows(labels, gens)
 
 
 def _compose_augmented(

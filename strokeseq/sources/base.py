@@ -98,6 +98,23 @@ class DigitSource(ABC):
             raise ValueError(f"writer={writer!r} is only supported by the MNIST source")
         return self.draw(labels.reshape(-1), rng)
 
+    def draw_rows(self, labels: np.ndarray, rngs) -> Digits:
+        """Draw ``(R, n)`` labels, row ``r`` with its own generator ``rngs[r]``.
+
+        For per-sample determinism (datasets): a row's digits depend only on
+        its generator. The default loops over rows; sources whose drawing is
+        cheap but rendering is not override it to render all rows at once.
+        """
+        labels = np.asarray(labels, np.int64)
+        parts = [self.draw(row, g) for row, g in zip(labels, rngs, strict=True)]
+        if not parts:
+            return self.draw(labels.reshape(-1), np.random.default_rng(0))
+        return Digits(
+            np.concatenate([p.ink for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            {k: np.concatenate([p.meta[k] for p in parts]) for k in parts[0].meta},
+        )
+
     def sample(self, labels, rng=None) -> np.ndarray:
         """Draw digits as ``(n, 28, 28)`` float32 ink (ink 1, background 0).
 

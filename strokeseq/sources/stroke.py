@@ -293,8 +293,25 @@ class StrokeSource(DigitSource):
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
         """Draw one synthetic instance of each label (see :class:`DigitSource`)."""
         labels = np.asarray(labels, np.int64)
+        return self._draw_from(labels, self._parameters(labels, rng))
+
+    def draw_rows(self, labels: np.ndarray, rngs) -> Digits:
+        """Row ``r`` of ``(R, n)`` labels drawn with ``rngs[r]``, rendered as one batch.
+
+        Equal to ``[self.draw(labels[r], rngs[r]) for r in range(R)]``
+        concatenated (each digit's pixels depend only on its own parameters),
+        but only the parameter draws loop over rows; the rendering, the slow
+        part, runs over the whole batch.
+        """
+        labels = np.asarray(labels, np.int64)
+        if len(labels) == 0:
+            return self.draw(labels.reshape(-1), np.random.default_rng(0))
+        parts = [self._parameters(row, g) for row, g in zip(labels, rngs, strict=True)]
+        p = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+        return self._draw_from(labels.reshape(-1), p)
+
+    def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
-        p = self._parameters(labels, rng)
         ink = np.empty((n, TILE, TILE), np.float32)
         scale = np.empty(n, np.float32)
         # Render digits grouped by allograph: capsule c of every digit in a chunk
