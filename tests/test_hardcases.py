@@ -521,3 +521,12 @@ def test_sequence_ladder_refuses_a_width_too_small():
         make_ladder("jitter", 2, rng=0, kind="sequences", length=3, width=60)
     with pytest.raises(ValueError, match="length"):
         make_ladder("jitter", 2, rng=0, kind="sequences", length=0)
+
+
+def test_touching_gap_of_a_float32_difficulty():
+    """Difficulties stored as float32 (5/6 -> 0.8333333) still name their own level's gap."""
+    from strokeseq.hardcases import LEVEL_TABLES
+    from strokeseq.hardcases.ladder import axis_params
+
+    gaps = [axis_params("touching", float(np.float32(i / 6)))["gap"] for i in range(7)]
+    assert gaps == list(LEVEL_TABLES["touching"])

@@ -165,7 +165,7 @@ def axis_params(axis: str, t: float) -> dict[str, Any]:
     }
     table = LEVEL_TABLES[axis]
     if axis == "touching":
-        i = math.floor(t * (N_LEVELS - 1) + 1e-9)
+        i = math.floor(t * (N_LEVELS - 1) + 1e-6)  # t may come back as float32 (5/6 -> 0.8333333)
         p["gap"] = table[i]
     elif axis == "elastic":
         p["elastic_alpha"] = _interp(table, t)
