@@ -10,7 +10,9 @@ polarity is applied later by the composer.
   :func:`slant`; pixel-wise on any batch: :func:`contrast`, :func:`clutter`,
   :func:`blur`, :func:`noise`.
 - :class:`Augmenter` runs a pipeline from a config dict / TOML / JSON /
-  preset name; :data:`DEFAULT_CONFIG`, :data:`PRESETS`.
+  preset name; :data:`DEFAULT_CONFIG`, :data:`PRESETS`. Its
+  ``digits_rows`` / ``sequences_rows`` take one generator per row and give
+  exactly a loop of ``digits`` / ``sequences`` calls over the rows, batched.
 
 See the README, section "Augmentation", for the formulations, ranges and the config format.
 """

@@ -16,7 +16,9 @@ __all__: list[str] = []
 
 # Work in chunks of this many images in the heavy kernels: the temporaries of a
 # 2048-digit chunk (a few MB) stay in cache, which is ~1.5x faster than one
-# pass over 20 000 digits; results do not depend on the chunk size.
+# pass over 20 000 digits. Resampling results do not depend on the chunk size;
+# elastic fields are drawn per chunk, and a chunk's kernels span its widest
+# sigma (see kernel_bank), so those are defined chunk by chunk.
 CHUNK = 2048
 
 
@@ -132,6 +134,60 @@ def smoothed_ones(sigma: np.ndarray, size: int) -> np.ndarray:
     return (r[:, :, None] * r[:, None, :])[inverse.reshape(-1)][:, None]
 
 
+def group_reach(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The largest of ``values`` within each image's group, per image, shape (n,).
+
+    A kernel whose support is set by the largest width in the call (the
+    Gaussian matrices, the blur taps) must be built per group so a batch of
+    many rows gives each row exactly what a call on that row alone gives.
+    """
+    _, inverse = np.unique(groups, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    top = np.full(int(inverse.max()) + 1 if inverse.size else 0, -np.inf)
+    np.maximum.at(top, inverse, values)
+    return top[inverse]
+
+
+def kernel_bank(
+    sigma: np.ndarray, groups: np.ndarray, size: int, truncate: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothing matrices for many independent calls at once, bit-identical to each call's own.
+
+    :func:`gaussian_matrix` sums each kernel over ``2 rmax + 1`` taps where
+    ``rmax`` is the widest radius of ITS call; a longer run of zero taps
+    changes the order of the float sum, hence the last bit of ``G``. So the
+    matrices are built once per distinct (call's rmax, quantised sigma), each
+    class of calls with one ``gaussian_matrix`` call whose widest radius is
+    that ``rmax``.
+
+    Parameters
+    ----------
+    sigma : ndarray, shape (n,)
+        Widths (quantised here, as :func:`smooth_fields` does).
+    groups : ndarray, shape (n,)
+        Which call each sample belongs to (any integer labels).
+    size : int
+        Side of the fields.
+
+    Returns
+    -------
+    bank : ndarray, shape (m, size, size), float32
+        The distinct matrices.
+    inverse : ndarray, shape (n,), intp
+        Index into ``bank`` of each sample's matrix.
+    """
+    q = quantise_sigma(sigma)
+    # the radius gaussian_matrix gives each width, and the widest of each call
+    reach = group_reach(np.floor(truncate * q + 0.5), groups)
+    pairs, inverse = np.unique(np.stack([reach, q], axis=1), axis=0, return_inverse=True)
+    bank = np.empty((pairs.shape[0], size, size), np.float32)
+    for r in np.unique(pairs[:, 0]):
+        rows = np.flatnonzero(pairs[:, 0] == r)
+        # the widest of these widths has radius r, so the support is the calls' own
+        bank[rows] = gaussian_matrix(pairs[rows, 1], size, truncate)
+    return bank, inverse.reshape(-1)
+
+
 def bilinear(images: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Sample ``images`` at fractional ``(ys, xs)`` with bilinear interpolation.
 
@@ -222,12 +278,36 @@ def linear_shift(images: np.ndarray, shift: np.ndarray, axis: int) -> np.ndarray
     return b
 
 
-def gaussian_blur(images: np.ndarray, sigma: np.ndarray, truncate: float = 3.0) -> np.ndarray:
+def gaussian_blur(
+    images: np.ndarray,
+    sigma: np.ndarray,
+    truncate: float = 3.0,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """Separable Gaussian blur with one ``sigma`` per image (0 = unchanged), zero padding.
 
     A loop over the kernel taps (at most ``2*ceil(truncate*max(sigma))+1``),
     vectorised over the batch; works for any width.
+
+    The taps span the widest sigma OF THE CALL, so an image's result depends
+    (in the last bits: a far tap of a narrow kernel is ~1e-10, not 0) on the
+    other images of the call. ``groups`` (n,) labels images that came from
+    separate calls: each image is then blurred exactly as in a call on its
+    group alone (images are batched by the tap radius of their group).
     """
+    if groups is not None:
+        sigma = np.asarray(sigma, dtype=np.float64)
+        if images.shape[0] == 0:
+            return images.copy()
+        # the radius the lone call would use: ceil(truncate * its max sigma), 0 if none > 0
+        reach = group_reach(sigma, groups)
+        radius = np.where(reach > 0, np.ceil(truncate * reach), 0.0)
+        out = np.empty_like(images)
+        for r in np.unique(radius):
+            sel = np.flatnonzero(radius == r)
+            # one call over every group of radius r: its max sigma gives radius r too
+            out[sel] = gaussian_blur(images[sel], sigma[sel], truncate)
+        return out
     n = images.shape[0]
     sigma = np.asarray(sigma, dtype=np.float64)
     smax = float(sigma.max()) if n else 0.0

@@ -23,6 +23,7 @@ from ._core import (
     check_batch,
     finish,
     gaussian_blur,
+    kernel_bank,
     per_sample,
     smooth_fields,
     smoothed_ones,
@@ -101,15 +102,39 @@ def _field_chunks(n: int, rng: object, alpha: object, sigma: object):
     for s in range(0, n, CHUNK):
         e = min(n, s + CHUNK)
         u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
-        # alpha * G(2u - 1)G^T = 2 alpha * G u G^T - alpha * G 1 G^T: the constant
-        # part is the smoothed all-ones field (small near the edges, where the zero
-        # padding bites), which saves two passes over the noise.
-        f = smooth_fields(u, sigma_a[s:e])
-        ones = smoothed_ones(sigma_a[s:e], SIZE)
-        a = alpha_a[s:e].astype(np.float32)[:, None, None, None]
-        f *= 2 * a
-        f -= a * ones
-        yield s, f
+        yield s, _fields_from_noise(u, alpha_a[s:e], sigma_a[s:e])
+
+
+def _fields_from_noise(
+    u: np.ndarray, alpha: np.ndarray, sigma: np.ndarray, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Elastic fields ``(m, 2, 28, 28)`` from pre-drawn uniform [0, 1) noise ``u`` of that shape.
+
+    ``alpha`` and ``sigma`` are checked float64 ``(m,)`` arrays. Without
+    ``groups`` the noise is one chunk of one call (what :func:`elastic_field`
+    draws at a time). With ``groups`` (m,), the noise comes from several
+    chunks or calls, each labelled; every field is then exactly the one its
+    own chunk would give (see :func:`strokeseq.augment._core.kernel_bank`).
+    """
+    if groups is None:
+        f = smooth_fields(u, sigma)
+        ones = smoothed_ones(sigma, SIZE)
+    else:
+        bank, inverse = kernel_bank(sigma, groups, SIZE)
+        if bank.shape[0] == 1:
+            f = bank[0] @ u @ bank[0].T
+        else:
+            g = bank[inverse][:, None]
+            f = g @ u @ g.transpose(0, 1, 3, 2)
+        r = bank.sum(axis=2)  # row sums of G, as smoothed_ones
+        ones = (r[:, :, None] * r[:, None, :])[inverse][:, None]
+    # alpha * G(2u - 1)G^T = 2 alpha * G u G^T - alpha * G 1 G^T: the constant
+    # part is the smoothed all-ones field (small near the edges, where the zero
+    # padding bites), which saves two passes over the noise.
+    a = alpha.astype(np.float32)[:, None, None, None]
+    f *= 2 * a
+    f -= a * ones
+    return f
 
 
 def _affine_inverse(
@@ -421,16 +446,49 @@ def broken_strokes(
         raise ValueError("radius must be within [0.5, 5]")
     cmax = int(c.max()) if n else 0
     u = gen.random((n, max(cmax, 1)))
+    return _cut_gaps(x, u, c, rad, threshold)
+
+
+def _cut_gaps(
+    x: np.ndarray,
+    u: np.ndarray,
+    c: np.ndarray,
+    rad: np.ndarray,
+    threshold: float = 0.5,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
+    """The gaps of :func:`broken_strokes` from pre-drawn uniforms ``u`` (n, >= max(c)).
+
+    ``c`` (int, n) and ``rad`` (float64, n) are checked. ``groups`` (n,)
+    labels digits that came from separate calls (contiguous, in order): each
+    digit's cut positions are then those of its own call.
+    """
+    n = x.shape[0]
+    c = np.asarray(c).astype(np.int64)
+    cmax = int(c.max()) if n else 0
     if cmax == 0:
         return finish(x.copy())
+    npix = SIZE * SIZE
     wts = (x.reshape(n, -1) > threshold).astype(np.float64)
-    cum = np.cumsum(wts.reshape(-1))
-    tot = wts.sum(axis=1)
-    start = np.concatenate([[0.0], cum[SIZE * SIZE - 1 :: SIZE * SIZE][:-1]])
-    # inverse-CDF sampling of an ink pixel, all digits at once on the global cumsum
-    target = start[:, None] + u[:, :cmax] * tot[:, None]
-    flat = np.searchsorted(cum, target, side="right")
-    pix = np.clip(flat - np.arange(n)[:, None] * SIZE * SIZE, 0, SIZE * SIZE - 1)
+    cum_d = np.cumsum(wts, axis=1)  # per digit; whole numbers, exact
+    tot = cum_d[:, -1].copy()
+    # The call's inverse CDF runs on one cumsum over all its digits: digit i
+    # starts at the ink of the digits before it IN ITS CALL, and the target
+    # start + u * tot is rounded at that magnitude; keep both as the call had them.
+    before = np.cumsum(tot) - tot
+    if groups is not None:
+        first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        before -= np.repeat(before[first], np.diff(np.r_[first, n]))
+    target = before[:, None] + u[:, :cmax] * tot[:, None]
+    # searchsorted(cum, target, "right") - i * 784 on the call's cumsum, clipped
+    # to the digit, counts the digit's cumsum values <= floor(target) - before
+    # (every earlier digit's values are <= before <= target; whole numbers).
+    # Searched on keys i * 1024 + cum_d, strictly increasing since cum_d <= 784.
+    q = np.floor(target) - before[:, None]
+    base = np.arange(n, dtype=np.int64)[:, None] * 1024
+    keys = (base + cum_d.astype(np.int64)).reshape(-1)
+    flat = np.searchsorted(keys, base + np.minimum(q, npix).astype(np.int64), side="right")
+    pix = np.clip(flat - np.arange(n)[:, None] * npix, 0, npix - 1)
     cy, cx = (pix // SIZE).astype(np.float32), (pix % SIZE).astype(np.float32)
     active = (np.arange(cmax)[None, :] < c[:, None]) & (tot[:, None] > 0)
     d2 = (_GRID_Y - cy[:, :, None, None]) ** 2 + (_GRID_X - cx[:, :, None, None]) ** 2
@@ -486,9 +544,14 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     if np.any(s < 0) or np.any(s > 1):
         raise ValueError("std must be within [0, 1]")
     z = gen.standard_normal(x.shape, dtype=np.float32)
-    z *= s.astype(np.float32)[:, None, None]
-    z += x
-    return finish(z)
+    return _add_noise(x, z, s)
+
+
+def _add_noise(x: np.ndarray, z: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``x + std * z`` clipped, from pre-drawn standard normal ``z`` (x's shape, float32)."""
+    out = z * np.asarray(std, dtype=np.float64).astype(np.float32)[:, None, None]
+    out += x
+    return finish(out)
 
 
 def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np.ndarray:
@@ -516,7 +579,18 @@ def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np
     -------
     ndarray, shape (n, 28, 28), float32 in [0, 1]
     """
-    x = check_batch(ink)
+    return _renormalize(check_batch(ink), box, threshold)
+
+
+def _renormalize(
+    x: np.ndarray, box: int = 20, threshold: float = 0.05, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`renormalize_mnist` on a checked batch; ``groups`` (n,) labels separate calls.
+
+    The centre of mass goes through a BLAS matrix-vector product, whose
+    rounding may depend on the matrix height; with ``groups`` (contiguous, in
+    order) each call's digits get a product of their own call's height.
+    """
     n = x.shape[0]
     m = x > threshold
     rows, cols = m.any(axis=2), m.any(axis=1)
@@ -530,8 +604,8 @@ def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np
     s = np.where(has, box / extent, 1.0)
     mass = x.sum(axis=(1, 2)).astype(np.float64)
     safe = np.where(mass > 0, mass, 1.0)
-    com_y = (x.sum(axis=2) @ idx) / safe
-    com_x = (x.sum(axis=1) @ idx) / safe
+    com_y = _weighted_rows(x.sum(axis=2), idx, groups) / safe
+    com_x = _weighted_rows(x.sum(axis=1), idx, groups) / safe
     # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
     inv = np.zeros((n, 2, 3))
     inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
@@ -539,3 +613,23 @@ def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np
     inv[:, 1, 2] = com_x - CENTRE / s
     inv[~has] = [[1, 0, 0], [0, 1, 0]]
     return finish(warp(x, inv, None))
+
+
+def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``m @ w`` (float64), one BLAS product per group of rows, each of that group's height.
+
+    Groups of equal height are stacked and multiplied as ``(G, k, 28) @ w``,
+    which NumPy runs as G products of ``(k, 28)``: the same call, shape and
+    operands as a lone call on each group.
+    """
+    if groups is None:
+        return m @ w
+    n = m.shape[0]
+    out = np.empty(n)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    size = np.diff(np.r_[first, n])
+    height = np.repeat(size, size)
+    for k in np.unique(size):
+        sel = np.flatnonzero(height == k)
+        out[sel] = (m[sel].reshape(-1, int(k), m.shape[1]) @ w).reshape(-1)
+    return out

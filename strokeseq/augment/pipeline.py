@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,6 +336,12 @@ class Augmenter:
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self._config = _normalise_config(config or {})
+        # The active transforms in canonical order, once: the rows API asks for
+        # them for every row, and the config never changes.
+        self._on = {
+            "digit": tuple(t for t in DIGIT_ORDER if self._active("digit", t)),
+            "sequence": tuple(t for t in SEQUENCE_ORDER if self._active("sequence", t)),
+        }
 
     # ---- construction -------------------------------------------------
     @classmethod
@@ -457,39 +463,117 @@ class Augmenter:
             (and the parameters when ``return_params``).
         """
         x = check_batch(ink)
-        gen = as_generator(rng)
-        n = x.shape[0]
-        params: dict[str, dict[str, np.ndarray]] = {}
-        draws = {}
-        for name in DIGIT_ORDER:
-            if self._active("digit", name):
-                draws[name] = _draw(gen, n, self._config["digit"][name], _SPEC["digit"][name])
-                params[name] = _record(*draws[name])
+        out, params = self._apply_digits(x, _Live(as_generator(rng)))
+        return (out, params) if return_params else out
+
+    def digits_rows(
+        self,
+        ink: object,
+        rngs: Sequence[object],
+        per_row: int,
+        *,
+        return_params: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+        """Augment the digits of many rows, each row with its own generator, in one batch.
+
+        The same as ``np.concatenate([self.digits(ink[r*per_row:(r+1)*per_row],
+        rngs[r]) for r in range(R)])``, bit for bit, and each generator is left
+        in the state that loop leaves it in. Every random draw is made row by row
+        (cheap), with the row's generator and in the order :meth:`digits` makes
+        it; the transforms then run once over all rows.
+
+        Parameters
+        ----------
+        ink : array_like, shape (R * per_row, 28, 28)
+            Row ``r`` owns digits ``r * per_row`` to ``(r + 1) * per_row - 1``.
+        rngs : sequence of R generators (or anything :meth:`digits` accepts)
+            Independent generators, one per row (a later :meth:`sequences_rows`
+            with the same generators continues their streams).
+        per_row : int
+            Digits per row, >= 1.
+        return_params : bool
+            Also return the parameters, as :meth:`digits` (rows concatenated).
+
+        Returns
+        -------
+        ndarray (R * per_row, 28, 28) float32 in [0, 1]
+            (and the parameters when ``return_params``).
+
+        Raises
+        ------
+        ValueError
+            If ``per_row < 1`` or ``len(ink) != len(rngs) * per_row``.
+        """
+        x = check_batch(ink)
+        gens = [as_generator(g) for g in rngs]
+        per_row = _check_per_row(per_row, x.shape[0], len(gens))
+        rows = []
+        for gen in gens:
+            rec = _Recorder(gen)
+            self._draw_digits(rec, per_row)
+            rows.append(rec)
+        src = _Drawn(rows, np.repeat(np.arange(len(gens)), per_row))
+        out, params = self._apply_digits(x, src)
+        return (out, params) if return_params else out
+
+    def _draw_digits(self, src: _Live, n: int) -> None:
+        """Make the draws of :meth:`_apply_digits` on ``n`` digits, in its order, without the work."""
+        draws = self._digit_params(src, n)
+        if "elastic" in draws:
+            m = int(np.count_nonzero(draws["elastic"][0]))
+            for s in range(0, m, _d.CHUNK):
+                src.elastic(s, min(m, s + _d.CHUNK))
+        if "broken_strokes" in draws:
+            idx, v = _subset(draws["broken_strokes"])
+            if idx.size:
+                src.cuts(idx.size, int(v["cuts"].astype(np.int64).max()))
+        if "noise" in draws:
+            idx, _ = _subset(draws["noise"])
+            if idx.size:
+                src.pixels((idx.size, _d.SIZE, _d.SIZE))
+
+    def _digit_params(self, src: _Live, n: int) -> dict[str, tuple[np.ndarray, dict]]:
+        """Mask and parameters of every active digit transform (drawn first, in canonical order)."""
+        cfg = self._config["digit"]
+        return {name: src.params("digit", name, cfg[name], n) for name in self._on["digit"]}
+
+    def _apply_digits(
+        self, x: np.ndarray, src: _Live | _Drawn
+    ) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]]:
+        """The digit pipeline on a checked batch; randomness from ``src``.
+
+        ``src.rows`` labels the digits of separate calls (None: one call); the
+        kernels whose result depends on the rest of the call get it.
+        """
+        draws = self._digit_params(src, x.shape[0])
+        params = {name: _record(*d) for name, d in draws.items()}
         out = x.copy()
         if "stroke_width" in draws:
             idx, v = _subset(draws["stroke_width"])
             if idx.size:
                 out[idx] = _d.stroke_width(out[idx], radius=v["radius"])
         if "affine" in draws or "elastic" in draws:
-            out = _geometric(out, gen, draws.get("affine"), draws.get("elastic"))
+            out = _geometric(out, src, draws.get("affine"), draws.get("elastic"))
         if "broken_strokes" in draws:
             idx, v = _subset(draws["broken_strokes"])
             if idx.size:
-                out[idx] = _d.broken_strokes(out[idx], gen, cuts=v["cuts"], radius=v["radius"])
+                c = v["cuts"].astype(np.int64)
+                u = src.cuts(idx.size, int(c.max()))
+                out[idx] = _d._cut_gaps(out[idx], u, c, v["radius"], groups=src.group(idx))
         if "normalize" in draws:
             idx, _ = _subset(draws["normalize"])
             if idx.size:
-                out[idx] = _d.renormalize_mnist(out[idx])
+                out[idx] = _d._renormalize(out[idx], groups=src.group(idx))
         if "blur" in draws:
             idx, v = _subset(draws["blur"])
             if idx.size:
-                out[idx] = gaussian_blur(out[idx], v["sigma"])
+                out[idx] = gaussian_blur(out[idx], v["sigma"], groups=src.group(idx))
         if "noise" in draws:
             idx, v = _subset(draws["noise"])
             if idx.size:
-                out[idx] = _d.noise(out[idx], gen, std=v["std"])
-        out = finish(out)
-        return (out, params) if return_params else out
+                z = src.pixels((idx.size, _d.SIZE, _d.SIZE))
+                out[idx] = _d._add_noise(out[idx], z, v["std"])
+        return finish(out), params
 
     def sequences(
         self,
@@ -520,15 +604,81 @@ class Augmenter:
         x = check_batch(images, "images")
         b = _s.check_boxes(boxes, x)
         gen = as_generator(rng)
-        n = x.shape[0]
+        out, b, params = self._apply_sequences(x, b, _Live(gen))
+        return (out, b, params) if return_params else (out, b)
+
+    def sequences_rows(
+        self,
+        images: object,
+        boxes: object,
+        rngs: Sequence[object],
+        *,
+        return_params: bool = False,
+    ) -> Any:
+        """Augment many lines, each with its own generator, in one batch.
+
+        The same as concatenating ``self.sequences(images[r:r+1], boxes[r:r+1],
+        rngs[r])`` over the rows, bit for bit (images, boxes and parameters),
+        and each generator is left in the state that loop leaves it in.
+
+        Parameters
+        ----------
+        images : array_like, shape (R, 28, W)
+            Ink units; not modified.
+        boxes : array_like (R, k, 4) of ints, or None
+        rngs : sequence of R generators (or anything :meth:`sequences` accepts)
+            One independent generator per line.
+        return_params : bool
+            Also return the parameters, as :meth:`sequences` (rows concatenated).
+
+        Returns
+        -------
+        (images, boxes) or (images, boxes, params)
+            As :meth:`sequences`.
+
+        Raises
+        ------
+        ValueError
+            If ``len(rngs)`` is not the number of lines.
+        """
+        x = check_batch(images, "images")
+        b = _s.check_boxes(boxes, x)
+        gens = [as_generator(g) for g in rngs]
+        n, h, w = x.shape
+        if len(gens) != n:
+            raise ValueError(f"need one generator per line: {n} lines, {len(gens)} generators")
+        rows = []
+        for gen in gens:
+            rec = _Recorder(gen)
+            self._draw_sequences(rec, h, w)
+            rows.append(rec)
+        out, b, params = self._apply_sequences(x, b, _Drawn(rows, np.arange(n)))
+        return (out, b, params) if return_params else (out, b)
+
+    def _draw_sequences(self, src: _Live, h: int, w: int) -> None:
+        """Make the draws of :meth:`_apply_sequences` on one line, in its order, without the work."""
+        for name in self._on["sequence"]:
+            applied, v = src.params("sequence", name, self._config["sequence"][name], 1)
+            if not applied[0]:
+                continue
+            if name == "clutter":
+                src.clutter(h, w, v["lines"], v["specks"])
+            elif name == "noise":
+                src.pixels((1, h, w))
+
+    def _apply_sequences(
+        self, x: np.ndarray, b: np.ndarray | None, src: _Live | _Drawn
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, dict[str, np.ndarray]]]:
+        """The sequence pipeline on a checked batch; randomness from ``src``.
+
+        Each transform's parameters are drawn just before it runs (after the
+        previous transform's own draws): that order is part of the stream.
+        """
+        n, h, w = x.shape
         params: dict[str, dict[str, np.ndarray]] = {}
         out = x.copy()
-        for name in SEQUENCE_ORDER:
-            if not self._active("sequence", name):
-                continue
-            applied, v = _draw(gen, n, self._config["sequence"][name], _SPEC["sequence"][name])
-            if name == "wobble":
-                v["phase"] = gen.uniform(0.0, 2 * math.pi, n)
+        for name in self._on["sequence"]:
+            applied, v = src.params("sequence", name, self._config["sequence"][name], n)
             params[name] = _record(applied, v)
             idx = np.flatnonzero(applied)
             if idx.size == 0:
@@ -538,21 +688,166 @@ class Augmenter:
             if name == "slant":
                 out[idx], nb = _s.slant(out[idx], sub_b, angle=sv["angle"])
             elif name == "wobble":
-                out[idx], nb = _s.wobble(out[idx], sub_b, gen, **sv)
+                out[idx], nb = _s.wobble(out[idx], sub_b, **sv)
             else:
                 nb = sub_b
                 if name == "contrast":
                     out[idx] = _s.contrast(out[idx], **sv)
                 elif name == "clutter":
-                    out[idx] = _s.clutter(out[idx], gen, **sv)
+                    cd = src.clutter(h, w, sv["lines"], sv["specks"])
+                    out[idx] = _s._clutter_apply(
+                        out[idx], cd, sv["lines"], sv["line_intensity"], sv["speck_intensity"]
+                    )
                 elif name == "blur":
-                    out[idx] = gaussian_blur(out[idx], sv["sigma"])
+                    out[idx] = gaussian_blur(out[idx], sv["sigma"], groups=src.group(idx))
                 elif name == "noise":
-                    out[idx] = _d.noise(out[idx], gen, std=sv["std"])
+                    z = src.pixels((idx.size, h, w))
+                    out[idx] = _d._add_noise(out[idx], z, sv["std"])
             if b is not None and nb is not None:
                 b[idx] = nb
-        out = finish(out)
-        return (out, b, params) if return_params else (out, b)
+        return finish(out), b, params
+
+
+def _check_per_row(per_row: object, n: int, rows: int) -> int:
+    """``per_row`` as an int >= 1 that splits ``n`` digits into ``rows`` rows."""
+    if isinstance(per_row, (bool, np.bool_)) or not isinstance(per_row, (int, np.integer)):
+        raise TypeError(f"per_row must be an int, got {per_row!r}")
+    per_row = int(per_row)
+    if per_row < 1:
+        raise ValueError(f"per_row must be >= 1, got {per_row}")
+    if n != rows * per_row:
+        raise ValueError(
+            f"ink holds {n} digits but {rows} generators x {per_row} per row = {rows * per_row}"
+        )
+    return per_row
+
+
+class _Live:
+    """Randomness of ONE call, drawn from its generator when a transform asks for it.
+
+    The apply methods ask in the order of the original pipeline, so a single
+    call's stream is unchanged; the whole batch is that one call.
+    """
+
+    def __init__(self, gen: np.random.Generator) -> None:
+        self.gen = gen
+
+    def group(self, idx: np.ndarray) -> np.ndarray | None:
+        """Call labels of the images ``idx`` (None: all from this one call)."""
+        return None
+
+    def params(
+        self, section: str, name: str, entry: Mapping[str, Any], n: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Mask and parameters of one transform for the ``n`` images."""
+        applied, values = _draw(self.gen, n, entry, _SPEC[section][name])
+        if section == "sequence" and name == "wobble":
+            values["phase"] = self.gen.uniform(0.0, 2 * math.pi, n)
+        return applied, values
+
+    def elastic(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uniform noise of elastic digits ``start:stop`` (one chunk) and their kernel groups."""
+        return self.gen.random((stop - start, 2, _d.SIZE, _d.SIZE), dtype=np.float32), None
+
+    def cuts(self, n: int, cmax: int) -> np.ndarray:
+        """Uniforms placing the gaps of ``n`` digits with at most ``cmax`` cuts."""
+        return self.gen.random((n, max(cmax, 1)))
+
+    def pixels(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Standard normal pixel noise of ``shape``."""
+        return self.gen.standard_normal(shape, dtype=np.float32)
+
+    def clutter(self, h: int, w: int, lines: np.ndarray, specks: np.ndarray):
+        """Line rows and speck positions of clutter on ``len(lines)`` images of ``h x w``."""
+        return _s._clutter_draw(self.gen, h, w, lines, specks)
+
+
+class _Recorder(_Live):
+    """A :class:`_Live` that keeps everything it draws, for one row of a rows call."""
+
+    def __init__(self, gen: np.random.Generator) -> None:
+        super().__init__(gen)
+        self.drawn: dict[str, list] = {}
+
+    def _keep(self, kind: str, value):
+        self.drawn.setdefault(kind, []).append(value)
+        return value
+
+    def params(self, section, name, entry, n):
+        return self._keep(f"{section}.{name}", super().params(section, name, entry, n))
+
+    def elastic(self, start, stop):
+        return self._keep("elastic", super().elastic(start, stop))
+
+    def cuts(self, n, cmax):
+        return self._keep("cuts", super().cuts(n, cmax))
+
+    def pixels(self, shape):
+        return self._keep("pixels", super().pixels(shape))
+
+    def clutter(self, h, w, lines, specks):
+        return self._keep("clutter", super().clutter(h, w, lines, specks))
+
+
+class _Drawn:
+    """Randomness of many rows, drawn beforehand row by row, served concatenated in row order.
+
+    Each kind of draw is consumed once per batch by the apply methods (every
+    transform takes its parameters once, and the one that needs noise of a
+    kind takes it once), so concatenating each row's draws of a kind gives
+    exactly the arrays the batched transform asks for.
+    """
+
+    def __init__(self, rows: list[_Recorder], labels: np.ndarray) -> None:
+        self.rows = labels  # call (row) of every image
+        self._rec = rows
+
+    def _all(self, kind: str) -> list:
+        return [v for rec in self._rec for v in rec.drawn.get(kind, [])]
+
+    def group(self, idx: np.ndarray) -> np.ndarray:
+        return self.rows[idx]
+
+    def params(self, section, name, entry, n):
+        parts = self._all(f"{section}.{name}")
+        applied = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, bool)
+        keys = parts[0][1] if parts else {}
+        values = {k: np.concatenate([p[1][k] for p in parts]) for k in keys}
+        assert applied.shape == (n,)
+        return applied, values
+
+    def elastic(self, start, stop):
+        if not hasattr(self, "_elastic"):
+            # every chunk of every row is a separate kernel group
+            chunks = [u for u, _ in self._all("elastic")]
+            self._elastic = np.concatenate(chunks)
+            self._kgroups = np.repeat(np.arange(len(chunks)), [c.shape[0] for c in chunks])
+        return self._elastic[start:stop], self._kgroups[start:stop]
+
+    def cuts(self, n, cmax):
+        parts = self._all("cuts")
+        # rows drew (n_r, max(their cmax, 1)): pad to the widest; the extra cuts are inactive
+        width = max(p.shape[1] for p in parts)
+        u = np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1]))) for p in parts])
+        assert u.shape[0] == n and width >= cmax
+        return u
+
+    def pixels(self, shape):
+        z = np.concatenate(self._all("pixels"))
+        assert z.shape == shape
+        return z
+
+    def clutter(self, h, w, lines, specks):
+        parts = self._all("clutter")
+        width = max(p.rows.shape[1] for p in parts)
+        return _s._ClutterDraws(
+            np.concatenate(
+                [np.pad(p.rows, ((0, 0), (0, width - p.rows.shape[1]))) for p in parts]
+            ),
+            np.concatenate([p.counts for p in parts]),
+            np.concatenate([p.pos for p in parts]),
+            np.concatenate([p.level for p in parts]),
+        )
 
 
 def _subset(draw: tuple[np.ndarray, dict[str, np.ndarray]]):
@@ -561,7 +856,7 @@ def _subset(draw: tuple[np.ndarray, dict[str, np.ndarray]]):
     return idx, {k: v[idx] for k, v in values.items()}
 
 
-def _geometric(x: np.ndarray, gen: np.random.Generator, aff, ela) -> np.ndarray:
+def _geometric(x: np.ndarray, src: _Live | _Drawn, aff, ela) -> np.ndarray:
     """Affine and elastic fused into one bilinear resampling of the digits that get either.
 
     ``out(q) = in(A^-1 q + d(q))``: statistically the same as elastic then
@@ -592,12 +887,15 @@ def _geometric(x: np.ndarray, gen: np.random.Generator, aff, ela) -> np.ndarray:
         )
     field = None
     if ela is not None and e_on[union].any():
-        on = e_on[union]
-        sel = np.flatnonzero(on)
+        sel = np.flatnonzero(e_on[union])
+        alpha = ela[1]["alpha"][union[sel]]
+        sigma = ela[1]["sigma"][union[sel]]
         field = np.zeros((union.size, 2, _d.SIZE, _d.SIZE), np.float32)
-        field[sel] = _d.elastic_field(
-            sel.size, gen, alpha=ela[1]["alpha"][union[sel]], sigma=ela[1]["sigma"][union[sel]]
-        )
+        # chunk by chunk as elastic_field draws them (a lone call: one draw per chunk)
+        for s in range(0, sel.size, _d.CHUNK):
+            e = min(sel.size, s + _d.CHUNK)
+            u, groups = src.elastic(s, e)
+            field[sel[s:e]] = _d._fields_from_noise(u, alpha[s:e], sigma[s:e], groups)
     out = x.copy()
     out[union] = _d.warp(x[union], inv, field)
     return out

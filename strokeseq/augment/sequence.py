@@ -12,6 +12,7 @@ contrast, clutter) take images only and work on any ``(n, H, W)``.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -255,21 +256,58 @@ def clutter(
         raise ValueError("line_intensity and speck_intensity must be within [0, 1]")
     if np.any((sp < 0) | (sp > 100)):
         raise ValueError("specks must be within [0, 100] per 100 columns")
-    out = x.copy()
-    lmax = int(nl.max()) if n else 0
+    return _clutter_apply(x, _clutter_draw(gen, h, w, nl, sp), nl, li, si)
+
+
+class _ClutterDraws(NamedTuple):
+    """The random inputs of :func:`clutter` for n images, in the order they are drawn."""
+
+    rows: (
+        np.ndarray
+    )  # (n, >= max lines) int: ruling-line rows (columns past an image's count unused)
+    counts: np.ndarray  # (n,) int: specks per image
+    pos: np.ndarray  # (sum counts,) int: flat pixel of each speck, images in order
+    level: np.ndarray  # (sum counts,) float64: U(0.5, 1) factor of each speck's intensity
+
+
+def _clutter_draw(
+    gen: np.random.Generator, h: int, w: int, lines: np.ndarray, specks: np.ndarray
+) -> _ClutterDraws:
+    """Draw what :func:`clutter` needs for ``len(lines)`` images of ``h x w``, in its order."""
+    n = lines.shape[0]
+    lmax = int(lines.max()) if n else 0
     rows = gen.integers(0, h, size=(n, max(lmax, 1)))
-    if lmax:
-        level = np.zeros((n, h), np.float32)
-        active = np.arange(lmax)[None, :] < nl[:, None]
-        ii = np.broadcast_to(np.arange(n)[:, None], (n, lmax))
-        level[ii[active], rows[:, :lmax][active]] = li[ii[active]]
-        np.maximum(out, level[:, :, None], out=out)
-    counts = gen.poisson(sp * w / 100.0)
+    counts = gen.poisson(specks * w / 100.0)
     total = int(counts.sum())
     if total:
-        owner = np.repeat(np.arange(n), counts)
         pos = gen.integers(0, h * w, size=total)
-        val = (si[owner] * gen.uniform(0.5, 1.0, total)).astype(np.float32)
+        level = gen.uniform(0.5, 1.0, total)
+    else:
+        pos, level = np.zeros(0, np.int64), np.zeros(0)
+    return _ClutterDraws(rows, counts, pos, level)
+
+
+def _clutter_apply(
+    x: np.ndarray,
+    draws: _ClutterDraws,
+    lines: np.ndarray,
+    line_intensity: np.ndarray,
+    speck_intensity: np.ndarray,
+) -> np.ndarray:
+    """:func:`clutter` on a checked batch from pre-drawn positions (per image: no batch effects)."""
+    n, h, w = x.shape
+    out = x.copy()
+    lmax = int(lines.max()) if n else 0
+    if lmax:
+        level = np.zeros((n, h), np.float32)
+        active = np.arange(lmax)[None, :] < lines[:, None]
+        ii = np.broadcast_to(np.arange(n)[:, None], (n, lmax))
+        level[ii[active], draws.rows[:, :lmax][active]] = line_intensity[ii[active]]
+        np.maximum(out, level[:, :, None], out=out)
+    total = int(draws.counts.sum())
+    if total:
+        owner = np.repeat(np.arange(n), draws.counts)
+        val = (speck_intensity[owner] * draws.level).astype(np.float32)
         flat = out.reshape(-1)
-        np.maximum.at(flat, owner * (h * w) + pos, val)
+        np.maximum.at(flat, owner * (h * w) + draws.pos, val)
     return finish(out)
