@@ -105,15 +105,24 @@ def sample_gaps(u: np.ndarray, lo: int, hi: int, budget: np.ndarray | int) -> np
         raise ValueError("gap budget below k * lo: the width cannot fit these digits")
     tight = room < k * r
     if tight.any():
-        gaps[tight] = _sample_tight(u[tight], r, room[tight])
+        # Rows are sampled in groups of the same table size (their room
+        # rounded up to a power of two), so a row's gaps never depend on which
+        # other rows share the batch, not even through floating-point rounding.
+        rows = np.flatnonzero(tight)
+        size = np.array([max(int(v), 1).bit_length() for v in room[rows]])
+        for b in np.unique(size):
+            sel = rows[size == b]
+            gaps[sel] = _sample_tight(u[sel], r, room[sel], cap=1 << int(b))
     return gaps + lo
 
 
-def _sample_tight(u: np.ndarray, r: int, room: np.ndarray) -> np.ndarray:
-    """Exact sequential sampling of ``k`` values in ``0..r`` with sum <= ``room``."""
+def _sample_tight(u: np.ndarray, r: int, room: np.ndarray, cap: int) -> np.ndarray:
+    """Exact sequential sampling of ``k`` values in ``0..r`` with sum <= ``room``.
+
+    ``cap`` (>= every room, a power of two so the tables are reused) sizes the
+    count tables.
+    """
     n_rows, k = u.shape
-    cap = int(room.max())
-    cap = 1 << max(cap, 1).bit_length()  # round up so the cache gets reused
     tables = _prefix_tables(k, r, cap)
     out = np.empty((n_rows, k), np.int64)
     b = room.copy()

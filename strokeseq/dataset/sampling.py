@@ -9,14 +9,16 @@ the left margin, each label, each MNIST pick, each gap. Nothing depends on
 the other samples of the chunk, so the chunk size, shard size, worker count
 and engine cannot change a sample.
 
-Digits from the slow synthetic source, and augmentation, need a full
+Digits from the synthetic source, and augmentation, need a full
 ``Generator``: they get the sample's children ``SeedSequence(seed,
 spawn_key=(split_code, i, 0))`` (source) and ``(..., i, 1)`` (augmentation),
-the same as ``sample_seedsequence(...).spawn(2)``, one per sample.
+the same as ``sample_seedsequence(...).spawn(2)``, one per sample; only their
+random draws loop over samples, the rendering and transforms are batched
+(``DigitSource.draw_rows``, ``Augmenter.digits_rows`` / ``sequences_rows``).
 
-The rows of a chunk are then grouped (same source, same length, and in the
-ink layout the same gap-table size, see :func:`_groups`) and composed with the
-vectorised :func:`strokeseq.compose.arrange`.
+The rows of a chunk are then grouped (same source, same length) and composed
+with the vectorised :func:`strokeseq.compose.arrange`, whose gap draws never
+depend on the other rows of the batch.
 """
 
 from __future__ import annotations
@@ -332,44 +334,16 @@ def _compose_group(
     if ctx.augmenter is not None and not ctx.augmenter.is_identity:
         _compose_augmented(ctx, digits, idx, labels, u_gaps, u_margin, width, out, rows)
         return
-    for part in _groups(ctx, digits, n, width):
-        sub = digits if part is None else _take_digits(digits, part, n)
-        p = slice(None) if part is None else part
-        batch = arrange(
-            sub,
-            labels[p],
-            cfg.spacing,
-            width,
-            layout=cfg.layout,
-            u_gaps=u_gaps[p],
-            u_margin=u_margin[p],
-        )
-        _store(ctx, batch, out, rows[p], n, width)
-
-
-def _groups(ctx: SampleContext, digits: Digits, n: int, width: int) -> list[np.ndarray | None]:
-    """Row groups whose composition cannot depend on which other rows are present.
-
-    ``arrange`` draws the gaps of rows whose width is tight from tables sized
-    by the *largest* room among them (rounded up to a power of two); their
-    floating-point rounding, and so in rare ties the drawn gap, could depend on
-    the other rows of the batch. In the tile layout every row of a length has
-    the same room; in the ink layout rows are grouped by that power of two, so
-    each row always sees the same tables.
-    """
-    if ctx.config.layout == "tile" or n < 2:
-        return [None]
-    ext = digits.ink_boxes().reshape(-1, n, 4)
-    room = width - (ext[:, :, 1] - ext[:, :, 0]).sum(axis=1) - (n - 1) * ctx.config.spacing[0]
-    bucket = np.array([max(int(r), 1).bit_length() for r in room])
-    return [np.flatnonzero(bucket == b) for b in np.unique(bucket)]
-
-
-def _take_digits(digits: Digits, rows: np.ndarray, n: int) -> Digits:
-    flat = (rows[:, None] * n + np.arange(n)).ravel()
-    ext = digits.extents[flat] if digits.extents is not None else None
-    meta = {k: np.asarray(v)[flat] for k, v in digits.meta.items()}
-    return Digits(digits.ink[flat], digits.labels[flat], meta, ext)
+    batch = arrange(
+        digits,
+        labels,
+        cfg.spacing,
+        width,
+        layout=cfg.layout,
+        u_gaps=u_gaps,
+        u_margin=u_margin,
+    )
+    _store(ctx, batch, out, rows, n, width)
 
 
 def _synthetic_digits(ctx: SampleContext, src, idx: np.ndarray, labels: np.ndarray) -> Digits:
@@ -394,28 +368,32 @@ def _compose_augmented(
     out: dict[str, np.ndarray],
     rows: np.ndarray,
 ) -> None:
-    """Augmented samples: one generator per sample (second child seed), one row at a time."""
+    """Augmented samples: one generator per sample (second child seed), transforms batched.
+
+    ``digits_rows`` / ``sequences_rows`` draw each row's randomness from its
+    own generator, in the order a one-row call would, and apply the
+    transforms to all rows at once: the same bytes as a loop over samples.
+    """
     cfg, aug = ctx.config, ctx.augmenter
     n = labels.shape[1]
-    for r, i in enumerate(idx.tolist()):
-        rng = np.random.default_rng(
-            np.random.SeedSequence(ctx.seed, spawn_key=(cfg.split_code, i, 1))
-        )
-        one = _take_digits(digits, np.array([r]), n)
-        ink = aug.digits(one.as_float(), rng)
-        one = Digits(np.ascontiguousarray(ink, np.float32), one.labels, one.meta, None)
-        batch = arrange(
-            one,
-            labels[r : r + 1],
-            cfg.spacing,
-            width,
-            layout=cfg.layout,
-            u_gaps=u_gaps[r : r + 1],
-            u_margin=u_margin[r : r + 1],
-        )
-        img = batch.ink.astype(np.float32) / 255 if batch.ink.dtype == np.uint8 else batch.ink
-        batch.ink, batch.boxes = aug.sequences(img, batch.boxes, rng)
-        _store(ctx, batch, out, rows[r : r + 1], n, width)
+    gens = [
+        np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(cfg.split_code, i, 1)))
+        for i in idx.tolist()
+    ]
+    ink = aug.digits_rows(digits.as_float(), gens, n)
+    moved = Digits(np.ascontiguousarray(ink, np.float32), digits.labels, digits.meta, None)
+    batch = arrange(
+        moved,
+        labels,
+        cfg.spacing,
+        width,
+        layout=cfg.layout,
+        u_gaps=u_gaps,
+        u_margin=u_margin,
+    )
+    img = batch.ink.astype(np.float32) / 255 if batch.ink.dtype == np.uint8 else batch.ink
+    batch.ink, batch.boxes = aug.sequences_rows(img, batch.boxes, gens)
+    _store(ctx, batch, out, rows, n, width)
 
 
 def _store(
