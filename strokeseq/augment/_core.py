@@ -289,11 +289,10 @@ def gaussian_blur(
     A loop over the kernel taps (at most ``2*ceil(truncate*max(sigma))+1``),
     vectorised over the batch; works for any width.
 
-    The taps span the widest sigma OF THE CALL, so an image's result depends
-    (in the last bits: a far tap of a narrow kernel is ~1e-10, not 0) on the
+    Each image's kernel is truncated at its own ``ceil(truncate * sigma)``
+    (the taps beyond are exactly zero), so its result does not depend on the
     other images of the call. ``groups`` (n,) labels images that came from
-    separate calls: each image is then blurred exactly as in a call on its
-    group alone (images are batched by the tap radius of their group).
+    separate calls; it is kept for callers that batch by tap radius.
     """
     if groups is not None:
         sigma = np.asarray(sigma, dtype=np.float64)
@@ -317,6 +316,11 @@ def gaussian_blur(
     k = np.arange(-r, r + 1, dtype=np.float64)
     safe = np.where(sigma > 0, sigma, 1.0)[:, None]
     wts = np.exp(-0.5 * (k / safe) ** 2)
+    # Each image keeps its own truncation (ceil(truncate * sigma)): taps beyond
+    # it are exactly 0, so an image's blur never depends on the widest sigma
+    # of the batch it happens to be in.
+    own = np.ceil(truncate * np.where(sigma > 0, sigma, 0.0))[:, None]
+    wts = np.where(np.abs(k) <= own, wts, 0.0)
     wts = np.where(sigma[:, None] > 0, wts, (k == 0).astype(np.float64))
     wts /= wts.sum(axis=1, keepdims=True)
     wts = wts.astype(np.float32)
