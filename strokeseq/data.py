@@ -354,9 +354,15 @@ def _try_mirrors(name: str, urls: Sequence[str], dest: Path) -> Path:
 
 
 def _resolve(
-    name: str, folders: list[Path], env_dir: str, env_url: str, public: Sequence[str], what: str
+    name: str,
+    folders: list[Path],
+    env_dir: str,
+    env_url: str,
+    public: Sequence[str],
+    what: str,
+    download: bool = True,
 ) -> Path:
-    """Find ``name`` locally, else download it; raise with the ways out."""
+    """Find ``name`` locally, else download it (if ``download``); raise with the ways out."""
     found = find_file(name, folders)
     if found is not None:
         logger.debug("using %s", found)
@@ -364,6 +370,8 @@ def _resolve(
     # Say which folders do not even exist: usually a typo in data_dir or an env var.
     looked = ", ".join(f"{f}{'' if f.is_dir() else ' (no such folder)'}" for f in folders)
     ways = _ways_out(what, env_dir, env_url)
+    if not download:
+        raise DataNotFoundError(f"{what} file {name} not found locally (looked in: {looked})")
     if _env_flag("STROKESEQ_OFFLINE", False):
         raise DataNotFoundError(
             f"{what} file {name} not found (looked in: {looked}) and downloads are "
@@ -526,7 +534,9 @@ def _check_mnist(images: np.ndarray, labels: np.ndarray, ipath: Path, lpath: Pat
         raise IdxFormatError(f"{lpath}: expected labels 0..9, found {int(labels.max())}")
 
 
-def load_writers(split: str, data_dir: str | os.PathLike[str] | None = None) -> np.ndarray | None:
+def load_writers(
+    split: str, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> np.ndarray | None:
     """NIST writer ID of every MNIST digit of ``split``, from the QMNIST labels.
 
     QMNIST's training rows match MNIST train one by one; its first 10000 test
@@ -539,6 +549,9 @@ def load_writers(split: str, data_dir: str | os.PathLike[str] | None = None) -> 
     data_dir : str or os.PathLike, optional
         Searched first, with its sibling ``qmnist/`` folder; then
         ``STROKESEQ_QMNIST_DIR``, the MNIST folders, the cache, a download.
+    download : bool, default True
+        False: only local files (no network), for callers that merely want the
+        writers as provenance when they happen to be there.
 
     Returns
     -------
@@ -563,9 +576,12 @@ def load_writers(split: str, data_dir: str | os.PathLike[str] | None = None) -> 
             "STROKESEQ_QMNIST_URL",
             QMNIST_MIRRORS,
             "QMNIST",
+            download,
         )
     except (DataNotFoundError, DownloadError) as exc:
-        logger.warning("QMNIST writer IDs unavailable for %s: %s", split, exc)
+        (logger.warning if download else logger.debug)(
+            "QMNIST writer IDs unavailable for %s: %s", split, exc
+        )
         return None
     return _writers(str(labels_path.resolve()), str(qpath.resolve()), split)
 

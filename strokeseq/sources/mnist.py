@@ -110,6 +110,20 @@ class MnistSource(DigitSource):
             self._max_width = [int(widths[self._labels == d].max()) for d in range(10)]
         return self._extents
 
+    def _local_writers(self) -> np.ndarray | None:
+        """Writers for provenance: local QMNIST files only, never a download."""
+        if self._writers is False:
+            if getattr(self, "_no_local_writers", False):
+                return None
+            from ..data import load_writers
+
+            found = load_writers(self.split, self.data_dir, download=False)
+            if found is None:
+                self._no_local_writers = True  # writer="same" may still download them
+                return None
+            self._writers = found
+        return self._writers  # type: ignore[return-value]
+
     def __len__(self) -> int:
         return len(self.labels)
 
@@ -125,7 +139,7 @@ class MnistSource(DigitSource):
         """The digits at ``indices`` of the split, with their provenance."""
         images = self.images
         indices = np.asarray(indices, dtype=np.int64)
-        writers = self.writers  # QMNIST, looked up once; None when unavailable
+        writers = self._local_writers()
         meta = {
             "index": indices,
             "writer": writers[indices] if writers is not None else np.full(len(indices), -1),
