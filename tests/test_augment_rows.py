@@ -258,5 +258,3 @@ def test_blur_of_an_image_does_not_depend_on_its_batch():
     together = gaussian_blur(x, sigma)
     assert_bits(together[:1], alone)
     assert_bits(together[1:], gaussian_blur(x[1:], sigma[1:]))
-    grouped = gaussian_blur(x, sigma, groups=np.array([0, 1]))
-    assert_bits(grouped, together)

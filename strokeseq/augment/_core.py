@@ -282,7 +282,6 @@ def gaussian_blur(
     images: np.ndarray,
     sigma: np.ndarray,
     truncate: float = 3.0,
-    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Separable Gaussian blur with one ``sigma`` per image (0 = unchanged), zero padding.
 
@@ -291,22 +290,8 @@ def gaussian_blur(
 
     Each image's kernel is truncated at its own ``ceil(truncate * sigma)``
     (the taps beyond are exactly zero), so its result does not depend on the
-    other images of the call. ``groups`` (n,) labels images that came from
-    separate calls; it is kept for callers that batch by tap radius.
+    other images of the call.
     """
-    if groups is not None:
-        sigma = np.asarray(sigma, dtype=np.float64)
-        if images.shape[0] == 0:
-            return images.copy()
-        # the radius the lone call would use: ceil(truncate * its max sigma), 0 if none > 0
-        reach = group_reach(sigma, groups)
-        radius = np.where(reach > 0, np.ceil(truncate * reach), 0.0)
-        out = np.empty_like(images)
-        for r in np.unique(radius):
-            sel = np.flatnonzero(radius == r)
-            # one call over every group of radius r: its max sigma gives radius r too
-            out[sel] = gaussian_blur(images[sel], sigma[sel], truncate)
-        return out
     n = images.shape[0]
     sigma = np.asarray(sigma, dtype=np.float64)
     smax = float(sigma.max()) if n else 0.0

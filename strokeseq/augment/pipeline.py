@@ -567,7 +567,7 @@ class Augmenter:
         if "blur" in draws:
             idx, v = _subset(draws["blur"])
             if idx.size:
-                out[idx] = gaussian_blur(out[idx], v["sigma"], groups=src.group(idx))
+                out[idx] = gaussian_blur(out[idx], v["sigma"])
         if "noise" in draws:
             idx, v = _subset(draws["noise"])
             if idx.size:
@@ -699,7 +699,7 @@ class Augmenter:
                         out[idx], cd, sv["lines"], sv["line_intensity"], sv["speck_intensity"]
                     )
                 elif name == "blur":
-                    out[idx] = gaussian_blur(out[idx], sv["sigma"], groups=src.group(idx))
+                    out[idx] = gaussian_blur(out[idx], sv["sigma"])
                 elif name == "noise":
                     z = src.pixels((idx.size, h, w))
                     out[idx] = _d._add_noise(out[idx], z, sv["std"])
