@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -12,6 +13,17 @@ __all__ = ["as_generator"]
 # OS entropy costs ~20 µs, as much as a whole sequence; a single one seeded once
 # from entropy is just as unpredictable.
 _DEFAULT: np.random.Generator | None = None
+
+
+def _forget_default() -> None:
+    # A forked child must not replay its parent's stream (workers of a
+    # DataLoader or a process pool would all draw the same "random" images).
+    global _DEFAULT
+    _DEFAULT = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; spawned processes start fresh anyway
+    os.register_at_fork(after_in_child=_forget_default)
 
 
 def as_generator(rng: object = None) -> np.random.Generator:

@@ -1,0 +1,48 @@
+"""The rng argument (SPEC 7) and the process-wide default generator."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+
+import numpy as np
+import pytest
+
+from strokeseq.rng import as_generator
+
+
+def test_accepted_kinds():
+    g = np.random.default_rng(1)
+    assert as_generator(g) is g
+    assert as_generator(5).random() == np.random.default_rng(5).random()
+    ss = np.random.SeedSequence(9)
+    assert as_generator(ss).random() == np.random.default_rng(np.random.SeedSequence(9)).random()
+    assert isinstance(as_generator(None), np.random.Generator)
+    assert as_generator(None) is as_generator(None)  # one process-wide default
+
+
+@pytest.mark.parametrize(
+    ("bad", "exc"), [(1.5, TypeError), (True, TypeError), ("7", TypeError), (-1, ValueError)]
+)
+def test_refused(bad, exc):
+    with pytest.raises(exc):
+        as_generator(bad)
+
+
+def _child_draw(queue):
+    queue.put(as_generator(None).random(4).tolist())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
+def test_forked_children_do_not_replay_the_parent_stream():
+    as_generator(None)  # the parent has a default generator before forking
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_child_draw, args=(queue,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    draws = [queue.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    parent = as_generator(None).random(4).tolist()
+    assert draws[0] != draws[1] and parent not in draws
