@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -405,3 +407,21 @@ def test_threaded_resampling_gives_the_same_digits(monkeypatch):
     threaded = digit.elastic(x, 3)
     monkeypatch.setattr(digit, "_POOL", False)  # single-threaded
     np.testing.assert_array_equal(digit.elastic(x, 3), threaded)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_thread_pool_survives_fork():
+    """A child forked after the pool exists must not hang on the parent's dead threads."""
+    import multiprocessing as mp
+
+    from strokeseq.augment import digit
+
+    x = np.random.default_rng(0).random((5000, 28, 28), dtype=np.float32)
+    parent = digit.elastic(x, 3)  # creates the pool in the parent
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=lambda q: q.put(digit.elastic(x, 3).sum()), args=(queue,))
+    proc.start()
+    total = queue.get(timeout=60)
+    proc.join(timeout=60)
+    assert total == parent.sum()

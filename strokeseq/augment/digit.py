@@ -13,6 +13,7 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -238,6 +239,17 @@ def _resample_into(out, ink, s, e, ys, xs) -> None:
 _POOL = None
 
 
+def _forget_pool() -> None:
+    # Threads do not survive fork: a child must build its own pool, or work
+    # submitted to the inherited one would wait forever.
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _threads():
     """A small process-wide thread pool for resampling large batches (None: single-threaded).
 
@@ -246,7 +258,6 @@ def _threads():
     """
     global _POOL
     if _POOL is None:
-        import os
         from concurrent.futures import ThreadPoolExecutor
 
         size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
