@@ -400,6 +400,9 @@ def _worker_init() -> None:
     # digit source is loaded by the first shard of each process (and cached),
     # so a loading error reaches the parent with its own message.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The worker processes already fill the CPUs: no extra resampling threads
+    # per process (augmentation), unless the user asked for them.
+    os.environ.setdefault("STROKESEQ_THREADS", "1")
 
 
 def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
