@@ -342,3 +342,25 @@ def test_empty_batch_is_an_empty_array(data):
 def test_batch_bad_input(data, sequences, exc):
     with pytest.raises(exc):
         generate_sequences(sequences, (0, 2), 100)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    sequences=st.one_of(
+        st.lists(st.one_of(st.lists(values, max_size=4), st.text(max_size=4), values), max_size=4),
+        values,
+    ),
+    spacing=st.one_of(st.tuples(values, values), values),
+    width=values.map(lambda v: v * 20 if isinstance(v, int) and not isinstance(v, bool) else v),
+    layout=st.sampled_from(["tile", "ink"]),
+)
+def test_fuzz_batch_result_is_images_or_a_clear_error(data, sequences, spacing, width, layout):
+    try:
+        imgs = generate_sequences(sequences, spacing, width, layout=layout, rng=0)
+    except (ValueError, TypeError) as exc:
+        assert str(exc)
+        return
+    assert imgs.shape == (len(sequences), 28, width) and imgs.dtype == np.float32
+    assert imgs.size == 0 or (0 <= imgs.min() and imgs.max() <= 1)
