@@ -409,19 +409,35 @@ def test_threaded_resampling_gives_the_same_digits(monkeypatch):
     np.testing.assert_array_equal(digit.elastic(x, 3), threaded)
 
 
+FORK_POOL_SCRIPT = """
+import multiprocessing as mp
+import numpy as np
+from strokeseq.augment import digit
+
+x = np.random.default_rng(0).random((5000, 28, 28), dtype=np.float32)
+parent = digit.elastic(x, 3)  # creates the pool in the parent
+ctx = mp.get_context("fork")
+queue = ctx.Queue()
+proc = ctx.Process(target=lambda q: q.put(float(digit.elastic(x, 3).sum())), args=(queue,))
+proc.start()
+total = queue.get(timeout=60)
+proc.join(timeout=60)
+assert total == float(parent.sum()), (total, float(parent.sum()))
+print("ok")
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
 def test_thread_pool_survives_fork():
-    """A child forked after the pool exists must not hang on the parent's dead threads."""
-    import multiprocessing as mp
+    """A child forked after the pool exists must not hang on the parent's dead threads.
 
-    from strokeseq.augment import digit
+    Run in a fresh interpreter: forking the test runner itself, which may hold
+    other libraries' threads, is not what this test is about.
+    """
+    import subprocess
+    import sys
 
-    x = np.random.default_rng(0).random((5000, 28, 28), dtype=np.float32)
-    parent = digit.elastic(x, 3)  # creates the pool in the parent
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=lambda q: q.put(digit.elastic(x, 3).sum()), args=(queue,))
-    proc.start()
-    total = queue.get(timeout=60)
-    proc.join(timeout=60)
-    assert total == parent.sum()
+    res = subprocess.run(
+        [sys.executable, "-c", FORK_POOL_SCRIPT], capture_output=True, text=True, timeout=180
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sys
 
 import numpy as np
@@ -29,20 +28,40 @@ def test_refused(bad, exc):
         as_generator(bad)
 
 
-def _child_draw(queue):
+FORK_RNG_SCRIPT = """
+import multiprocessing as mp
+
+from strokeseq.rng import as_generator
+
+
+def child(queue):
     queue.put(as_generator(None).random(4).tolist())
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
-def test_forked_children_do_not_replay_the_parent_stream():
+if __name__ == "__main__":
     as_generator(None)  # the parent has a default generator before forking
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_child_draw, args=(queue,)) for _ in range(2)]
+    procs = [ctx.Process(target=child, args=(queue,)) for _ in range(2)]
     for p in procs:
         p.start()
-    draws = [queue.get(timeout=30) for _ in procs]
+    draws = [queue.get(timeout=60) for _ in procs]
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=60)
     parent = as_generator(None).random(4).tolist()
-    assert draws[0] != draws[1] and parent not in draws
+    assert draws[0] != draws[1] and parent not in draws, draws
+    print("ok")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
+def test_forked_children_do_not_replay_the_parent_stream(tmp_path):
+    """Run in a fresh interpreter, so no thread of the test runner is forked."""
+    import subprocess
+
+    script = tmp_path / "fork_rng.py"
+    script.write_text(FORK_RNG_SCRIPT)
+    res = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
