@@ -363,4 +363,4 @@ def test_fuzz_batch_result_is_images_or_a_clear_error(data, sequences, spacing, 
         assert str(exc)
         return
     assert imgs.shape == (len(sequences), 28, width) and imgs.dtype == np.float32
-    assert imgs.size == 0 or (0 <= imgs.min() and imgs.max() <= 1)
+    assert imgs.size == 0 or (imgs.min() >= 0 and imgs.max() <= 1)
