@@ -474,6 +474,8 @@ def generate_level(
         raise ValueError(f"kind must be 'digits' or 'sequences', got {kind!r}")
     if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    if kind == "sequences":  # here, so ladders and mining both refuse before any work
+        _check_sequence_size(length, width)
     p = axis_params(axis, t)
     gen = as_generator(rng)
     src = _get_source(axis, p, source, split, data_dir)
@@ -633,8 +635,6 @@ def make_ladder(
         bad = [v for v in lv if not 0 <= int(v) < N_LEVELS]
         if bad:
             raise ValueError(f"levels must be in 0..{N_LEVELS - 1}, got {bad}")
-    if kind == "sequences":
-        _check_sequence_size(length, width)
     root = int(as_generator(rng).integers(0, 2**63))
     parts = []
     for a in names:
