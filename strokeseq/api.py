@@ -310,14 +310,13 @@ def _check_widths(
 ) -> None:
     if labels.shape[0] == 0:
         return
-    n = labels.shape[1]
-    if layout == "tile":
-        need = min_width(n, spacing[0])
-    else:
+    worst = labels[0]
+    if layout == "ink":  # the row whose widest instances need the most room
         widest = np.array([src.max_ink_width(d) for d in range(10)])
-        need = int(widest[labels].sum(axis=1).max()) + (n - 1) * max(spacing[0], 0)
+        worst = labels[int(widest[labels].sum(axis=1).argmax())]
+    need = _required_width(src, worst.tolist(), spacing[0], layout)
     if width < need:
-        raise _too_narrow(width, need, n, spacing, layout)
+        raise _too_narrow(width, need, labels.shape[1], spacing, layout)
 
 
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
