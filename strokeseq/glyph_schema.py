@@ -14,12 +14,12 @@ segments[2]: needs 2-4 control points, got 5``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._textdata import parse_toml_or_json
 from .errors import GlyphError
 
 __all__ = [
@@ -104,14 +104,7 @@ def _read(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise GlyphError(f"{path}: cannot read glyph file: {exc}") from exc
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(text)
+        data = parse_toml_or_json(text, path.suffix)
     except ValueError as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise GlyphError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from exc
     if not isinstance(data, dict):

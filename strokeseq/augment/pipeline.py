@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._textdata import parse_toml_or_json
 from ..rng import as_generator
 from . import digit as _d
 from . import sequence as _s
@@ -282,14 +283,8 @@ def _load_file(path: Path) -> Mapping[str, Any]:
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     try:
-        if suffix == ".json":
-            data = json.loads(text)
-        elif suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(text)
+        if suffix in (".json", ".toml"):
+            data = parse_toml_or_json(text, suffix)
         else:
             raise ValueError(f"augment config file {str(path)!r} must end in .toml or .json")
     except (json.JSONDecodeError, ValueError) as exc:

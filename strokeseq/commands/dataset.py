@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -120,12 +119,9 @@ def load_config_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise CommandError(f"cannot read config {path}: {exc.strerror or exc}") from None
     try:
-        if path.endswith(".toml"):
-            import tomllib
+        from .._textdata import parse_toml_or_json
 
-            data = tomllib.loads(text.decode())
-        else:
-            data = json.loads(text)
+        data = parse_toml_or_json(text.decode(), ".toml" if path.endswith(".toml") else ".json")
     except (ValueError, UnicodeDecodeError) as exc:
         raise CommandError(
             f"config {path} is not valid {Path(path).suffix[1:] or 'JSON'}: {exc}"
