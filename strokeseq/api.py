@@ -213,10 +213,7 @@ def _render(
         u_margin=gen.random(n_rows),
     )
     if aug is not None and not aug.sequence_is_identity:
-        ink = batch.ink
-        if ink.dtype == np.uint8:
-            ink = ink.astype(np.float32) / np.float32(255)
-        batch.ink, boxes = aug.sequences(ink, batch.boxes, gen)
+        batch.ink, boxes = aug.sequences(batch.ink, batch.boxes, gen)  # uint8 or float ink
         batch.boxes = boxes.astype(np.int32)
     return batch
 

@@ -25,6 +25,8 @@ CHUNK = 2048
 def check_batch(images: object, name: str = "ink", height: int | None = 28) -> np.ndarray:
     """Return ``images`` as a C-contiguous float32 ``(n, H, W)`` copy-on-need array.
 
+    uint8 ink (0..255, as MNIST stores it) is scaled to 0..1.
+
     Raises
     ------
     TypeError
@@ -39,6 +41,8 @@ def check_batch(images: object, name: str = "ink", height: int | None = 28) -> n
         raise ValueError(f"{name} must have shape (n, H, W), got shape {arr.shape}")
     if height is not None and arr.shape[1] != height:
         raise ValueError(f"{name} must have height {height}, got shape {arr.shape}")
+    if arr.dtype == np.uint8:  # the package's other ink unit: 0..255 (MNIST bytes)
+        return np.ascontiguousarray(arr.astype(np.float32) / np.float32(255))
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 

@@ -391,8 +391,7 @@ def _compose_augmented(
         u_gaps=u_gaps,
         u_margin=u_margin,
     )
-    img = batch.ink.astype(np.float32) / 255 if batch.ink.dtype == np.uint8 else batch.ink
-    batch.ink, batch.boxes = aug.sequences_rows(img, batch.boxes, gens)
+    batch.ink, batch.boxes = aug.sequences_rows(batch.ink, batch.boxes, gens)
     _store(ctx, batch, out, rows, n, width)
 
 
