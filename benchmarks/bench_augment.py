@@ -49,7 +49,7 @@ def load_digits(n: int) -> tuple[np.ndarray, str]:
     d = os.environ.get("STROKESEQ_MNIST_DIR")
     if d:
         try:
-            from strokeseq.data import load_mnist
+            from strokeseq.sources.mnist.files import load_mnist
 
             images, _ = load_mnist("test", d)
             reps = -(-n // len(images))

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from strokeseq.data import load_mnist
-from strokeseq.reference import reference_classifier
+from strokeseq.hardcases.reference import reference_classifier
+from strokeseq.sources.mnist.files import load_mnist
 from strokeseq.sources.stroke import StrokeSource
 
 LEVELS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0)

@@ -30,8 +30,8 @@ _LAZY = {
     "evaluate": "hardcases",
     "mine_hard_cases": "hardcases",
     "write_hardcases": "hardcases",
-    "ReferenceClassifier": "reference",
-    "reference_classifier": "reference",
+    "ReferenceClassifier": "hardcases.reference",
+    "reference_classifier": "hardcases.reference",
 }
 
 __all__ = [

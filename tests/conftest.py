@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strokeseq.idx import write_idx
+from strokeseq.sources.mnist.idx import write_idx
 
 N_TRAIN, N_TEST = 300, 100
 

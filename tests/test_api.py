@@ -261,7 +261,7 @@ def test_fuzz_result_is_an_image_or_a_clear_error(data, digits, spacing, width, 
 
 @pytest.mark.mnist
 def test_real_mnist_tiles(real_mnist_dir):
-    from strokeseq.data import load_mnist
+    from strokeseq.sources.mnist.files import load_mnist
 
     images, labels = load_mnist("test", real_mnist_dir)
     seqs = np.random.default_rng(0).integers(0, 10, (200, 5))

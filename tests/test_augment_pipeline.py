@@ -219,8 +219,8 @@ def test_sequences_check_boxes():
 @pytest.mark.mnist
 def test_default_strength_keeps_mnist_readable(real_mnist_dir):
     """The reference classifier keeps >= 90% on MNIST test digits augmented at the default."""
-    reference = pytest.importorskip("strokeseq.reference")
-    from strokeseq.data import load_mnist
+    reference = pytest.importorskip("strokeseq.hardcases.reference")
+    from strokeseq.sources.mnist.files import load_mnist
 
     clf = reference.reference_classifier(real_mnist_dir)
     images, labels = load_mnist("test", real_mnist_dir)

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from conftest import make_fake_digits, write_fake_mnist
 
-from strokeseq import data
 from strokeseq.errors import DataNotFoundError, DownloadError, IdxFormatError
-from strokeseq.idx import read_idx, write_idx
+from strokeseq.sources.mnist import files as data
+from strokeseq.sources.mnist.idx import read_idx, write_idx
 
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -297,7 +297,7 @@ def server(tmp_path, monkeypatch) -> Iterator[tuple[str, type[_Handler], dict[st
 def test_download_success_then_cached(env, server, monkeypatch, caplog):
     base, handler, _ = server
     monkeypatch.setenv("STROKESEQ_MNIST_URL", f"{base}/good/")
-    with caplog.at_level(logging.INFO, logger="strokeseq.data"):
+    with caplog.at_level(logging.INFO, logger="strokeseq.sources.mnist.files"):
         x, y = data.load_mnist("test")
     assert x.shape == (30, 28, 28)
     want_x, want_y = make_fake_digits(30, seed=2)
@@ -318,7 +318,7 @@ def test_download_success_then_cached(env, server, monkeypatch, caplog):
 def test_first_mirror_404_then_second(env, server, monkeypatch, caplog):
     base, handler, _ = server
     monkeypatch.setenv("STROKESEQ_MNIST_URL", f"{base}/missing/, {base}/good")
-    with caplog.at_level(logging.INFO, logger="strokeseq.data"):
+    with caplog.at_level(logging.INFO, logger="strokeseq.sources.mnist.files"):
         _, y = data.load_mnist("test")
     assert len(y) == 30
     assert handler.hits == [
@@ -377,7 +377,7 @@ def test_short_then_good_mirror(env, server, monkeypatch):
 
 def _child_load(hashes: dict[str, str], barrier, out) -> None:
     """Spawned child: wait for its sibling, then load through the download path."""
-    from strokeseq import data as child_data
+    from strokeseq.sources.mnist import files as child_data
 
     child_data.HASHES.update(hashes)
     barrier.wait(timeout=30)
@@ -446,7 +446,7 @@ def test_writers_missing_returns_none_with_warning(no_data_env, tmp_path, caplog
     folder.mkdir(parents=True)
     write_idx(folder / "t10k-images-idx3-ubyte.gz", images)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
-    with caplog.at_level(logging.WARNING, logger="strokeseq.data"):
+    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
         assert data.load_writers("test", folder) is None
     assert "QMNIST writer IDs unavailable" in caplog.text
     assert "qmnist-test-labels-idx2-int.gz not found" in caplog.text

@@ -8,7 +8,7 @@ from scipy import stats
 
 from strokeseq.dataset import DatasetConfig, SampleContext, generate, sample_words
 from strokeseq.dataset.config import parse_pattern
-from strokeseq.idx import read_idx
+from strokeseq.sources.mnist.idx import read_idx
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_no_leakage_between_splits(fake_mnist_dir):
 
 @pytest.mark.mnist
 def test_no_leakage_real_mnist(real_mnist_dir):
-    from strokeseq.data import load_writers
+    from strokeseq.sources.mnist.files import load_writers
 
     wtr, wte = load_writers("train", real_mnist_dir), load_writers("test", real_mnist_dir)
     if wtr is None or wte is None:

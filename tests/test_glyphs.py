@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from strokeseq.errors import GlyphError
-from strokeseq.glyph_schema import builtin_glyph_dir, load_glyph_file, load_glyphs
 from strokeseq.sources.stroke import StrokeSource
+from strokeseq.sources.stroke.glyph_schema import builtin_glyph_dir, load_glyph_file, load_glyphs
 
 GOOD_7 = """
 schema_version = 1

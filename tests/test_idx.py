@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from strokeseq.errors import IdxFormatError
-from strokeseq.idx import IDX_TYPES, read_idx, read_idx_bytes, write_idx
+from strokeseq.sources.mnist.idx import IDX_TYPES, read_idx, read_idx_bytes, write_idx
 
 DTYPES = ["uint8", "int8", "int16", "int32", "float32", "float64"]
 CODES = dict(zip(DTYPES, [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E], strict=True))
@@ -111,7 +111,7 @@ def test_write_unsupported_dtype_is_type_error(tmp_path, dtype):
 )
 def test_round_trip_hypothesis_bytes(a):
     # Through read_idx_bytes (no disk), gz and raw.
-    from strokeseq.idx import _idx_bytes
+    from strokeseq.sources.mnist.idx import _idx_bytes
 
     raw = _idx_bytes(a)
     for data in (raw, gzip.compress(raw, mtime=0)):

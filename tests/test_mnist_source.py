@@ -108,7 +108,7 @@ def test_provenance_never_downloads_writers(tmp_path, monkeypatch):
     """Drawing digits reports writers only from local QMNIST files: no network."""
     from conftest import write_fake_mnist
 
-    import strokeseq.data
+    import strokeseq.sources.mnist.files
 
     folder = write_fake_mnist(tmp_path / "noq")
     for f in folder.glob("qmnist-*"):
@@ -117,7 +117,9 @@ def test_provenance_never_downloads_writers(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STROKESEQ_DATA_DIR", str(tmp_path / "cache"))
     calls = []
-    monkeypatch.setattr(strokeseq.data, "fetch", lambda *a, **k: calls.append(a) or 1 / 0)
+    monkeypatch.setattr(
+        strokeseq.sources.mnist.files, "fetch", lambda *a, **k: calls.append(a) or 1 / 0
+    )
     src = MnistSource("train", data_dir=folder)
     d = src.draw(np.array([1, 2, 3]), np.random.default_rng(0))
     np.testing.assert_array_equal(d.meta["writer"], [-1, -1, -1])

@@ -39,7 +39,8 @@ def test_wheel_installs_and_runs_elsewhere(tmp_path, fake_mnist_dir):
     names = zipfile.ZipFile(wheel).namelist()
     assert "strokeseq/py.typed" in names
     assert "strokeseq/commands/sequence.py" in names
-    assert any(n.startswith("strokeseq/glyphs/") and n.endswith((".toml", ".json")) for n in names)
+    glyph_files = {n for n in names if n.startswith("strokeseq/glyphs/")}
+    assert {f"strokeseq/glyphs/digit_{d}.toml" for d in range(10)} <= glyph_files
     assert not any("tests/" in n for n in names)
     target = tmp_path / "site"
     subprocess.run(
@@ -75,3 +76,16 @@ def test_wheel_installs_and_runs_elsewhere(tmp_path, fake_mnist_dir):
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["(28,", "120)", "(28,", "60)"]
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """The package list is explicit (for the glyphs/ mapping): a new folder must join it."""
+    from strokeseq._textdata import parse_toml_or_json
+
+    config = parse_toml_or_json((ROOT / "pyproject.toml").read_text(), ".toml")
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "strokeseq").rglob("__init__.py")
+    }
+    assert found | {"strokeseq.glyphs"} == listed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from strokeseq.reference import ReferenceClassifier, reference_classifier
+from strokeseq.hardcases.reference import ReferenceClassifier, reference_classifier
 from strokeseq.sources.stroke import StrokeSource
 
 
@@ -67,7 +67,7 @@ def test_errors():
 
 
 def test_real_mnist_accuracy(real_mnist_dir):
-    from strokeseq.data import load_mnist
+    from strokeseq.sources.mnist.files import load_mnist
 
     clf = reference_classifier(real_mnist_dir)
     assert reference_classifier(real_mnist_dir) is clf  # fitted once per process

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from strokeseq.glyph_schema import load_glyphs
-from strokeseq.render import (
+from strokeseq.sources.stroke.glyph_schema import load_glyphs
+from strokeseq.sources.stroke.render import (
     bezier_basis,
     centre_of_mass,
     compile_glyphs,

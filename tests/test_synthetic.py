@@ -171,7 +171,7 @@ def test_works_with_no_mnist_anywhere(no_data_env):
 
 
 def test_fidelity_on_real_mnist(real_mnist_dir):
-    from strokeseq.reference import reference_classifier
+    from strokeseq.hardcases.reference import reference_classifier
 
     clf = reference_classifier(real_mnist_dir)
     labels = np.repeat(np.arange(10), 20)

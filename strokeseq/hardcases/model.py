@@ -180,7 +180,7 @@ def reference_predict(images: np.ndarray) -> np.ndarray:
     :func:`strokeseq.hardcases.evaluate`). Needs the MNIST training set
     (``STROKESEQ_MNIST_DIR`` or the data cache); fitted once per process.
     """
-    from ..reference import reference_classifier
+    from .reference import reference_classifier
 
     return reference_classifier().predict(np.asarray(images, np.float32))
 

@@ -217,7 +217,7 @@ class ReferenceClassifier:
 
 @functools.lru_cache(maxsize=4)
 def _fitted(data_dir: str | None) -> ReferenceClassifier:
-    from .data import load_mnist
+    from ..sources.mnist.files import load_mnist
 
     images, labels = load_mnist("train", data_dir=data_dir)
     log.info("fitting the reference classifier on %d MNIST training digits", len(images))
@@ -230,7 +230,7 @@ def reference_classifier(data_dir: str | Path | None = None) -> ReferenceClassif
     Parameters
     ----------
     data_dir : str, pathlib.Path or None
-        Where MNIST is (see :func:`strokeseq.data.load_mnist` for the search order).
+        Where MNIST is (see :func:`strokeseq.sources.mnist.files.load_mnist` for the search order).
 
     Returns
     -------

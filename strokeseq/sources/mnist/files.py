@@ -48,8 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from strokeseq.errors import DataNotFoundError, DownloadError, IdxFormatError
-from strokeseq.idx import _gunzip, read_idx, read_idx_bytes
+from ...errors import DataNotFoundError, DownloadError, IdxFormatError
+from .idx import _gunzip, read_idx, read_idx_bytes
 
 __all__ = [
     "HASHES",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Digits, DigitSource, ink_boxes
+from ..base import Digits, DigitSource, ink_boxes
 
 __all__ = ["MnistSource"]
 
@@ -52,7 +52,7 @@ class MnistSource(DigitSource):
         return {"split": self.split, "data_dir": self.data_dir, "_images": None}
 
     def _load(self) -> None:
-        from ..data import load_mnist
+        from .files import load_mnist
 
         images, labels = load_mnist(self.split, self.data_dir)
         # A memory-mapped file comes back as np.memmap, whose every slice pays
@@ -95,7 +95,7 @@ class MnistSource(DigitSource):
         """QMNIST writer ID of each image, or None when the QMNIST files are unavailable."""
         self.images  # noqa: B018
         if self._writers is False:
-            from ..data import load_writers
+            from .files import load_writers
 
             self._writers = load_writers(self.split, self.data_dir)
         return self._writers  # type: ignore[return-value]
@@ -115,7 +115,7 @@ class MnistSource(DigitSource):
         if self._writers is False:
             if getattr(self, "_no_local_writers", False):
                 return None
-            from ..data import load_writers
+            from .files import load_writers
 
             found = load_writers(self.split, self.data_dir, download=False)
             if found is None:
@@ -176,7 +176,7 @@ class MnistSource(DigitSource):
         if tables is None:
             writers = self.writers
             if writers is None:
-                from ..errors import DataNotFoundError
+                from ...errors import DataNotFoundError
 
                 raise DataNotFoundError(
                     "writer='same' needs the QMNIST writer labels "

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from strokeseq.errors import IdxFormatError
+from ...errors import IdxFormatError
 
 __all__ = ["IDX_TYPES", "read_idx", "read_idx_bytes", "write_idx"]
 

@@ -1,6 +1,6 @@
 """Synthetic handwritten digits from jittered Bezier pen strokes.
 
-Each digit is drawn from a glyph (``strokeseq/glyphs/*.toml``): an allograph
+Each digit is drawn from a glyph (``glyphs/*.toml``): an allograph
 is chosen by weight, optional strokes are kept with their probability, every
 control point is moved uniformly within a disc of radius ``jitter`` (times
 the point's own scale), lines get a jittered middle control point so they
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import TILE, Digits, DigitSource
+from ..base import TILE, Digits, DigitSource
 
 __all__ = ["StrokeSource"]
 
@@ -70,7 +70,7 @@ class StrokeSource(DigitSource):
         varied by pen, slant, rotation and aspect).
     glyphs : str, pathlib.Path or None
         Folder (or single file) of glyph files; ``None`` uses the built-in
-        glyphs of ``strokeseq/glyphs/``. See ``glyphs/README.md`` for the schema.
+        glyphs of ``glyphs/``. See ``glyphs/README.md`` for the schema.
     supersample : int
         Canvas zoom (1-8): strokes are drawn on a ``28 * supersample`` canvas
         and block-averaged down. 3 is the default: see the README, section "Synthetic digits".
@@ -159,8 +159,8 @@ class StrokeSource(DigitSource):
     def compiled(self):
         """The glyphs as padded arrays (:class:`strokeseq.render.CompiledGlyphs`)."""
         if self._compiled is None:
-            from ..glyph_schema import load_glyphs
-            from ..render import compile_glyphs
+            from .glyph_schema import load_glyphs
+            from .render import compile_glyphs
 
             self._compiled = compile_glyphs(load_glyphs(self.glyphs))
             log.debug("compiled %d allographs", len(self._compiled.names))
@@ -214,7 +214,7 @@ class StrokeSource(DigitSource):
 
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
-        from ..render import (
+        from .render import (
             bezier_basis,
             centre_of_mass,
             downsample,

@@ -4,8 +4,8 @@ A glyph file (TOML or JSON) describes how one digit is written: one or more
 *allographs* (writing styles) with weights, each a list of pen *strokes*, each
 a chain of Bezier *segments* of 2-4 control points in the 28x28 frame. The
 schema is documented, with a worked example, in ``glyphs/README.md`` at the
-top of the repository; the built-in glyphs live in ``strokeseq/glyphs/`` so
-they ship in the wheel.
+top of the repository, beside the built-in glyph files (the wheel ships that
+folder as ``strokeseq/glyphs/``).
 
 Every problem raises :class:`strokeseq.errors.GlyphError` naming the file, the
 digit and the field, e.g. ``digit_7.toml: digit 7: allograph[1].stroke[0].
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._textdata import parse_toml_or_json
-from .errors import GlyphError
+from ..._textdata import parse_toml_or_json
+from ...errors import GlyphError
 
 __all__ = [
     "MAX_POINTS_PER_ALLOGRAPH",
@@ -94,8 +94,16 @@ class GlyphSet:
 
 
 def builtin_glyph_dir() -> Path:
-    """Folder of the glyph files shipped with the package."""
-    return Path(__file__).with_name("glyphs")
+    """Folder of the built-in glyph files.
+
+    They live in ``glyphs/`` at the top of the repository, beside their schema
+    README; the wheel ships that folder as ``strokeseq/glyphs/`` (a
+    ``package-dir`` mapping in ``pyproject.toml``). An installed wheel finds
+    the latter, a source checkout (editable install) the former.
+    """
+    package = Path(__file__).resolve().parents[2]  # .../strokeseq
+    shipped = package / "glyphs"
+    return shipped if shipped.is_dir() else package.parent / "glyphs"
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -285,7 +293,7 @@ def load_glyphs(path: str | Path | None = None) -> GlyphSet:
     if missing:
         raise GlyphError(
             f"{root}: digit {missing[0]}: digit: no glyph file defines digit(s) {missing}; "
-            "every digit 0-9 needs one (copy strokeseq/glyphs/ and edit it)"
+            "every digit 0-9 needs one (copy the built-in glyphs/ folder and edit it)"
         )
     return GlyphSet(
         allographs=tuple(by_digit[d] for d in range(10)),
