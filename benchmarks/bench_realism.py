@@ -222,12 +222,16 @@ def report(res: dict[str, Any], command: str) -> str:
         "",
         "## Memorisation: mean L2 distance to the nearest MNIST training digit",
         "",
-        "| digits | distance | / real test digits |",
-        "| --- | ---: | ---: |",
-        f"| source ({memo.n}) | {memo.source:.3f} | {memo.ratio:.3f} |",
-        f"| real evaluation digits ({memo.n}) | {memo.real:.3f} | 1 |",
+        "| digits | distance | / real evaluation digits | near copies |",
+        "| --- | ---: | ---: | ---: |",
+        f"| source ({memo.n}) | {memo.source:.3f} | {memo.ratio:.3f} | "
+        f"{100 * memo.near_copies:.1f} % |",
+        f"| real evaluation digits ({memo.n}) | {memo.real:.3f} | 1 | 1 % |",
         f"| real training digits (copies, {memo_ref.n}) | {memo_ref.source:.3f} | "
-        f"{memo_ref.ratio:.3f} |",
+        f"{memo_ref.ratio:.3f} | {100 * memo_ref.near_copies:.0f} % |",
+        "",
+        "Near copies: share nearer to a training digit than the nearest 1 % of the real "
+        "evaluation digits.",
     ]
     return "\n".join(lines)
 
