@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -532,9 +533,44 @@ def _run(
     )
 
 
-def _worker_init() -> None:
+#: Seconds between checks of a worker that its parent is still alive.
+PARENT_POLL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process when ``parent`` dies (a killed run leaves no workers).
+
+    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``); everywhere
+    a daemon thread also checks every :data:`PARENT_POLL` s that the parent
+    is still ours (an orphan is re-parented, so ``os.getppid()`` changes).
+    """
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # no prctl: the thread below does it
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)  # no cleanup: the next run removes the temporary files
+
+    if os.getppid() != parent:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=watch, name="strokeseq-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int | None = None) -> None:
     import signal
 
+    if parent is not None:
+        _exit_with_parent(parent)
     # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
     # digit source is loaded by the first shard of each process (and cached),
     # so a loading error reaches the parent with its own message.
@@ -552,7 +588,12 @@ def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers
     n = min(workers, len(jobs))
     # spawn: no inherited state, same behaviour on every OS (scripts need the
     # usual ``if __name__ == "__main__":`` guard).
-    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        n,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
     pending = iter(jobs)
     running: set = set()
     try:
