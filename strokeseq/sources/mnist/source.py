@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -231,3 +232,48 @@ class MnistSource(DigitSource):
 
     def __repr__(self) -> str:
         return f"MnistSource(split={self.split!r}, data_dir={self.data_dir!r})"
+
+    def data_identity(self) -> dict:
+        """The files this source draws from: SHA-256 and size of each, and the writers.
+
+        Paths are left out (they belong to the machine, not the data): the
+        same files elsewhere give the same identity. ``writers`` is the
+        SHA-256 of the QMNIST writer IDs in use, or None when there are none
+        (provenance off). Files are hashed once per process per
+        ``(path, size, mtime_ns)`` (~20 ms for the training split).
+
+        Examples
+        --------
+        >>> src = MnistSource("test")  # doctest: +SKIP
+        >>> sorted(src.data_identity())  # doctest: +SKIP
+        ['files', 'source', 'split', 'writers']
+        """
+        import hashlib
+
+        from .files import mnist_paths
+
+        files = {}
+        for path in mnist_paths(self.split, self.data_dir):
+            st = path.stat()
+            files[path.name] = {
+                "bytes": st.st_size,
+                "sha256": _file_sha256(str(path.resolve()), st.st_size, st.st_mtime_ns),
+            }
+        self.images  # noqa: B018 - the writers are looked up after the images
+        writers = self._writers if self._writers is not False else self._local_writers()
+        digest = None
+        if writers is not None:
+            digest = hashlib.sha256(np.ascontiguousarray(writers, "<i4").tobytes()).hexdigest()
+        return {"source": self.name, "split": self.split, "files": files, "writers": digest}
+
+
+@functools.lru_cache(maxsize=16)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file, once per process per version (size and mtime are the cache key)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
