@@ -612,3 +612,20 @@ def test_real_qmnist_writers_disjoint(real_mnist_dir, env, monkeypatch):
     assert len(np.unique(w_train)) == 539
     assert len(np.unique(w_test)) == 297
     assert np.intersect1d(w_train, w_test).size == 0
+
+
+def test_drawing_and_datasets_never_download_qmnist(env, server, tmp_path, monkeypatch):
+    """Writers are provenance: without writer='same' nothing asks the network."""
+    from strokeseq import generate_sequences
+    from strokeseq.dataset import generate_dataset
+    from strokeseq.sources.mnist import MnistSource
+
+    base, handler, _ = server
+    folder = write_fake_mnist(tmp_path / "noq", n_train=100, n_test=20)
+    for f in folder.glob("qmnist-*"):
+        f.unlink()
+    monkeypatch.setenv("STROKESEQ_QMNIST_URL", f"{base}/good/")
+    generate_sequences(["305"], (0, 4), 100, rng=0, data_dir=folder)
+    generate_dataset(tmp_path / "ds", 10, {"length": 3, "width": 120}, seed=0, data_dir=folder)
+    assert MnistSource("train", data_dir=folder).writers is None
+    assert handler.hits == []

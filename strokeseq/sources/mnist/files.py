@@ -705,7 +705,11 @@ def _check_mnist(images: np.ndarray, labels: np.ndarray, ipath: Path, lpath: Pat
 
 
 def load_writers(
-    split: str, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    strict: bool = True,
 ) -> np.ndarray | None:
     """NIST writer ID of every MNIST digit of ``split``, from the QMNIST labels.
 
@@ -722,6 +726,11 @@ def load_writers(
     download : bool, default True
         False: only local files (no network), for callers that merely want the
         writers as provenance when they happen to be there.
+    strict : bool, default True
+        False: a QMNIST file that does not match the MNIST labels (another
+        MNIST-format set, a truncated file) gives None with one logged warning
+        instead of an error; the writers are provenance, not a reason to
+        refuse drawing digits.
 
     Returns
     -------
@@ -733,7 +742,8 @@ def load_writers(
     Raises
     ------
     ValueError
-        Bad ``split``, or the QMNIST labels disagree with the MNIST labels.
+        Bad ``split``, or (``strict``) the QMNIST labels disagree with the
+        MNIST labels.
     """
     _check_split(split)
     # Only the labels are needed to check alignment: do not fetch the images.
@@ -753,7 +763,20 @@ def load_writers(
             "QMNIST writer IDs unavailable for %s: %s", split, exc
         )
         return None
-    return _writers(str(labels_path.resolve()), str(qpath.resolve()), split)
+    key = (str(labels_path.resolve()), str(qpath.resolve()), split)
+    if strict:
+        return _writers(*key)
+    try:
+        return _writers(*key)
+    except ValueError as exc:  # IdxFormatError too
+        if key not in _MISMATCH_WARNED:
+            _MISMATCH_WARNED.add(key)
+            logger.warning("QMNIST writer IDs not used (writer -1) for %s: %s", split, exc)
+        return None
+
+
+#: Mismatched (labels, QMNIST) pairs already reported: one warning per process.
+_MISMATCH_WARNED: set[tuple[str, str, str]] = set()
 
 
 @functools.lru_cache(maxsize=4)
