@@ -162,9 +162,7 @@ class Augmenter:
         """Every active unit's draws, call by call (one generator each), joined in call order."""
         units = [UNITS[section][t] for t in self._on[section]]
         entries = self._config[section]
-        calls = [
-            draw_call(units, entries, g, per_row, shape, PARAMS_FIRST[section]) for g in gens
-        ]
+        calls = [draw_call(units, entries, g, per_row, shape, PARAMS_FIRST[section]) for g in gens]
         if len(calls) == 1:
             return calls[0]
         rows = np.repeat(np.arange(len(calls)), per_row)

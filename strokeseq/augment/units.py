@@ -89,7 +89,9 @@ def draw_values(
         if isinstance(v, Mapping):
             choice = np.asarray(v["choice"], np.float64)
             values[pname] = (
-                np.full(n, choice[0]) if choice.size == 1 else choice[gen.integers(0, choice.size, n)]
+                np.full(n, choice[0])
+                if choice.size == 1
+                else choice[gen.integers(0, choice.size, n)]
             )
             continue
         lo, hi = v
@@ -416,6 +418,9 @@ def join(parts: list[Draw], rows: np.ndarray) -> Draw:
         arrs = [p.noise[k] for p in parts if k in p.noise]
         if arrs[0].ndim > 1:
             width = np.max([a.shape[1:] for a in arrs], axis=0)
-            arrs = [np.pad(a, [(0, 0), *((0, w - s) for w, s in zip(width, a.shape[1:]))]) for a in arrs]
+            arrs = [
+                np.pad(a, [(0, 0), *((0, w - s) for w, s in zip(width, a.shape[1:], strict=True))])
+                for a in arrs
+            ]
         noise[k] = np.concatenate(arrs)
     return Draw(applied, values, noise, rows)
