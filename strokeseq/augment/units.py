@@ -29,7 +29,7 @@ import numpy as np
 
 from . import digit as _d
 from . import sequence as _s
-from ._core import CHUNK, gaussian_blur
+from ._core import gaussian_blur
 from .config import SCHEMA, Param
 
 __all__ = ["PARAMS_FIRST", "UNITS", "Draw", "Unit", "join"]
@@ -187,11 +187,11 @@ class Elastic(Unit):
     section, name = "digit", "elastic"
 
     def draw_noise(self, gen, d, shape):
-        m = int(np.count_nonzero(d.applied))
+        m, size = int(np.count_nonzero(d.applied)), _d.CHUNK
         # drawn chunk by chunk, as elastic_field does: each chunk has its own kernels
         chunks = [
-            gen.random((min(m, s + CHUNK) - s, 2, *shape), dtype=np.float32)
-            for s in range(0, m, CHUNK)
+            gen.random((min(m, s + size) - s, 2, *shape), dtype=np.float32)
+            for s in range(0, m, size)
         ]
         if chunks:
             d.noise["u"] = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
@@ -271,15 +271,10 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
             rows = ela.groups()
             first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             own -= np.repeat(first, np.diff(np.r_[first, sel.size]))
-            kgroups = rows.astype(np.int64) * (1 << 32) + own // CHUNK
+            kgroups = rows.astype(np.int64) * (1 << 32) + own // _d.CHUNK
         else:
-            kgroups = own // CHUNK
-        f = np.zeros((union.size, 2, _d.SIZE, _d.SIZE), np.float32)
-        for s in range(0, sel.size, CHUNK):
-            e = min(sel.size, s + CHUNK)
-            f[sel[s:e]] = _d._fields_from_noise(
-                ela.noise["u"][s:e], v["alpha"][s:e], v["sigma"][s:e], kgroups[s:e]
-            )
+            kgroups = own // _d.CHUNK
+        f = _d.Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
     out = x.copy()
     out[union] = _d.warp(x[union], inv, f)
     return out
