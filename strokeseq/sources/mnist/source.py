@@ -93,37 +93,66 @@ class MnistSource(DigitSource):
 
     @property
     def writers(self) -> np.ndarray | None:
-        """QMNIST writer ID of each image, or None when the QMNIST files are unavailable."""
-        self.images  # noqa: B018
-        if self._writers is False:
-            from .files import load_writers
+        """QMNIST writer ID of each image, or None when no matching QMNIST file is here.
 
-            self._writers = load_writers(self.split, self.data_dir)
-        return self._writers  # type: ignore[return-value]
+        Provenance only: local files, never a download; a QMNIST file that
+        does not match these MNIST labels is ignored with one logged warning
+        (writer -1). ``writer="same"`` needs them and may download them.
+        """
+        return self._local_writers()
 
     @property
     def extents(self) -> np.ndarray:
-        """Ink box ``x0, x1, y0, y1`` of every image, computed once (~0.15 s for train)."""
+        """Ink box ``x0, x1, y0, y1`` of every image.
+
+        Computed once (~0.15 s for train) and cached beside the unpacked copy
+        of the images, verified with it, so later processes only load it.
+        """
         self.images  # noqa: B018
         if self._extents is None:
-            self._extents = ink_boxes(self._images)
+            from .files import derived_table, mnist_paths
+
+            images_path, _ = mnist_paths(self.split, self.data_dir)
+            extents = derived_table(images_path, "inkbox", ink_boxes)
+            if extents.shape != (len(self._images), 4) or extents.dtype != np.int64:
+                extents = ink_boxes(self._images)  # the file changed under us: recompute
+            self._extents = extents
             widths = self._extents[:, 1] - self._extents[:, 0]
             self._max_width = [int(widths[self._labels == d].max()) for d in range(10)]
         return self._extents
 
     def _local_writers(self) -> np.ndarray | None:
         """Writers for provenance: local QMNIST files only, never a download."""
+        self.images  # noqa: B018
         if self._writers is False:
             if getattr(self, "_no_local_writers", False):
                 return None
             from .files import load_writers
 
-            found = load_writers(self.split, self.data_dir, download=False)
+            found = load_writers(self.split, self.data_dir, download=False, strict=False)
             if found is None:
                 self._no_local_writers = True  # writer="same" may still download them
                 return None
             self._writers = found
         return self._writers  # type: ignore[return-value]
+
+    def _writers_for_same(self) -> np.ndarray:
+        """Writers for ``writer="same"``: local or downloaded, and they must match."""
+        writers = self._local_writers()
+        if writers is None:
+            from .files import load_writers
+
+            writers = load_writers(self.split, self.data_dir)  # raises on a mismatch
+            if writers is None:
+                from ...errors import DataNotFoundError
+
+                raise DataNotFoundError(
+                    "writer='same' needs the QMNIST writer labels "
+                    "(qmnist-train/test-labels-idx2-int.gz): put them next to the MNIST "
+                    "files, set STROKESEQ_QMNIST_DIR, or allow the download"
+                )
+            self._writers = writers
+        return writers
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -175,15 +204,7 @@ class MnistSource(DigitSource):
     def _writer_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         tables = getattr(self, "_wtables", None)
         if tables is None:
-            writers = self.writers
-            if writers is None:
-                from ...errors import DataNotFoundError
-
-                raise DataNotFoundError(
-                    "writer='same' needs the QMNIST writer labels "
-                    "(qmnist-train/test-labels-idx2-int.gz): put them next to the MNIST "
-                    "files, set STROKESEQ_QMNIST_DIR, or allow the download"
-                )
+            writers = self._writers_for_same()
             ids, wpos = np.unique(writers, return_inverse=True)
             key = wpos * 10 + self._labels  # (writer, label) cell
             order = np.argsort(key, kind="stable")
