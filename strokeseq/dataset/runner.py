@@ -472,6 +472,7 @@ def _run(
             head["compress"],
             None if transfer == "client" and client is not None else str(folder),
             fsync,
+            head["data"],
         )
         for k, a, b in plan
         if k not in done
