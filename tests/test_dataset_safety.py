@@ -396,3 +396,19 @@ def test_a_worker_with_other_digit_data_refuses(tmp_path, fake_mnist_dir):
     with pytest.raises(DatasetError, match="other digit data than the run recorded"):
         build_shard(job)
     assert not (tmp_path / "shard-000001.npz").exists()
+
+
+def test_a_run_refused_by_the_lock_removes_nothing(tmp_path, fake_mnist_dir, monkeypatch):
+    """Two runs creating one new folder at once: the one refused leaves the other's files."""
+    from strokeseq.dataset import runner
+
+    class TheOtherRunWon(FolderLock):
+        def acquire(self):
+            (self.folder / "manifest.json").write_text("the other run's")
+            raise DatasetLockedError(f"{self.folder} is being written by another run")
+
+    monkeypatch.setattr(runner, "FolderLock", TheOtherRunWon)
+    out = tmp_path / "new"
+    with pytest.raises(DatasetLockedError):
+        generate_dataset(out, 20, CFG, 1, data_dir=fake_mnist_dir)
+    assert (out / "manifest.json").read_text() == "the other run's"
