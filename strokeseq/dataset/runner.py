@@ -200,7 +200,8 @@ def generate_dataset(
     overwrite : bool
         Replace a folder holding a different dataset (or other files).
     verify : bool
-        Re-hash the shards kept from an earlier run (default: size check).
+        Re-hash every shard kept from an earlier run (default: only those whose
+        size, inode or modification time differ from when they were written).
     fsync : bool
         Flush each shard to disk before it is renamed (power-loss safety;
         not needed against killed processes).
