@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .compose import INK_CHOICES, LAYOUTS, SequenceBatch, arrange, to_image
-from .layout import min_width, sample_gaps
+from .compose import INK_CHOICES, LAYOUTS, SequenceBatch, compose_rows, to_image
+from .layout import required_width, sample_gaps
 from .rng import as_generator
-from .sources import _MNIST, DigitSource, get_source
+from .sources import DigitSource, source_for
 from .sources.base import TILE
-from .sources.mnist import MnistSource
 from .validate import check_digits, check_spacing, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
@@ -39,24 +38,6 @@ def _check_options(layout: str, ink: str, dtype: Any, writer: str | None) -> Any
     if writer not in (None, "same"):
         raise ValueError(f"writer must be None or 'same', got {writer!r}")
     return dt.type
-
-
-def _source(source: str | DigitSource, split: str, data_dir: str | Path | None) -> DigitSource:
-    if source == "mnist":
-        # A plain dict look-up first: this runs on every single-image call.
-        src = _MNIST.get((split, data_dir))
-        if src is None:
-            path = None if data_dir is None else str(data_dir)
-            src = _MNIST[split, data_dir] = get_source("mnist", split=split, data_dir=path)
-        return src
-    return get_source(source)
-
-
-def _required_width(src: DigitSource, labels: Sequence[int], lo: int, layout: str) -> int:
-    n = len(labels)
-    if layout == "tile":
-        return min_width(n, lo)
-    return min_width(n, lo, [src.max_ink_width(d) for d in labels])
 
 
 def _too_narrow(
@@ -133,22 +114,24 @@ def generate_numbers_sequence(
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
-    src = _source(source, split, data_dir)
+    src = source_for(source, split, data_dir)
     n = len(labels)
     need = (
-        TILE * n + (n - 1) * lo if layout == "tile" else _required_width(src, labels, lo, layout)
+        TILE * n + (n - 1) * max(lo, 0)
+        if layout == "tile"
+        else required_width(labels, lo, layout, src)
     )
     if width < need:
         raise _too_narrow(width, need, n, (lo, hi), layout)
     gen = as_generator(rng)
-    if type(src) is MnistSource and layout == "tile" and writer is None and augment is None:
-        return _fast_mnist_tiles(src, labels, lo, hi, width, gen, ink, out_type)
+    if src.uniform_draws and layout == "tile" and writer is None and augment is None:
+        return _fast_tiles(src, labels, lo, hi, width, gen, ink, out_type)
     batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
     return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
 
 
-def _fast_mnist_tiles(
-    src: MnistSource,
+def _fast_tiles(
+    src: DigitSource,
     labels: list[int],
     lo: int,
     hi: int,
@@ -157,14 +140,13 @@ def _fast_mnist_tiles(
     ink: str,
     out_type: Any,
 ) -> np.ndarray:
-    """Single sequence, MNIST tiles: plain Python on a handful of numbers.
+    """Single sequence of tiles from a source with ``uniform_draws``: plain Python.
 
     Per-call overhead is the cost for one small image, so this path avoids
     small NumPy calls. It consumes the generator exactly as the batch path
     does for one row (``random(n)``, ``random(n - 1)``, ``random(1)``), so both
     give the same image for the same seed.
     """
-    images = src._images if src._images is not None else src.images
     n = len(labels)
     k = n - 1
     u = gen.random(2 * n).tolist()
@@ -176,11 +158,10 @@ def _fast_mnist_tiles(
         gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
     slack = width - TILE * n - sum(gaps)
     x = min(int(u[-1] * (slack + 1)), slack)
-    counts, starts, order = src._counts_list, src._starts_list, src._order_list
-    canvas = np.zeros((TILE, width), np.uint8)
-    for j, d in enumerate(labels):
-        c = counts[d]
-        canvas[:, x : x + TILE] = images[order[starts[d] + min(int(u[j] * c), c - 1)]]
+    tiles = src.ink_tiles(labels, u[:n])
+    canvas = np.zeros((TILE, width), tiles[0].dtype)
+    for j, tile in enumerate(tiles):
+        canvas[:, x : x + TILE] = tile
         if j < k:
             x += TILE + gaps[j]
     return to_image(canvas, ink_color=ink, dtype=out_type)
@@ -196,26 +177,11 @@ def _render(
     writer: str | None,
     augment: Any,
 ) -> SequenceBatch:
-    """Draw, augment and arrange one chunk of equal-length rows (ink units)."""
-    n_rows, n = labels.shape
+    """Draw one chunk of equal-length rows and compose it (ink units)."""
     digits = src.draw_sequences(labels, gen, writer=writer)
-    aug = _augmenter(augment)
-    if aug is not None and not aug.digit_is_identity:
-        digits.ink = aug.digits(digits.as_float(), gen)
-        digits.extents = None  # the ink moved: measure the boxes again
-    batch = arrange(
-        digits,
-        labels,
-        spacing,
-        width,
-        layout=layout,
-        u_gaps=gen.random((n_rows, n - 1)),
-        u_margin=gen.random(n_rows),
+    return compose_rows(
+        digits, labels, spacing, width, layout=layout, rng=gen, augmenter=_augmenter(augment)
     )
-    if aug is not None and not aug.sequence_is_identity:
-        batch.ink, boxes = aug.sequences(batch.ink, batch.boxes, gen)  # uint8 or float ink
-        batch.boxes = boxes.astype(np.int32)
-    return batch
 
 
 def _augmenter(augment: Any):
@@ -288,9 +254,11 @@ def render_sequences(
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
-    src = _source(source, split, data_dir)
+    src = source_for(source, split, data_dir)
     gen = as_generator(rng)
-    _check_widths(src, labels, (lo, hi), width, layout)
+    need = required_width(labels, lo, layout, src)
+    if width < need:
+        raise _too_narrow(width, need, labels.shape[1], (lo, hi), layout)
     n_rows, _n = labels.shape
     images = np.empty((n_rows, TILE, width), out_type)
     parts = []
@@ -300,20 +268,6 @@ def render_sequences(
         batch.ink = None  # type: ignore[assignment]  # the images hold it now
         parts.append(batch)
     return images, _concat(parts, labels)
-
-
-def _check_widths(
-    src: DigitSource, labels: np.ndarray, spacing: tuple[int, int], width: int, layout: str
-) -> None:
-    if labels.shape[0] == 0:
-        return
-    worst = labels[0]
-    if layout == "ink":  # the row whose widest instances need the most room
-        widest = np.array([src.max_ink_width(d) for d in range(10)])
-        worst = labels[int(widest[labels].sum(axis=1).argmax())]
-    need = _required_width(src, worst.tolist(), spacing[0], layout)
-    if width < need:
-        raise _too_narrow(width, need, labels.shape[1], spacing, layout)
 
 
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:

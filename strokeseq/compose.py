@@ -7,7 +7,9 @@ applied once, at the end, by :func:`to_image`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -15,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .layout import cap_overlaps, fit_positions, sample_gaps
 from .sources.base import TILE, Digits
 
-__all__ = ["INK_CHOICES", "LAYOUTS", "SequenceBatch", "arrange", "paste_tiles", "to_image"]
+__all__ = ["INK_CHOICES", "LAYOUTS", "SequenceBatch", "compose_rows", "paste_tiles", "to_image"]
 
 LAYOUTS = ("tile", "ink")
 _F255 = np.float32(255)
@@ -51,7 +53,89 @@ class SequenceBatch:
     meta: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def arrange(
+def compose_rows(
+    digits: Digits,
+    labels: np.ndarray,
+    spacing: tuple[int, int],
+    width: int,
+    *,
+    layout: str = "tile",
+    rng: np.random.Generator | None = None,
+    uniforms: tuple[np.ndarray, np.ndarray] | None = None,
+    augmenter: Any = None,
+    row_rngs: Sequence[np.random.Generator] | None = None,
+) -> SequenceBatch:
+    """The one composer: drawn digits -> (augmented) digits -> gaps and margins -> lines.
+
+    The API, datasets and ladders all compose through this function (the only
+    caller of the placement step), so a spacing, width or augmentation rule
+    cannot differ between them.
+
+    Parameters
+    ----------
+    digits : Digits
+        ``N * n`` drawn digits, row by row (``DigitSource.draw_*``).
+    labels : numpy.ndarray
+        ``(N, n)`` int labels.
+    spacing : (int, int)
+        Validated inclusive gap range.
+    width : int
+        Validated width, at least :func:`strokeseq.layout.required_width`.
+    layout : {"tile", "ink"}
+        Digit boxes: the 28-px tile, or the ink's bounding columns.
+    rng : numpy.random.Generator, optional
+        One generator for the whole batch (the API): digit augmentation
+        draws from it first, then the gap uniforms ``(N, n - 1)``, the margin
+        uniforms ``(N,)``, then line augmentation.
+    uniforms : (u_gaps, u_margin), optional
+        Given uniforms ``(N, n - 1)`` and ``(N,)`` instead of drawing them
+        from ``rng`` (datasets and their per-index words).
+    augmenter : Augmenter, optional
+        Per-digit transforms before placement, per-line transforms after.
+    row_rngs : sequence of N generators, optional
+        Per-row augmentation generators (datasets: a row's augmentation
+        depends on that row alone); otherwise augmentation draws from ``rng``.
+
+    Returns
+    -------
+    SequenceBatch
+        Ink-unit lines (uint8 when the source's ink is uint8 and nothing
+        was augmented, float32 otherwise), labels, boxes, gaps, provenance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.compose import compose_rows
+    >>> from strokeseq.sources import Digits
+    >>> ink = np.zeros((2, 28, 28), np.uint8); ink[:, 4:24, 10:18] = 255
+    >>> batch = compose_rows(Digits(ink, np.array([1, 7])), np.array([[1, 7]]), (2, 2), 60,
+    ...                      rng=np.random.default_rng(0))
+    >>> batch.ink.shape, batch.gaps.tolist()
+    ((1, 28, 60), [[2]])
+    """
+    n_rows, n = labels.shape
+    aug = None if augmenter is None or augmenter.is_identity else augmenter
+    if aug is not None and not aug.digit_is_identity:
+        x = digits.as_float()
+        x = aug.digits_rows(x, row_rngs, n) if row_rngs is not None else aug.digits(x, rng)
+        digits = Digits(np.ascontiguousarray(x, np.float32), digits.labels, digits.meta, None)
+    if uniforms is None:
+        if rng is None:
+            raise ValueError("compose_rows needs rng or uniforms for the gaps and margins")
+        uniforms = (rng.random((n_rows, n - 1)), rng.random(n_rows))
+    batch = _arrange(
+        digits, labels, spacing, width, layout=layout, u_gaps=uniforms[0], u_margin=uniforms[1]
+    )
+    if aug is not None and not aug.sequence_is_identity:
+        if row_rngs is not None:
+            batch.ink, boxes = aug.sequences_rows(batch.ink, batch.boxes, row_rngs)
+        else:
+            batch.ink, boxes = aug.sequences(batch.ink, batch.boxes, rng)
+        batch.boxes = np.asarray(boxes).astype(np.int32)
+    return batch
+
+
+def _arrange(
     digits: Digits,
     labels: np.ndarray,
     spacing: tuple[int, int],
