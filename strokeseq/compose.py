@@ -17,13 +17,53 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .layout import cap_overlaps, fit_positions, sample_gaps
 from .sources.base import TILE, Digits
 
-__all__ = ["INK_CHOICES", "LAYOUTS", "SequenceBatch", "compose_rows", "paste_tiles", "to_image"]
+__all__ = [
+    "INK_CHOICES",
+    "LAYOUTS",
+    "SequenceBatch",
+    "check_dtype",
+    "check_ink",
+    "compose_rows",
+    "paste_tiles",
+    "to_image",
+]
 
 LAYOUTS = ("tile", "ink")
 _F255 = np.float32(255)
 _F1 = np.float32(1)
 _BLOCK_BYTES = 256 * 1024
+#: The one vocabulary of ``ink=`` everywhere (API, datasets, hard cases):
+#: "black" is black ink on a white page (background 1.0 / 255), "white" is
+#: white ink on black (background 0), MNIST's array polarity. Defaults differ
+#: by audience (images for people: "black"; inputs for models: "white"), the
+#: meaning does not.
 INK_CHOICES = ("black", "white")
+
+
+def check_ink(ink: object) -> str:
+    """Return ``ink`` if it is ``"black"`` or ``"white"``, else raise ValueError."""
+    if ink not in INK_CHOICES:
+        raise ValueError(
+            f"ink must be 'black' (black ink on white) or 'white' (white ink on black), got {ink!r}"
+        )
+    return ink  # type: ignore[return-value]
+
+
+def check_dtype(dtype: object) -> type:
+    """``numpy.float32`` or ``numpy.uint8`` from a type, a dtype or a name (``"uint8"``).
+
+    The one normaliser of ``dtype=`` (API, datasets, hard cases): any
+    spelling NumPy understands, and only the two image types.
+    """
+    if dtype is np.float32 or dtype is np.uint8:
+        return dtype  # type: ignore[return-value]
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or uint8, got {dtype!r}") from None
+    if dt not in (np.float32, np.uint8) or isinstance(dtype, bool):
+        raise TypeError(f"dtype must be float32 or uint8, got {dtype!r}")
+    return dt.type
 
 
 @dataclass
@@ -192,26 +232,78 @@ def paste_tiles(
 
     Tiles may stick out of the canvas (ink layout: the blank part of a tile
     around an ink box at the border); the canvas is padded by a tile on each
-    side and cropped. With ``overlap`` the tiles are combined with ``max``,
-    otherwise assigned (tile layout: tiles never overlap). One vectorised
-    scatter per digit position, not per sample.
+    side and cropped. With ``overlap`` the tiles are combined with ``max``
+    (one scatter per digit position: neighbours may share columns),
+    otherwise assigned in one scatter for the whole batch (tile layout:
+    tiles never overlap).
     """
     n_rows, n = tile_x.shape
     pad = TILE if overlap else 0
     canvas = np.zeros((n_rows, TILE, image_width + 2 * pad), tiles.dtype)
+    if not overlap:
+        _scatter_rows(canvas, tiles.reshape(n_rows * n, TILE, TILE), tile_x.reshape(-1), n)
+        return canvas
     windows = sliding_window_view(canvas, TILE, axis=2, writeable=True)  # (N, 28, W', 28)
     rows = np.arange(n_rows)
     for j in range(n):
         xs = tile_x[:, j] + pad
-        if overlap:
-            region = windows[rows, :, xs]
-            np.maximum(region, tiles[:, j], out=region)
-            windows[rows, :, xs] = region
-        else:
-            windows[rows, :, xs] = tiles[:, j]
-    if pad:
-        canvas = np.ascontiguousarray(canvas[:, :, pad:-pad])
-    return canvas
+        region = windows[rows, :, xs]
+        np.maximum(region, tiles[:, j], out=region)
+        windows[rows, :, xs] = region
+    return np.ascontiguousarray(canvas[:, :, pad:-pad])
+
+
+def _scatter_rows(canvas: np.ndarray, tiles: np.ndarray, xs: np.ndarray, per_row: int) -> None:
+    """``canvas[r, :, x:x+28] = tile`` for every tile, in one fancy-index assignment.
+
+    The canvas is viewed with each run of 28 pixels as one opaque element
+    (a void dtype, at every column offset), so a tile is 28 element copies
+    of 28 pixels each instead of 784 single-pixel copies.
+    """
+    n_rows, h, w = canvas.shape
+    size = canvas.itemsize
+    rowtype = np.dtype((np.void, TILE * size))
+    runs = np.ndarray(
+        (n_rows, h, w - TILE + 1),
+        rowtype,
+        buffer=canvas,
+        strides=(h * w * size, w * size, size),
+    )
+    src = np.ascontiguousarray(tiles, canvas.dtype).view(rowtype).reshape(len(tiles), h)
+    rows = np.arange(n_rows).repeat(per_row)
+    runs[rows, :, xs] = src
+
+
+#: Converted tiles of the single-call path: (id(bank), ink, dtype) -> (bank, cache, done).
+_PAGE_TILES: dict[tuple, tuple[np.ndarray, np.ndarray, bytearray]] = {}
+
+
+def page_tiles(bank: np.ndarray, positions: list[int], ink_color: str, dtype: type) -> list:
+    """Tiles ``bank[positions]`` already in output pixels (polarity and dtype), cached.
+
+    The single-call path pastes these, so its canvas is written once. Each
+    tile is converted by :func:`to_image` the first time it is used (the
+    same bytes as converting a whole canvas) and kept: the cache is an
+    uninitialised array the size of ``bank`` whose pages the operating
+    system provides only as tiles are converted.
+    """
+    key = (id(bank), ink_color, dtype)
+    entry = _PAGE_TILES.get(key)
+    if entry is None or entry[0] is not bank:
+        entry = _PAGE_TILES[key] = (bank, np.empty(bank.shape, dtype), bytearray(len(bank)))
+    _, cache, done = entry
+    out = []
+    for i in positions:
+        if not done[i]:
+            cache[i] = to_image(bank[i], ink_color=ink_color, dtype=dtype)
+            done[i] = 1
+        out.append(cache[i])
+    return out
+
+
+def clear_page_tiles() -> None:
+    """Forget the converted tiles of :func:`page_tiles` (``sources.clear_cache`` calls it)."""
+    _PAGE_TILES.clear()
 
 
 def to_image(

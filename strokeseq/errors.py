@@ -8,7 +8,7 @@ know strokeseq's own names.
 
 from __future__ import annotations
 
-__all__ = ["DataNotFoundError", "DownloadError", "GlyphError", "IdxFormatError"]
+__all__ = ["CommandError", "DataNotFoundError", "DownloadError", "GlyphError", "IdxFormatError"]
 
 
 class IdxFormatError(ValueError):
@@ -25,3 +25,7 @@ class DownloadError(OSError):
 
 class GlyphError(ValueError):
     """A glyph file of the synthetic source is malformed (names the file, digit and field)."""
+
+
+class CommandError(Exception):
+    """Bad input found by a ``strokeseq`` command: printed as one line, exit status 2."""

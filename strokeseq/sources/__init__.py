@@ -108,6 +108,9 @@ def clear_cache() -> None:
     effect only for sources created after this call.
     """
     _CACHE.clear()
+    from ..compose import clear_page_tiles
+
+    clear_page_tiles()
 
 
 def _factory(name: str) -> Callable[..., DigitSource]:

@@ -153,13 +153,16 @@ class DigitSource(ABC):
         """
         return None
 
-    def ink_tiles(self, labels: list[int], u: list[float]) -> list[np.ndarray] | None:
-        """The ink tiles ``draw_from_uniforms`` would give, without provenance, or None.
+    def ink_tiles(self, labels: list[int], u: list[float]) -> tuple[np.ndarray, list[int]] | None:
+        """Where the tiles of ``draw_from_uniforms`` are: ``(bank, positions)``, or None.
 
         The API's single-call fast path: plain Python over a handful of
         digits, so a call costs microseconds. ``u`` holds one uniform per
-        label. Only meaningful with :attr:`uniform_draws`; the default
-        returns None (the caller takes the general path).
+        label; ``bank[positions[j]]`` must be the ink tile of digit ``j``
+        that :meth:`draw_from_uniforms` would give. A fixed ``bank`` (the
+        source's whole image array) lets the caller keep converted tiles.
+        Only meaningful with :attr:`uniform_draws`; the default returns None
+        (the caller takes the general path).
         """
         return None
 

@@ -145,10 +145,13 @@ class MnistSource(DigitSource):
             "index": indices,
             "writer": writers[indices] if writers is not None else np.full(len(indices), -1),
         }
-        # Large batches pay once for the table of all ink boxes; small ones
-        # (a CLI call) let the composer measure just the digits drawn.
-        if self._extents is None and len(indices) >= 4096:
-            self.extents  # noqa: B018
+        # Once enough digits have been drawn (a large batch, or many chunks of
+        # one), pay once for the table of all ink boxes; small uses (a CLI call)
+        # let the composer measure just the digits drawn.
+        if self._extents is None:
+            self._drawn = getattr(self, "_drawn", 0) + len(indices)
+            if self._drawn >= 4096:
+                self.extents  # noqa: B018
         extents = self._extents[indices] if self._extents is not None else None
         return Digits(images[indices], self._labels[indices], meta, extents)
 
@@ -260,19 +263,17 @@ class MnistSource(DigitSource):
             return self.digits_at(self.same_writer_indices(labels, u_writer, u_pick))
         return self.digits_at(self.indices_from_uniform(labels.ravel(), np.ravel(u_pick)))
 
-    def ink_tiles(self, labels: list[int], u: list[float]) -> list[np.ndarray]:
-        """uint8 ink tiles of ``draw_from_uniforms`` for one short row, in plain Python.
+    def ink_tiles(self, labels: list[int], u: list[float]) -> tuple[np.ndarray, list[int]]:
+        """The split's images and the positions ``draw_from_uniforms`` picks, in plain Python.
 
-        A handful of digits costs microseconds here: no NumPy call but the
-        indexing of each tile (a view of the file's bytes).
+        A handful of digits costs a microsecond here: no NumPy call at all.
         """
         images = self._images if self._images is not None else self.images
         counts, starts, order = self._counts_list, self._starts_list, self._order_list
-        out = []
-        for d, v in zip(labels, u, strict=False):
-            c = counts[d]
-            out.append(images[order[starts[d] + min(int(v * c), c - 1)]])
-        return out
+        return images, [
+            order[starts[d] + min(int(v * counts[d]), counts[d] - 1)]
+            for d, v in zip(labels, u, strict=False)
+        ]
 
     def prepare(self, writer: str | None = None) -> None:
         """Load the split and look the QMNIST writers up (None, logged, when unavailable)."""
