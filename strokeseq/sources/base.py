@@ -188,13 +188,6 @@ class DigitSource(ABC):
             if k not in ("index", "writer")
         }
 
-    def provenance(self) -> dict:
-        """JSON-serialisable description of where the digits come from (for manifests).
-
-        The default names the class; sources backed by files add their identity.
-        """
-        return {"name": self.name, "class": f"{type(self).__module__}.{type(self).__qualname__}"}
-
     def sample(self, labels, rng=None) -> np.ndarray:
         """Draw digits as ``(n, 28, 28)`` float32 ink (ink 1, background 0).
 
@@ -218,6 +211,22 @@ class DigitSource(ABC):
         tighter bound when they know one.
         """
         return TILE
+
+    def data_identity(self) -> dict:
+        """What this source draws from, for a dataset manifest (JSON-ready).
+
+        A resumed dataset must draw from the same data as the run that
+        started it; the runner compares this dict between runs. The default
+        is the source's name; sources backed by files add their content
+        hashes (see :meth:`strokeseq.sources.mnist.MnistSource.data_identity`).
+
+        Examples
+        --------
+        >>> from strokeseq.sources import get_source
+        >>> get_source("synthetic").data_identity()["source"]
+        'synthetic'
+        """
+        return {"source": self.name}
 
 
 def ink_boxes(ink: np.ndarray) -> np.ndarray:
