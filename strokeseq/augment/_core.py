@@ -206,7 +206,7 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
 
     Outside the image the input is zero (SciPy's ``mode="grid-constant"``):
     a point half a pixel beyond the edge reads half the edge pixel, a point a
-    full pixel beyond reads 0. One gather of the four corners per output pixel.
+    full pixel beyond reads 0.
 
     Parameters
     ----------
@@ -221,13 +221,12 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     """
     n, h, w = images.shape
     hp, wp = h + 2, w + 2
-    pad = np.zeros((n, hp, wp), np.float32)
-    pad[:, 1:-1, 1:-1] = images
     # Clipping to the padded frame keeps every gather in bounds; beyond it the
     # padding reads 0, which is what any farther point would read too.
     top = np.array([h + 1, w + 1], np.float32).reshape(2, 1, 1, 1)
     np.clip(yx, np.float32(0.0), top, out=yx)
-    itype = np.int64 if pad.size + 2 * wp >= 2**31 - 1 else np.int32
+    size = n * hp * wp
+    itype = np.int64 if size + 2 * wp >= 2**31 - 1 else np.int32
     ii = yx.astype(itype)  # truncation == floor for coordinates >= 0
     np.minimum(ii, np.array([h, w], itype).reshape(2, 1, 1, 1), out=ii)
     # fractional parts, computed in float32 (a plain yx - ii would promote to float64)
@@ -235,12 +234,27 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     flat_i = ii[0] * wp
     flat_i += ii[1]
     flat_i += (np.arange(n, dtype=itype) * (hp * wp)).reshape(-1, *([1] * (flat_i.ndim - 1)))
-    corners = np.array([0, 1, wp, wp + 1], itype).reshape(4, *([1] * flat_i.ndim))
-    # a, b, c, d = top-left, top-right, bottom-left, bottom-right
-    # mode="clip" is the cheapest bounds policy; indices are in range anyway
-    g = np.take(pad.reshape(-1), flat_i + corners, mode="clip")
-    ac, bd = g[0::2], g[1::2]
-    bd -= ac  # along x on both rows at once
+    # The four corners a, b, c, d (top-left, top-right, bottom-left, bottom-right)
+    # of every output pixel, as g[0..3]; mode="clip" is the cheapest bounds policy.
+    if n >= 32:
+        # One 16-byte gather per pixel from a table of each padded pixel's four
+        # corners (built with four sequential copies): ~3x fewer cache misses
+        # than four gathers on a 256-digit block; more calls for a few digits.
+        quad = np.zeros((size + wp + 1, 4), np.float32)
+        quad[:size, 0].reshape(n, hp, wp)[:, 1:-1, 1:-1] = images
+        first = quad[:, 0]
+        quad[:-1, 1] = first[1:]
+        quad[:-wp, 2] = first[wp:]
+        quad[: -wp - 1, 3] = first[wp + 1 :]
+        got = np.take(quad.view(np.complex128).reshape(-1), flat_i, mode="clip")
+        g = np.moveaxis(got.view(np.float32).reshape(*flat_i.shape, 4), -1, 0)
+    else:
+        pad = np.zeros((n, hp, wp), np.float32)
+        pad[:, 1:-1, 1:-1] = images
+        corners = np.array([0, 1, wp, wp + 1], itype).reshape(4, *([1] * flat_i.ndim))
+        g = np.take(pad.reshape(-1), flat_i + corners, mode="clip")
+    ac = g[0::2]
+    bd = g[1::2] - ac  # along x on both rows at once
     bd *= yx[1]
     bd += ac
     b, d = bd[0], bd[1]
