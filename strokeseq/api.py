@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .rng import as_generator
 from .sources import _MNIST, DigitSource, get_source
 from .sources.base import TILE
 from .sources.mnist import MnistSource
-from .validate import check_digits, check_spacing, check_width
+from .validate import check_data_dir, check_digits, check_spacing, check_split, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
 
@@ -44,11 +45,18 @@ def _check_options(layout: str, ink: str, dtype: Any, writer: str | None) -> Any
 def _source(source: str | DigitSource, split: str, data_dir: str | Path | None) -> DigitSource:
     if source == "mnist":
         # A plain dict look-up first: this runs on every single-image call.
-        src = _MNIST.get((split, data_dir))
+        try:
+            src = _MNIST.get((split, data_dir))
+        except TypeError:  # unhashable data_dir: refused just below
+            src = None
         if src is None:
-            path = None if data_dir is None else str(data_dir)
+            check_split(split)
+            check_data_dir(data_dir)
+            path = None if data_dir is None else os.fspath(data_dir)
             src = _MNIST[split, data_dir] = get_source("mnist", split=split, data_dir=path)
         return src
+    check_split(split)  # refused even where the source does not use them
+    check_data_dir(data_dir)
     return get_source(source)
 
 
@@ -237,8 +245,11 @@ def _as_label_rows(sequences: Any) -> list[list[int]] | np.ndarray:
         if sequences.size and (sequences.min() < 0 or sequences.max() > 9):
             raise ValueError("sequences must hold digits 0-9")
         return sequences.astype(np.int64)
-    if isinstance(sequences, (str, bytes)):
-        raise TypeError("sequences must be a list of digit sequences, e.g. ['305', '12']")
+    if isinstance(sequences, (str, bytes, Set, Mapping)):
+        raise TypeError(
+            "sequences must be an ordered list of digit sequences, e.g. ['305', '12'], "
+            f"not {type(sequences).__name__}"
+        )
     try:
         rows = list(sequences)
     except TypeError:
