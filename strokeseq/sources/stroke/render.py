@@ -262,8 +262,9 @@ def rasterise_capsules(
     for sel, wy, wx in groups:
         step = max(1, _CHUNK_ELEMENTS // (wy * wx))
         off = (np.arange(wy)[:, None] * size + np.arange(wx))[:, :, None]  # (wy, wx, 1)
-        for s in range(0, sel.size, step):
-            k = sel[s : s + step]
+        whole = isinstance(sel, slice)  # one group: chunks are views, not gathers
+        for s in range(0, sel.stop if whole else sel.size, step):
+            k = slice(s, s + step) if whole else sel[s : s + step]
             ink, x0, y0 = _capsule_ink(caps, k, wy, wx, size, soft, work)
             idx = work.index[: ink.size].reshape(ink.shape)
             np.add(off, caps["digit"][k] * (size * size) + y0 * size + x0, out=idx)
@@ -323,21 +324,16 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     # The ink profile as constants: ink = 1/soft - d * (1 / (soft * r)). The
     # factors 2 and 1/2 below are exact, so the arithmetic matches the
     # reference rasteriser bit for bit.
-    return {
-        "digit": dig,
-        "ax": pa[:, 0].copy(),
-        "ay": pa[:, 1].copy(),
-        "ux2": u[:, 0] * f32(2),
-        "uy2": u[:, 1] * f32(2),
-        "half_inv_l2": inv_l2 * f32(0.5),
-        "l2": 1.0 / inv_l2,
-        "neg_inv_sr": -(1.0 / (f32(soft) * np.maximum(r, f32(1e-6)))),
-        "lo": lo,
-        "span": span,
-    }
+    consts = np.empty((7, dig.size), f32)  # one gather per chunk instead of seven
+    consts[0], consts[1] = pa[:, 0], pa[:, 1]
+    np.multiply(u.T, f32(2), out=consts[2:4])
+    np.multiply(inv_l2, f32(0.5), out=consts[4])
+    np.divide(1.0, inv_l2, out=consts[5])
+    consts[6] = -(1.0 / (f32(soft) * np.maximum(r, f32(1e-6))))
+    return {"digit": dig, "consts": consts, "lo": lo, "span": span}
 
 
-def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
+def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray | slice, int, int]]:
     """Group capsules that share a window size: ``[(indices, wy, wx), ...]``.
 
     One window fitting all capsules costs the fewest NumPy calls; groups of
@@ -348,7 +344,7 @@ def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray, int, int]]:
     """
     m = span.shape[0]
     wx, wy = (int(v) for v in span.max(axis=0))
-    single = [(np.arange(m), wy, wx)]
+    single = [(slice(0, m), wy, wx)]
     if m * wy * wx <= 4 * _CHUNK_ELEMENTS:  # a few chunks at most: not worth it
         return single
     best, best_cost = None, _cost(m * wy * wx, -(-m * wy * wx // _CHUNK_ELEMENTS))
@@ -384,25 +380,27 @@ def _capsule_ink(caps, k, wy: int, wx: int, size: int, soft: float, work: _Works
     the workspace.
     """
     f32 = np.float32
-    proj2, dist2, t, tmp = work.arrays((wy, wx, k.size))
-    x0 = np.minimum(caps["lo"][k, 0], size - wx)
-    y0 = np.minimum(caps["lo"][k, 1], size - wy)
+    lo = caps["lo"][k]
+    ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = caps["consts"][:, k]
+    proj2, dist2, t, tmp = work.arrays((wy, wx, lo.shape[0]))
+    x0 = np.minimum(lo[:, 0], size - wx)
+    y0 = np.minimum(lo[:, 1], size - wy)
     # Pixel-centre offsets from a: rows (wy, m) and columns (wx, m).
-    dx = (x0 + np.arange(wx)[:, None] + 0.5).astype(f32) - caps["ax"][k]
-    dy = (y0 + np.arange(wy)[:, None] + 0.5).astype(f32) - caps["ay"][k]
+    dx = (x0 + np.arange(wx)[:, None] + 0.5).astype(f32) - ax
+    dy = (y0 + np.arange(wy)[:, None] + 0.5).astype(f32) - ay
     # 2 (q - a).u and |q - a|^2 as a row term plus a column term.
-    np.add((dy * caps["uy2"][k])[:, None, :], (dx * caps["ux2"][k])[None, :, :], out=proj2)
+    np.add((dy * uy2)[:, None, :], (dx * ux2)[None, :, :], out=proj2)
     np.add((dy * dy)[:, None, :], (dx * dx)[None, :, :], out=dist2)
-    np.multiply(proj2, caps["half_inv_l2"][k], out=t)
+    np.multiply(proj2, half_inv_l2, out=t)
     np.clip(t, f32(0.0), f32(1.0), out=t)
     # |q - a - t u|^2 = |q - a|^2 - t (2p - t |u|^2)
-    np.multiply(t, caps["l2"][k], out=tmp)
+    np.multiply(t, l2, out=tmp)
     proj2 -= tmp
     proj2 *= t
     dist2 -= proj2
     np.maximum(dist2, f32(0.0), out=dist2)
     ink = np.sqrt(dist2, out=dist2)
-    ink *= caps["neg_inv_sr"][k]
+    ink *= neg_inv_sr
     ink += f32(1.0 / soft)
     return ink, x0, y0
 
