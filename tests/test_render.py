@@ -284,3 +284,11 @@ def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch):
     assert new.shape == old.shape == (300, 28, 28)
     # the canvases are bit-identical; the block sums add in another order
     np.testing.assert_allclose(new, old, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("k", [2, 9, 16])
+def test_bezier_points_equal_the_einsum_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    ctrl = rng.normal(0, 10, (20, 7, 4, 2))
+    expect = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
+    np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)

@@ -21,6 +21,7 @@ the pieces here:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ from .glyph_schema import GlyphSet
 __all__ = [
     "CompiledGlyphs",
     "bezier_basis",
+    "bezier_points",
     "centre_of_mass",
     "compile_glyphs",
     "downsample",
@@ -43,6 +45,27 @@ def bezier_basis(k: int) -> np.ndarray:
     t = np.linspace(0.0, 1.0, k)[:, None]
     s = 1.0 - t
     return np.hstack([s**3, 3 * s * s * t, 3 * s * t * t, t**3])
+
+
+def bezier_points(ctrl: np.ndarray, k: int) -> np.ndarray:
+    """Points of cubic Bezier segments at ``k`` evenly spaced parameters.
+
+    ``ctrl`` is ``(..., 4, D)`` control points; returns ``(..., k, D)``. Equal,
+    bit for bit, to ``np.einsum("kc,...cd->...kd", bezier_basis(k), ctrl)``
+    (the same products added in the same order), several times faster.
+
+    Examples
+    --------
+    >>> ctrl = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    >>> bezier_points(ctrl, 4)[:, 0].tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    basis = bezier_basis(k)
+    c = np.asarray(ctrl, np.float64)[..., None, :, :]  # (..., 1, 4, D)
+    out = basis[:, 0, None] * c[..., 0, :]
+    for j in range(1, 4):
+        out += basis[:, j, None] * c[..., j, :]
+    return out
 
 
 # Degree elevation of 2- and 3-point segments to cubics, as rows of weights
@@ -258,7 +281,7 @@ def rasterise_capsules(
     flat = canvas.reshape(-1)
     groups = _window_groups(caps["span"])
     cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, wy, wx in groups))
-    work = _Workspace(cap)
+    work = _workspace(cap)
     for sel, wy, wx in groups:
         step = max(1, _CHUNK_ELEMENTS // (wy * wx))
         off = (np.arange(wy)[:, None] * size + np.arange(wx))[:, :, None]  # (wy, wx, 1)
@@ -286,15 +309,27 @@ _MARGIN = 0.01
 
 
 class _Workspace:
-    """Reused work arrays of one call: no allocation (and page faults) per chunk."""
+    """Work arrays reused across chunks and calls: no allocation (and no page
+    faults on fresh memory) per chunk."""
 
     def __init__(self, size: int) -> None:
+        self.size = size
         self.f = [np.empty(size, np.float32) for _ in range(4)]
         self.index = np.empty(size, np.intp)
 
     def arrays(self, shape: tuple[int, ...]) -> list[np.ndarray]:
         e = int(np.prod(shape))
         return [f[:e].reshape(shape) for f in self.f]
+
+
+_local = threading.local()  # one workspace per thread (Dask and other thread pools)
+
+
+def _workspace(size: int) -> _Workspace:
+    work = getattr(_local, "work", None)
+    if work is None or work.size < size:
+        work = _local.work = _Workspace(size)
+    return work
 
 
 def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarray] | None:
