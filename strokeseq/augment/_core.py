@@ -7,6 +7,7 @@ reads background (0.0): ink that leaves the frame is lost, nothing wraps.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -76,7 +77,9 @@ def is_number(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
-def gaussian_matrix(sigma: np.ndarray, size: int, truncate: float = 4.0) -> np.ndarray:
+def gaussian_matrix(
+    sigma: np.ndarray, size: int, truncate: float = 4.0, rmax: int | None = None
+) -> np.ndarray:
     """Smoothing matrices ``G`` such that ``G @ u`` is ``gaussian_filter1d(u, sigma)``.
 
     Matches ``scipy.ndimage.gaussian_filter1d(..., mode="constant", cval=0,
@@ -89,6 +92,9 @@ def gaussian_matrix(sigma: np.ndarray, size: int, truncate: float = 4.0) -> np.n
         Positive widths.
     size : int
         Length of the signal.
+    rmax : int, optional
+        Support of the normalising sums (default: the widest radius); only
+        the order of the float sum depends on it.
 
     Returns
     -------
@@ -96,7 +102,7 @@ def gaussian_matrix(sigma: np.ndarray, size: int, truncate: float = 4.0) -> np.n
     """
     sigma = np.asarray(sigma, dtype=np.float64).reshape(-1, 1, 1)
     radius = np.floor(truncate * sigma + 0.5)
-    rmax = int(radius.max())
+    rmax = int(radius.max()) if rmax is None else int(rmax)
     k = np.arange(-rmax, rmax + 1, dtype=np.float64)
     w = np.exp(-0.5 * (k / sigma) ** 2) * (np.abs(k) <= radius)
     norm = w.sum(axis=-1, keepdims=True)  # (m, 1, 1): over the full support, like SciPy
@@ -104,22 +110,6 @@ def gaussian_matrix(sigma: np.ndarray, size: int, truncate: float = 4.0) -> np.n
     d = (i[:, None] - i[None, :]).astype(np.float64)
     g = np.exp(-0.5 * (d / sigma) ** 2) * (np.abs(d) <= radius) / norm
     return g.astype(np.float32)
-
-
-def smooth_fields(u: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Gaussian-smooth square fields ``u`` of shape ``(n, c, S, S)``, one sigma per sample.
-
-    A separable Gaussian on an S x S field is two S x S matrix products,
-    ``G @ u @ G.T``, batched with ``np.matmul`` (one ``G`` for the whole batch
-    when sigma is shared, else one per sample).
-    """
-    s = u.shape[-1]
-    uniq, inverse = np.unique(quantise_sigma(sigma), return_inverse=True)
-    g = gaussian_matrix(uniq, s)
-    if uniq.size == 1:
-        return g[0] @ u @ g[0].T
-    g = g[inverse.reshape(-1)][:, None]  # (n, 1, s, s)
-    return g @ u @ g.transpose(0, 1, 3, 2)
 
 
 def quantise_sigma(sigma: np.ndarray) -> np.ndarray:
@@ -131,11 +121,66 @@ def quantise_sigma(sigma: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(sigma, dtype=np.float64) * 64.0) / 64.0
 
 
-def smoothed_ones(sigma: np.ndarray, size: int) -> np.ndarray:
-    """``G 1 G^T`` per sample: the smoothed all-ones field, shape (n, 1, size, size)."""
-    uniq, inverse = np.unique(quantise_sigma(sigma), return_inverse=True)
-    r = gaussian_matrix(uniq, size).sum(axis=2)  # row sums of G
-    return (r[:, :, None] * r[:, None, :])[inverse.reshape(-1)][:, None]
+@functools.lru_cache(maxsize=4096)
+def _cached_kernel(rmax: int, sigma: float, size: int, truncate: float) -> np.ndarray:
+    """One smoothing matrix, built with the support ``2 rmax + 1`` of its call (read-only).
+
+    Bit-identical to that sigma's row of :func:`gaussian_matrix` on a batch
+    whose widest radius is ``rmax``: the kernel's float sum runs over
+    ``2 rmax + 1`` taps either way.
+    """
+    g = gaussian_matrix(np.array([sigma]), size, truncate, rmax=rmax)[0]
+    g.flags.writeable = False
+    return g
+
+
+def kernel_bank(
+    sigma: np.ndarray, groups: np.ndarray | None, size: int, truncate: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothing matrices for one or many independent calls, bit-identical to each call's own.
+
+    :func:`gaussian_matrix` sums each kernel over ``2 rmax + 1`` taps where
+    ``rmax`` is the widest radius of ITS call; a longer run of zero taps
+    changes the order of the float sum, hence the last bit of ``G``. So a
+    matrix is defined by (its call's rmax, quantised sigma); they are built
+    once per process and cached, which makes small calls cheap.
+
+    Parameters
+    ----------
+    sigma : ndarray, shape (n,)
+        Widths (quantised here with :func:`quantise_sigma`).
+    groups : ndarray, shape (n,), or None
+        Which call each sample belongs to (any integer labels); None: one call.
+    size : int
+        Side of the fields.
+
+    Returns
+    -------
+    bank : ndarray, shape (m, size, size), float32
+        The distinct matrices.
+    inverse : ndarray, shape (n,), intp
+        Index into ``bank`` of each sample's matrix.
+    """
+    q = quantise_sigma(sigma)
+    # the radius gaussian_matrix gives each width, and the widest of each call
+    radius = np.floor(truncate * q + 0.5)
+    if groups is None or q.size == 0:
+        reach = np.full(q.shape, radius.max() if q.size else 0.0)
+    else:
+        reach = group_reach(radius, groups)
+    if q.size <= 64:  # small calls: a dict is far cheaper than np.unique(axis=0)
+        pairs = list(zip(reach.tolist(), q.tolist(), strict=True))
+        keys = list(dict.fromkeys(pairs))
+        where = {k: i for i, k in enumerate(keys)}
+        inverse = np.array([where[p] for p in pairs], np.intp)
+    else:
+        # both exact in float64: reach is a whole number, q a multiple of 1/64
+        code = reach * 2.0**20 + q * 64.0
+        uniq, inverse = np.unique(code, return_inverse=True)
+        keys = [(float(c // 2.0**20), (c % 2.0**20) / 64.0) for c in uniq.tolist()]
+        inverse = inverse.reshape(-1)
+    bank = np.stack([_cached_kernel(int(r), s, size, truncate) for r, s in keys])
+    return bank, inverse
 
 
 def group_reach(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -150,46 +195,6 @@ def group_reach(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     top = np.full(int(inverse.max()) + 1 if inverse.size else 0, -np.inf)
     np.maximum.at(top, inverse, values)
     return top[inverse]
-
-
-def kernel_bank(
-    sigma: np.ndarray, groups: np.ndarray, size: int, truncate: float = 4.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothing matrices for many independent calls at once, bit-identical to each call's own.
-
-    :func:`gaussian_matrix` sums each kernel over ``2 rmax + 1`` taps where
-    ``rmax`` is the widest radius of ITS call; a longer run of zero taps
-    changes the order of the float sum, hence the last bit of ``G``. So the
-    matrices are built once per distinct (call's rmax, quantised sigma), each
-    class of calls with one ``gaussian_matrix`` call whose widest radius is
-    that ``rmax``.
-
-    Parameters
-    ----------
-    sigma : ndarray, shape (n,)
-        Widths (quantised here, as :func:`smooth_fields` does).
-    groups : ndarray, shape (n,)
-        Which call each sample belongs to (any integer labels).
-    size : int
-        Side of the fields.
-
-    Returns
-    -------
-    bank : ndarray, shape (m, size, size), float32
-        The distinct matrices.
-    inverse : ndarray, shape (n,), intp
-        Index into ``bank`` of each sample's matrix.
-    """
-    q = quantise_sigma(sigma)
-    # the radius gaussian_matrix gives each width, and the widest of each call
-    reach = group_reach(np.floor(truncate * q + 0.5), groups)
-    pairs, inverse = np.unique(np.stack([reach, q], axis=1), axis=0, return_inverse=True)
-    bank = np.empty((pairs.shape[0], size, size), np.float32)
-    for r in np.unique(pairs[:, 0]):
-        rows = np.flatnonzero(pairs[:, 0] == r)
-        # the widest of these widths has radius r, so the support is the calls' own
-        bank[rows] = gaussian_matrix(pairs[rows, 1], size, truncate)
-    return bank, inverse.reshape(-1)
 
 
 def bilinear(images: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:

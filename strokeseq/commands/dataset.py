@@ -105,6 +105,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST IDX files")
     o.add_argument("--overwrite", action="store_true", help="replace a different dataset in OUT")
     o.add_argument("--verify", action="store_true", help="re-hash shards kept when resuming")
+    o.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is writing OUT, wait for it to finish (default: refuse)",
+    )
     o.add_argument("--fsync", action="store_true", help="flush each shard to disk before renaming")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -200,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             verify=args.verify,
             fsync=args.fsync,
             progress=progress,
+            wait=args.wait,
         )
     finally:
         if bar is not None:

@@ -139,6 +139,22 @@ class DigitSource(ABC):
         """
         return TILE
 
+    def data_identity(self) -> dict:
+        """What this source draws from, for a dataset manifest (JSON-ready).
+
+        A resumed dataset must draw from the same data as the run that
+        started it; the runner compares this dict between runs. The default
+        is the source's name; sources backed by files add their content
+        hashes (see :meth:`strokeseq.sources.mnist.MnistSource.data_identity`).
+
+        Examples
+        --------
+        >>> from strokeseq.sources import get_source
+        >>> get_source("synthetic").data_identity()["source"]
+        'synthetic'
+        """
+        return {"source": self.name}
+
 
 def ink_boxes(ink: np.ndarray) -> np.ndarray:
     """``(n, 4)`` int64 ink boxes ``x0, x1, y0, y1`` of ``(n, 28, 28)`` images.
