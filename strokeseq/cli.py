@@ -16,7 +16,7 @@ from collections.abc import Sequence
 __all__ = ["CommandError", "main"]
 
 #: Subcommand modules under strokeseq.commands, in --help order.
-COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness")
+COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness", "export")
 
 
 class CommandError(Exception):
