@@ -18,7 +18,7 @@ from .errors import CommandError
 __all__ = ["CommandError", "main"]  # CommandError lives in strokeseq.errors; kept here for imports
 
 #: Subcommand modules under strokeseq.commands, in --help order.
-COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness")
+COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness", "export")
 
 
 class _Parser(argparse.ArgumentParser):
