@@ -160,7 +160,7 @@ class _Namer:
 
 
 def _chunks(count: int, width: int) -> Iterator[int]:
-    per = max(1, CHUNK_PIXELS // (28 * width))
+    per = max(1, CHUNK_PIXELS // (28 * max(width, 1)))  # width checked by the first chunk
     done = 0
     while done < count:
         n = min(per, count - done)
