@@ -14,6 +14,7 @@ __all__ = [
     "current_umask",
     "int_arg",
     "seed_arg",
+    "source_arg",
     "write_png_atomic",
 ]
 
@@ -44,9 +45,10 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     """Options every generating command shares."""
     p.add_argument(
         "--source",
-        choices=("mnist", "synthetic"),
+        type=source_arg,
         default="mnist",
-        help="digit images: real MNIST digits or synthetic pen strokes (default: mnist)",
+        help="digit images: mnist (real digits), synthetic (pen strokes), a registered "
+        "source name or an import path package.module:Class (default: mnist)",
     )
     p.add_argument(
         "--split",
@@ -192,3 +194,15 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def source_arg(text: str) -> str:
+    """A registered source name or a ``package.module:Class`` import path."""
+    from ..sources import is_source_name, registered_sources
+
+    if not is_source_name(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(registered_sources())} "
+            "or an import path package.module:Class)"
+        )
+    return text

@@ -82,7 +82,7 @@ def _human_bytes(n: int) -> str:
 
 def _check_size(args: argparse.Namespace) -> None:
     """Refuse counts and sizes that could not be written, before anything is done."""
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     if args.count > MAX_COUNT:
         raise CommandError(
@@ -115,7 +115,7 @@ class _Namer:
     """
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from ..cli import CommandError
+        from ..errors import CommandError
 
         self.overwrite = args.overwrite
         self.count = args.count
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..api import generate_sequences
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     if not args.digits or not args.digits.isdigit() or not args.digits.isascii():
         raise CommandError(f"SEQUENCE must be digits 0-9 only, got {args.digits!r}")
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(image, names: Iterator[Path] | None, namer: _Namer, overwrite: bool) -> Path:
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     if names is not None:
         path = next(names)
