@@ -22,12 +22,13 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-__all__ = ["fit_positions", "min_width", "sample_gaps"]
+from .sources.base import TILE
 
-TILE = 28
+__all__ = ["fit_positions", "min_width", "required_width", "sample_gaps"]
 
 
 def min_width(n_digits: int, lo: int, digit_widths: list[int] | None = None) -> int:
@@ -90,6 +91,74 @@ def _rows_forward(c: np.ndarray, m: int, r: int) -> tuple[list[np.ndarray], np.n
         p, c = _step(c, r)
         rows.append(p)
     return rows, c
+
+
+def required_width(
+    labels: Any,
+    lo: int,
+    layout: str = "tile",
+    source: Any = None,
+) -> int:
+    """The one width rule: the narrowest image that always fits ``labels``.
+
+    Every caller (the API, datasets, ladders) asks this function, so a width
+    accepted in one place is accepted everywhere.
+
+    Parameters
+    ----------
+    labels : int, sequence or 2-D array
+        An int ``n`` (``n`` digits, any labels); a sequence whose items are
+        digits or collections of allowed digits at that position (the widest
+        counts); or a 2-D array of rows (the row needing most room counts).
+    lo : int
+        Smallest gap. Negative gaps (ink layout) never shrink the guarantee
+        below the digits' own widths, since how far digits overlap depends on
+        the instances drawn.
+    layout : {"tile", "ink"}
+        Tile layout: every digit box is 28 px. Ink layout: each label's box is
+        at most the source's :meth:`~strokeseq.sources.DigitSource.max_ink_width`.
+    source : DigitSource or sequence of DigitSource, optional
+        Needed for the ink layout (with several, the widest of them counts).
+
+    Returns
+    -------
+    int
+        The width in pixels.
+
+    Examples
+    --------
+    >>> from strokeseq.layout import required_width
+    >>> required_width(3, 2)  # 3 tiles and two gaps of at least 2 px
+    88
+    >>> required_width([3, 0, 5], -4)  # overlaps are not counted on
+    84
+    """
+    if layout == "tile" or source is None:
+        widest = np.full(10, TILE, np.int64)
+    else:
+        sources = source if isinstance(source, (list, tuple)) else [source]
+        widest = np.zeros(10, np.int64)
+        for src in sources:
+            widest = np.maximum(widest, [int(src.max_ink_width(d)) for d in range(10)])
+    gap = max(int(lo), 0)
+    if isinstance(labels, (int, np.integer)):
+        n = int(labels)
+        return int(widest.max()) * n + (n - 1) * gap if n > 0 else 0
+    arr = labels if isinstance(labels, np.ndarray) else None
+    if arr is not None and arr.ndim == 2:
+        if arr.shape[0] == 0:
+            return 0
+        n = arr.shape[1]
+        return int(widest[arr].sum(axis=1).max()) + (n - 1) * gap
+    total = 0
+    n = 0
+    for item in labels:
+        n += 1
+        if isinstance(item, (int, np.integer)):
+            total += int(widest[int(item)])
+        else:
+            total += int(max(widest[int(d)] for d in item))
+    return total + (n - 1) * gap if n else 0
 
 
 def _prefix_tables(k: int, r: int, cap: int) -> tuple[np.ndarray, ...]:

@@ -159,3 +159,27 @@ def test_checkpointed_rows_equal_the_whole_table(monkeypatch, table_bytes):
     assert len(rows) == k
     for got, want in zip(rows, reversed(whole), strict=True):
         np.testing.assert_array_equal(got, want, strict=True)
+
+
+def test_required_width_is_the_one_rule():
+    from strokeseq.layout import required_width
+
+    class Narrow:  # a source whose ink boxes are at most 2 + label px wide
+        def max_ink_width(self, d):
+            return 2 + d
+
+    assert required_width(3, 4) == 3 * 28 + 2 * 4
+    assert required_width([1, 2], 5) == 56 + 5
+    assert required_width(3, -5, "ink", Narrow()) == 3 * 11  # overlaps are not counted on
+    assert required_width([1, 9], 2, "ink", Narrow()) == 3 + 11 + 2
+    # per position, the widest allowed digit; for rows, the row that needs most
+    assert required_width([[0, 1], 9], 0, "ink", Narrow()) == 3 + 11
+    assert required_width(np.array([[0, 0], [9, 1]]), 1, "ink", Narrow()) == 11 + 3 + 1
+    assert required_width(np.zeros((0, 3), np.int64), 1, "ink", Narrow()) == 0
+    # with several sources, the widest of them counts
+    assert (
+        required_width(
+            [0], 0, "ink", [Narrow(), type("W", (), {"max_ink_width": lambda s, d: 20})()]
+        )
+        == 20
+    )
