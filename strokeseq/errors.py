@@ -9,6 +9,7 @@ know strokeseq's own names.
 from __future__ import annotations
 
 __all__ = [
+    "CommandError",
     "DataNotFoundError",
     "DatasetError",
     "DatasetLockedError",
@@ -32,6 +33,10 @@ class DownloadError(OSError):
 
 class GlyphError(ValueError):
     """A glyph file of the synthetic source is malformed (names the file, digit and field)."""
+
+
+class CommandError(Exception):
+    """Bad input found by a ``strokeseq`` command: printed as one line, exit status 2."""
 
 
 class DatasetError(ValueError):

@@ -601,8 +601,9 @@ def test_writers_download_from_private_mirror(env, server, tmp_path, monkeypatch
     assert _leftovers(env) == ["qmnist-test-labels-idx2-int.gz"]
 
 
-def test_real_qmnist_writers_disjoint(real_mnist_dir, env, monkeypatch):
+def test_real_qmnist_writers_disjoint(real_mnist_dir, real_qmnist_dir, env, monkeypatch):
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(real_mnist_dir))
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
     monkeypatch.setenv("STROKESEQ_OFFLINE", "1")
     w_train, w_test = data.load_writers("train"), data.load_writers("test")
     if w_train is None or w_test is None:

@@ -24,6 +24,7 @@ from strokeseq.dataset import (
     iter_shards,
     load_dataset,
 )
+from strokeseq.dataset.manifest import FORMAT_VERSION
 from strokeseq.errors import DatasetError
 
 CFG = {"length": [3, 6], "spacing": [0, 8], "width": {"per_digit": 34, "extra": 0}}
@@ -55,7 +56,7 @@ def test_formats_round_trip_same_samples(tmp_path, fake_mnist_dir, fmt):
     for k, v in ds.labels.items():
         np.testing.assert_array_equal(v, ref[k], err_msg=k)
     m = json.loads((out / "manifest.json").read_text())
-    assert m["complete"] and m["format_version"] == 1 and m["seed"] == 7
+    assert m["complete"] and m["format_version"] == FORMAT_VERSION and m["seed"] == 7
     assert [(e["start"], e["stop"]) for e in m["shards"]] == [(0, 64), (64, 128), (128, 150)]
     assert {"strokeseq", "numpy"} <= set(m["versions"])
     assert DatasetConfig.from_dict(m["config"]).digest() == m["config_sha256"]

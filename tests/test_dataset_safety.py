@@ -380,3 +380,35 @@ def test_a_failed_start_keeps_an_existing_dataset(made, fake_mnist_dir):
     with pytest.raises(ValueError, match="different dataset"):
         generate_dataset(made, 100, CFG, 4, shard_size=25, data_dir=fake_mnist_dir)
     assert _shards(made) == before and (made / "manifest.json").exists()
+
+
+def test_a_worker_with_other_digit_data_refuses(tmp_path, fake_mnist_dir):
+    """A worker (say a Dask node) whose MNIST files differ from the run's does not write."""
+    from strokeseq.dataset import DatasetConfig, SampleContext
+    from strokeseq.dataset.shards import ShardJob, build_shard
+
+    ctx = SampleContext(DatasetConfig.from_dict(CFG), 1, str(fake_mnist_dir))
+    ours = {"mnist": ctx.source("mnist").data_identity()}
+    job = ShardJob(ctx, 0, 0, 10, "npz", 0, str(tmp_path), data=ours)
+    assert build_shard(job)["count"] == 10
+    theirs = {"mnist": {**ours["mnist"], "writers": None}}
+    job = ShardJob(ctx, 1, 10, 20, "npz", 0, str(tmp_path), data=theirs)
+    with pytest.raises(DatasetError, match="other digit data than the run recorded"):
+        build_shard(job)
+    assert not (tmp_path / "shard-000001.npz").exists()
+
+
+def test_a_run_refused_by_the_lock_removes_nothing(tmp_path, fake_mnist_dir, monkeypatch):
+    """Two runs creating one new folder at once: the one refused leaves the other's files."""
+    from strokeseq.dataset import runner
+
+    class TheOtherRunWon(FolderLock):
+        def acquire(self):
+            (self.folder / "manifest.json").write_text("the other run's")
+            raise DatasetLockedError(f"{self.folder} is being written by another run")
+
+    monkeypatch.setattr(runner, "FolderLock", TheOtherRunWon)
+    out = tmp_path / "new"
+    with pytest.raises(DatasetLockedError):
+        generate_dataset(out, 20, CFG, 1, data_dir=fake_mnist_dir)
+    assert (out / "manifest.json").read_text() == "the other run's"

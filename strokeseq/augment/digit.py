@@ -12,6 +12,7 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -42,8 +43,8 @@ __all__ = [
 SIZE = 28
 CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
 _GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-# the same grid in the coordinates of the image padded by one pixel (see bilinear)
-_GRID_Y1, _GRID_X1 = _GRID_Y + 1, _GRID_X + 1
+# the same grid, (y, x) stacked, in the coordinates of the image padded by one pixel
+_GRID_YX1 = np.stack([_GRID_Y + 1, _GRID_X + 1])[:, None]  # (2, 1, 28, 28)
 # Resampling works on blocks of this many digits: their fields, coordinates and
 # gathers (~2 MB) stay in cache; 2048-digit blocks ran 1.5-2x slower per digit
 # on the shared 2-core machine. Independent of CHUNK, which defines the draws.
@@ -218,7 +219,12 @@ def _affine_inverse(
     return inv
 
 
-def warp(ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None) -> np.ndarray:
+def warp(
+    ink: np.ndarray,
+    inv: np.ndarray | None,
+    fields: Fields | None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """One bilinear resampling: ``out(q) = in(A^-1 q + d(q))`` (affine, then field).
 
     ``inv`` is from :func:`_affine_inverse` (None = identity); the displacement
@@ -226,10 +232,11 @@ def warp(ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None) -> np.n
     digits (fields, coordinates and gathers of a block stay in cache); large
     batches spread the blocks over a small thread pool. Nothing here is
     random, and every digit's result is its own: the output does not depend
-    on the blocks or the threads.
+    on the blocks or the threads. Written into ``out`` when given.
     """
     n = ink.shape[0]
-    out = np.empty_like(ink)
+    if out is None:
+        out = np.empty_like(ink)
     pool = _threads() if n >= POOL_MIN else None
     jobs = []
     for s in range(0, n, BLOCK):
@@ -247,24 +254,19 @@ def _warp_block(
     out: np.ndarray, ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None, s: int, e: int
 ) -> None:
     f = fields.block(s, e) if fields is not None else None
+    # source (y, x) of every output pixel, in the coordinates of the padded image
     if inv is None:
-        # one pass each: grid + displacement (coordinates of the padded image)
         if f is None:
-            ys = np.broadcast_to(_GRID_Y1, (e - s, SIZE, SIZE)).copy()
-            xs = np.broadcast_to(_GRID_X1, (e - s, SIZE, SIZE)).copy()
+            yx = np.broadcast_to(_GRID_YX1, (2, e - s, SIZE, SIZE)).copy()
         else:
-            ys = f[:, 0] + _GRID_Y1
-            xs = f[:, 1] + _GRID_X1
+            yx = f.transpose(1, 0, 2, 3) + _GRID_YX1
     else:
-        a = inv[s:e].astype(np.float32)[:, :, :, None, None]
-        ys = a[:, 0, 0] * _GRID_Y + a[:, 0, 1] * _GRID_X
-        ys += a[:, 0, 2] + 1.0
-        xs = a[:, 1, 0] * _GRID_Y + a[:, 1, 1] * _GRID_X
-        xs += a[:, 1, 2] + 1.0
+        a = inv[s:e].astype(np.float32).transpose(1, 2, 0)[:, :, :, None, None]  # (2, 3, m, 1, 1)
+        yx = a[:, 0] * _GRID_Y + a[:, 1] * _GRID_X
+        yx += a[:, 2] + 1.0
         if f is not None:
-            ys += f[:, 0]
-            xs += f[:, 1]
-    out[s:e] = bilinear(ink[s:e], ys, xs)
+            yx += f.transpose(1, 0, 2, 3)
+    out[s:e] = bilinear(ink[s:e], yx)
 
 
 _POOL = None
@@ -336,7 +338,7 @@ def elastic(
     for s in range(0, n, CHUNK):  # noise drawn and kernels built per chunk, as elastic_field
         e = min(n, s + CHUNK)
         u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
-        out[s:e] = warp(x[s:e], None, Fields(u, alpha_a[s:e], sigma_a[s:e]))
+        warp(x[s:e], None, Fields(u, alpha_a[s:e], sigma_a[s:e]), out=out[s:e])
     return finish(out)
 
 
@@ -385,6 +387,7 @@ def affine(
     return finish(warp(x, inv, None))
 
 
+@functools.lru_cache(maxsize=8)
 def _ring_offsets(kmax: int) -> list[list[tuple[int, int]]]:
     """Offsets of the digital disk, grouped into rings ``k-1 < |d| <= k`` for k = 1..kmax."""
     rings: list[list[tuple[int, int]]] = [[] for _ in range(kmax + 1)]
@@ -434,10 +437,12 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
         base = np.floor(mag)
         frac = (mag - base).astype(np.float32)
         src = x[sel]
-        pad = np.pad(src, ((0, 0), (kmax, kmax), (kmax, kmax)))
+        pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
+        pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
         cur = src.copy()
         acc = np.zeros_like(src)
         rings = _ring_offsets(kmax)
+        used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
         for k in range(kmax + 1):
             if k > 0:
                 for dy, dx in rings[k]:
@@ -446,6 +451,8 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
                         pad[:, kmax + dy : kmax + dy + SIZE, kmax + dx : kmax + dx + SIZE],
                         out=cur,
                     )
+            if k not in used:  # weight 0 for every digit: adds nothing
+                continue
             # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
             w = np.where(base == k, 1.0 - frac, 0.0) + np.where(base + 1 == k, frac, 0.0)
             acc += w.astype(np.float32)[:, None, None] * cur

@@ -117,7 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_config_file(path: str) -> dict[str, Any]:
     """A dataset config from a JSON or TOML file (a ``[dataset]`` table or the top level)."""
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     try:
         text = Path(path).read_bytes()
@@ -138,7 +138,7 @@ def load_config_file(path: str) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Config dict: the --config file, overridden by each option given."""
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     cfg = load_config_file(args.config) if args.config else {}
     cfg.pop("seed", None)

@@ -1,9 +1,9 @@
 """``manifest.json``: what a dataset folder holds, written atomically, checked on read.
 
-Layout (``format_version`` 1)::
+Layout (``format_version`` 2; 1 has the same layout)::
 
     {
-      "format": "strokeseq-dataset", "format_version": 1,
+      "format": "strokeseq-dataset", "format_version": 2,
       "config": {...DatasetConfig.to_dict()...}, "config_sha256": "...",
       "seed": 7, "count": 1000000, "shard_size": 10000,
       "file_format": "npz", "compress": false,
@@ -46,10 +46,16 @@ __all__ = [
 ]
 
 FORMAT = "strokeseq-dataset"
-FORMAT_VERSION = 1
+#: 2: one composer for API, datasets and ladders (uint8 ink divided by 255 once,
+#: per-digit augmentation skipped when it is the identity): the bytes of
+#: augmented samples changed. Version 1 datasets still read, but do not resume.
+FORMAT_VERSION = 2
+#: Versions this strokeseq reads (their file layout is the same).
+READ_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 #: Keys that must match for a run to continue a folder (anything else: a different dataset).
 IDENTITY_KEYS = (
+    "format_version",
     "config_sha256",
     "seed",
     "count",
@@ -119,10 +125,10 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise DatasetError(f"{path} is not a strokeseq dataset manifest")
     version = m.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise DatasetError(
             f"{path} has manifest format version {version!r}; this strokeseq "
-            f"reads version {FORMAT_VERSION} only (upgrade strokeseq to read it)"
+            f"reads versions {', '.join(map(str, READ_VERSIONS))} (upgrade strokeseq to read it)"
         )
     check_manifest(m, path)
     return m

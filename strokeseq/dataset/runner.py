@@ -398,15 +398,24 @@ def generate_dataset(
 
         client, owned = connect(executor, scheduler)
     created = not folder.exists()
+    held = False
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with lock:
-            return _run(
-                folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
-                progress, t0,
-            )  # fmt: skip
+            held = True
+            try:
+                return _run(
+                    folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
+                    progress, t0,
+                )  # fmt: skip
+            except BaseException:
+                if created:  # cleared while still held, so no waiter sees it half-removed
+                    _discard_if_empty(folder, keep_lock=True)
+                raise
     except BaseException:
-        if created:
+        # Only a run that held the folder clears it: a run refused because
+        # another one holds it (both created it at once) leaves it alone.
+        if created and held:
             _discard_if_empty(folder)
         raise
     finally:
@@ -414,15 +423,16 @@ def generate_dataset(
             client.close()
 
 
-def _discard_if_empty(folder: Path) -> None:
+def _discard_if_empty(folder: Path, keep_lock: bool = False) -> None:
     """Remove a folder this run created if it holds no shard: a refused run leaves nothing."""
     with contextlib.suppress(OSError):
         if any(p.name.startswith("shard-") for p in folder.iterdir()):
             return
         for p in folder.iterdir():
-            if _ours(p):
+            if _ours(p) and not (keep_lock and p.name == LOCK):
                 _remove(p)
-        folder.rmdir()  # fails (and keeps it) if anything else appeared
+        if not keep_lock:
+            folder.rmdir()  # fails (and keeps it) if anything else appeared
 
 
 def _run(
@@ -472,6 +482,7 @@ def _run(
             head["compress"],
             None if transfer == "client" and client is not None else str(folder),
             fsync,
+            head["data"],
         )
         for k, a, b in plan
         if k not in done
