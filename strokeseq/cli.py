@@ -13,14 +13,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["CommandError", "main"]
+from .errors import CommandError
+
+__all__ = ["CommandError", "main"]  # CommandError lives in strokeseq.errors; kept here for imports
 
 #: Subcommand modules under strokeseq.commands, in --help order.
 COMMANDS = ("sequence", "dataset", "preview", "hardcases", "robustness", "export")
-
-
-class CommandError(Exception):
-    """Bad input found by a command: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,14 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:  # a command whose module is not there yet
-            if exc.name != f"{__package__}.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
+    for name in COMMANDS:  # every command ships with the package: a failed import is a bug
+        importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_source_options", "int_arg", "seed_arg", "write_png_atomic"]
+__all__ = ["add_source_options", "int_arg", "seed_arg", "source_arg", "write_png_atomic"]
 
 
 def int_arg(text: str) -> int:
@@ -38,9 +38,10 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     """Options every generating command shares."""
     p.add_argument(
         "--source",
-        choices=("mnist", "synthetic"),
+        type=source_arg,
         default="mnist",
-        help="digit images: real MNIST digits or synthetic pen strokes (default: mnist)",
+        help="digit images: mnist (real digits), synthetic (pen strokes), a registered "
+        "source name or an import path package.module:Class (default: mnist)",
     )
     p.add_argument(
         "--split",
@@ -170,3 +171,15 @@ def write_png_atomic(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def source_arg(text: str) -> str:
+    """A registered source name or a ``package.module:Class`` import path."""
+    from ..sources import is_source_name, registered_sources
+
+    if not is_source_name(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(registered_sources())} "
+            "or an import path package.module:Class)"
+        )
+    return text

@@ -63,7 +63,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[Path], bool]:
         if out.suffix.lower() != ".png":
             out = out.with_name(out.name + ".png")
         if not out.parent.is_dir():
-            from ..cli import CommandError
+            from ..errors import CommandError
 
             raise CommandError(f"output folder {str(out.parent)!r} does not exist")
         if args.count == 1:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..api import generate_sequences
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     if not args.digits or not args.digits.isdigit() or not args.digits.isascii():
         raise CommandError(f"SEQUENCE must be digits 0-9 only, got {args.digits!r}")

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from .config import DatasetConfig
+from .folder_lock import LOCK, LOCK_INFO, FolderLock
 from .manifest import (
     FORMAT,
     FORMAT_VERSION,
     IDENTITY_KEYS,
     MANIFEST,
     read_manifest,
+    safe_shard_path,
     versions,
     write_manifest,
 )
@@ -93,12 +96,41 @@ def _plan(count: int, shard_size: int) -> list[tuple[int, int, int]]:
     ]
 
 
+#: Most shards in one dataset: the manifest lists every shard and is rewritten
+#: after each one, so its size (~200 bytes a shard) must stay small.
+MAX_SHARDS = 100_000
+#: Most bytes of images in one shard (held in memory by each worker, twice while queued).
+MAX_SHARD_BYTES = 2 << 30
+
+
 def _check_args(count: Any, shard_size: Any, file_format: str, workers: Any) -> None:
     for name, v in (("count", count), ("shard_size", shard_size), ("workers", workers)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
+    if workers > 1024:
+        raise ValueError(f"workers must be at most 1024, got {workers}")
+
+
+def _check_sizes(count: int, shard_size: int, cfg: DatasetConfig) -> None:
+    """Refuse sizes that cannot be planned or held, before anything is allocated or created."""
+    n_shards = -(-count // shard_size)
+    if n_shards > MAX_SHARDS:
+        raise ValueError(
+            f"count {count:,} in shards of {shard_size:,} makes {n_shards:,} shards; the limit "
+            f"is {MAX_SHARDS:,} shards (count <= {MAX_SHARDS * shard_size:,} at this shard "
+            "size): use a larger shard size or several datasets"
+        )
+    per_sample = 28 * cfg.max_width
+    need = min(count, shard_size) * per_sample
+    if need > MAX_SHARD_BYTES:
+        fit = max(MAX_SHARD_BYTES // per_sample, 1)
+        raise ValueError(
+            f"a shard of {min(count, shard_size):,} images of 28 x {cfg.max_width} px needs "
+            f"{need / 2**30:,.1f} GiB of memory; the limit is {MAX_SHARD_BYTES / 2**30:.0f} GiB "
+            f"per shard: use a shard size <= {fit:,}"
+        )
 
 
 def _level(compress: bool | int) -> int:
@@ -113,7 +145,9 @@ def _level(compress: bool | int) -> int:
 
 def _ours(p: Path) -> bool:
     n = p.name
-    return n == MANIFEST or n.startswith(("shard-", ".shard-", ".manifest."))
+    return n in (MANIFEST, LOCK, LOCK_INFO) or n.startswith(
+        ("shard-", ".shard-", ".manifest.", ".lock.json.")
+    )
 
 
 def _remove(p: Path) -> None:
@@ -129,6 +163,30 @@ def _clean_temporaries(folder: Path) -> None:
             _remove(p)
 
 
+def _describe_data(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Which digit data differs: files by name, writer provenance on/off."""
+    out = []
+    for name in sorted(set(old) | set(new)):
+        o, n = old.get(name) or {}, new.get(name) or {}
+        if o == n:
+            continue
+        of, nf = o.get("files") or {}, n.get("files") or {}
+        files = sorted(f for f in set(of) | set(nf) if of.get(f) != nf.get(f))
+        if files:
+            out.append(f"{name}: other {', '.join(files)}")
+        if o.get("writers") != n.get("writers"):
+            state = {None: "off"}
+            out.append(
+                f"{name}: writer provenance {state.get(o.get('writers'), 'on')} there, "
+                f"{state.get(n.get('writers'), 'on')} now"
+                if (o.get("writers") is None) != (n.get("writers") is None)
+                else f"{name}: other writer labels"
+            )
+        if not files and o.get("writers") == n.get("writers"):
+            out.append(f"{name}: {o or 'not used'} there, {n or 'not used'} now")
+    return "; ".join(out) or "details"
+
+
 def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
     diffs = []
     for key in IDENTITY_KEYS:
@@ -137,18 +195,21 @@ def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
                 oc, nc = old.get("config", {}), new["config"]
                 keys = sorted(k for k in set(oc) | set(nc) if oc.get(k) != nc.get(k))
                 diffs.append(f"config ({', '.join(keys) or 'details'})")
+            elif key == "data":
+                diffs.append(f"digit data ({_describe_data(old.get(key) or {}, new[key])})")
             else:
                 diffs.append(f"{key} ({old.get(key)!r} there, {new.get(key)!r} now)")
     return "; ".join(diffs)
 
 
+def _stamp(path: Path) -> list[int]:
+    """``[size, inode, mtime_ns]`` of a shard file: changes when it is replaced or edited."""
+    st = path.stat()
+    return [st.st_size, st.st_ino, st.st_mtime_ns]
+
+
 def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) -> list[dict]:
     """Create or reopen ``folder``; return the finished shards that can be kept."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output {folder} exists and is not a folder")
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        return []
     old = None
     if (folder / MANIFEST).exists():
         try:
@@ -165,6 +226,13 @@ def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) 
         )
     if old is not None and head["seed"] is None:
         head["seed"] = old.get("seed")  # resuming without a seed: the folder's seed
+    if old is not None and "data" not in old:
+        log.warning(
+            "%s was made by an older strokeseq that did not record its digit data: "
+            "resuming it without checking that the data is the same",
+            folder,
+        )
+        old["data"] = head["data"]
     if old is not None and any(old.get(k) != head.get(k) for k in IDENTITY_KEYS):
         if not overwrite:
             raise ValueError(
@@ -175,7 +243,7 @@ def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) 
         old = None
     if old is None:  # fresh start (overwrite, or only our leftovers): clear our files
         for p in folder.iterdir():
-            if _ours(p):
+            if _ours(p) and p.name not in (LOCK, LOCK_INFO):  # the lock is this run's
                 _remove(p)
         return []
     if old.get("versions") != head["versions"]:
@@ -187,14 +255,19 @@ def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) 
         )
     kept = []
     for entry in old["shards"]:
-        path = folder / entry["file"]
+        path = safe_shard_path(folder, entry["file"])
         if not path.exists():
             continue
-        if verify or path.is_dir():
-            size, digest = hash_shard(path)
-            ok = size == entry["bytes"] and digest == entry["sha256"]
+        # Cheap check: the file is the very one this strokeseq wrote (same size,
+        # inode and modification time as recorded); anything else is re-hashed.
+        if not verify and not path.is_dir() and entry.get("stat") == _stamp(path):
+            ok = True
         else:
-            ok = path.stat().st_size == entry["bytes"]
+            try:
+                size, digest = hash_shard(path)
+            except (OSError, ValueError):  # unreadable, or a damaged PNG folder
+                size, digest = -1, ""
+            ok = size == entry["bytes"] and digest == entry["sha256"]
         if ok:
             kept.append(entry)
         else:
@@ -220,6 +293,7 @@ def generate_dataset(
     verify: bool = False,
     fsync: bool = False,
     progress: Progress | None = None,
+    wait: bool | float = False,
 ) -> DatasetSummary:
     """Generate (or finish) a sharded dataset in ``out``.
 
@@ -267,6 +341,10 @@ def generate_dataset(
     progress : callable, optional
         ``progress(done_samples, total_samples)``, called at the start and
         after every shard.
+    wait : bool or float
+        When another run holds ``out`` (one run per folder, see
+        :mod:`strokeseq.dataset.folder_lock`): False refuses at once, True
+        waits for it, a number waits at most that many seconds.
 
     Returns
     -------
@@ -275,7 +353,11 @@ def generate_dataset(
     Raises
     ------
     ValueError
-        Bad arguments, a width that cannot fit, or a folder holding another dataset.
+        Bad arguments, sizes over the limits (:data:`MAX_SHARDS`,
+        :data:`MAX_SHARD_BYTES`), a width that cannot fit, or a folder holding
+        another dataset or other digit data.
+    strokeseq.errors.DatasetLockedError
+        (a ValueError) Another run holds the folder and ``wait`` did not allow waiting.
     OSError
         The folder cannot be created or written (disk full...): no partial
         shard is left under a final name.
@@ -285,7 +367,11 @@ def generate_dataset(
     if transfer not in ("shared", "client"):
         raise ValueError(f"transfer must be 'shared' or 'client', got {transfer!r}")
     cfg = DatasetConfig() if config is None else DatasetConfig.from_dict(config)
+    _check_sizes(int(count), int(shard_size), cfg)
     folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"output {folder} exists and is not a folder")
+    lock = FolderLock(folder, wait)  # validates ``wait``
     head: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -299,11 +385,72 @@ def generate_dataset(
         "versions": versions(),
     }
     data = None if data_dir is None else str(data_dir)
-    # Everything that can refuse the config is checked before the folder is
-    # created or touched: a refused run leaves nothing behind.
+    # Everything that can refuse the run is checked before the folder is
+    # created or touched: a refused run leaves nothing behind. Loading each
+    # source validates its options and tells what data it draws from.
     probe = SampleContext(cfg, 0, data)
+    head["data"] = {name: probe.source(name).data_identity() for name in cfg.source_names}
     probe.check_widths()
     probe.augmenter  # noqa: B018 - validates the augmentation config
+    client, owned = None, False
+    if executor is not None or scheduler is not None:
+        from .dask_engine import connect
+
+        client, owned = connect(executor, scheduler)
+    created = not folder.exists()
+    held = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with lock:
+            held = True
+            try:
+                return _run(
+                    folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
+                    progress, t0,
+                )  # fmt: skip
+            except BaseException:
+                if created:  # cleared while still held, so no waiter sees it half-removed
+                    _discard_if_empty(folder, keep_lock=True)
+                raise
+    except BaseException:
+        # Only a run that held the folder clears it: a run refused because
+        # another one holds it (both created it at once) leaves it alone.
+        if created and held:
+            _discard_if_empty(folder)
+        raise
+    finally:
+        if owned:
+            client.close()
+
+
+def _discard_if_empty(folder: Path, keep_lock: bool = False) -> None:
+    """Remove a folder this run created if it holds no shard: a refused run leaves nothing."""
+    with contextlib.suppress(OSError):
+        if any(p.name.startswith("shard-") for p in folder.iterdir()):
+            return
+        for p in folder.iterdir():
+            if _ours(p) and not (keep_lock and p.name == LOCK):
+                _remove(p)
+        if not keep_lock:
+            folder.rmdir()  # fails (and keeps it) if anything else appeared
+
+
+def _run(
+    folder: Path,
+    head: dict[str, Any],
+    cfg: DatasetConfig,
+    data: str | None,
+    client: Any,
+    transfer: str,
+    workers: int,
+    overwrite: bool,
+    verify: bool,
+    fsync: bool,
+    progress: Progress | None,
+    t0: float,
+) -> DatasetSummary:
+    """The run proper, with the folder locked."""
+    count, file_format = head["count"], head["file_format"]
     kept = _prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
         head["seed"] = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
@@ -320,7 +467,7 @@ def generate_dataset(
         "shape": [28, cfg.max_width],
         "pad": 255 if cfg.ink == "black" else 0,
     }
-    plan = _plan(int(count), int(shard_size))
+    plan = _plan(count, head["shard_size"])
     done = {e["id"]: e for e in kept}
     manifest = dict(head, shards=sorted(done.values(), key=lambda e: e["id"]), complete=False)
     write_manifest(folder, manifest)  # also proves the folder is writable before any work
@@ -333,15 +480,16 @@ def generate_dataset(
             b,
             file_format,
             head["compress"],
-            None if transfer == "client" and (executor or scheduler) else str(folder),
+            None if transfer == "client" and client is not None else str(folder),
             fsync,
+            head["data"],
         )
         for k, a, b in plan
         if k not in done
     ]
     n_done = sum(e["count"] for e in done.values())
     if progress:
-        progress(n_done, int(count))
+        progress(n_done, count)
     rss: dict[int, float] = {}
 
     def record(entry: dict[str, Any]) -> None:
@@ -357,18 +505,21 @@ def generate_dataset(
         kb = entry.pop("_maxrss_kb", None)
         if pid is not None and kb is not None:
             rss[pid] = max(rss.get(pid, 0.0), kb / 1024)
+        path = folder / entry["file"]
+        if not path.is_dir():
+            entry["stat"] = _stamp(path)
         done[entry["id"]] = entry
         manifest["shards"] = sorted(done.values(), key=lambda e: e["id"])
         write_manifest(folder, manifest)
         n_done += entry["count"]
         if progress:
-            progress(n_done, int(count))
+            progress(n_done, count)
 
     try:
-        if executor is not None or scheduler is not None:
+        if client is not None:
             from .dask_engine import run_dask
 
-            run_dask(todo, record, client=executor, address=scheduler)
+            run_dask(todo, record, client=client)
         elif workers == 1 or len(todo) <= 1:
             for job in todo:
                 record(build_shard(job))
@@ -381,7 +532,7 @@ def generate_dataset(
     write_manifest(folder, manifest)
     return DatasetSummary(
         folder=folder,
-        count=int(count),
+        count=count,
         shards=len(plan),
         shards_written=len(todo),
         shards_kept=len(kept),
@@ -393,9 +544,44 @@ def generate_dataset(
     )
 
 
-def _worker_init() -> None:
+#: Seconds between checks of a worker that its parent is still alive.
+PARENT_POLL = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process when ``parent`` dies (a killed run leaves no workers).
+
+    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``); everywhere
+    a daemon thread also checks every :data:`PARENT_POLL` s that the parent
+    is still ours (an orphan is re-parented, so ``os.getppid()`` changes).
+    """
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # no prctl: the thread below does it
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)  # no cleanup: the next run removes the temporary files
+
+    if os.getppid() != parent:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=watch, name="strokeseq-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int | None = None) -> None:
     import signal
 
+    if parent is not None:
+        _exit_with_parent(parent)
     # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
     # digit source is loaded by the first shard of each process (and cached),
     # so a loading error reaches the parent with its own message.
@@ -413,7 +599,12 @@ def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers
     n = min(workers, len(jobs))
     # spawn: no inherited state, same behaviour on every OS (scripts need the
     # usual ``if __name__ == "__main__":`` guard).
-    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+    pool = ProcessPoolExecutor(
+        n,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
     pending = iter(jobs)
     running: set = set()
     try:

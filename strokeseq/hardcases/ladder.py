@@ -46,6 +46,7 @@ __all__ = [
     "difficulty_params",
     "generate_level",
     "make_ladder",
+    "strength_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -330,15 +331,43 @@ def _signs(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.where(gen.random(shape) < 0.5, -1.0, 1.0)
 
 
+def strength_config(rotation: float, slant: float, radius: float, alpha: float) -> dict:
+    """The augmentation config of one set of ladder strengths (signed, per digit).
+
+    An ordinary :class:`strokeseq.augment.Augmenter` config: every transform
+    with ``p = 1`` and its parameter pinned to the value; transforms at their
+    identity are left out, so strength 0 is an exact identity.
+    """
+    digit: dict[str, Any] = {}
+    if radius != 0.0:
+        digit["stroke_width"] = {"p": 1.0, "radius": float(radius)}
+    if rotation != 0.0 or slant != 0.0:
+        digit["affine"] = {
+            "p": 1.0,
+            "rotation": float(rotation),
+            "shear": float(slant),
+            "scale": 1.0,
+            "aspect": 1.0,
+            "translate_x": 0.0,
+            "translate_y": 0.0,
+        }
+    if alpha > 0.0:
+        digit["elastic"] = {"p": 1.0, "alpha": float(alpha), "sigma": ELASTIC_SIGMA}
+    return {"digit": digit, "sequence": {}}
+
+
 def _augment(
     ink: np.ndarray, p: dict[str, Any], gen: np.random.Generator
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Stroke width, then affine, then elastic; returns the ink and the signed per-digit values.
+    """Apply the strengths ``p`` through the augmentation pipeline; returns the ink and values.
 
-    Stroke width goes first so the morphology sees the clean pen trace; each
-    geometric transform is skipped entirely at strength 0 (exact identity).
+    Rotation and slant get a random sign per digit, and the difficulty knob
+    thickens or thins each digit with equal probability, so the digits fall
+    into a few groups of equal signed strengths; each group is augmented with
+    its own pinned :func:`strength_config` (stroke width, then affine, then
+    elastic: the pipeline's canonical order) and its own child generator.
     """
-    from .. import augment
+    from ..augment import Augmenter
 
     m = ink.shape[0]
     nan = np.full(m, np.nan, np.float32)
@@ -351,17 +380,20 @@ def _augment(
         radius = np.where(coin, p["thick"], p["thin"]).astype(np.float32)
     else:
         radius = np.full(m, p["thick"] or p["thin"], np.float32)
-    elastic_seed = gen.integers(0, 2**63)
-    x = ink
-    if np.any(radius != 0):
-        x = augment.stroke_width(x, radius=radius)
-    if np.any(rot != 0) or np.any(sla != 0):
-        x = augment.affine(x, rotation=rot, shear=sla)
-    alpha = p["elastic_alpha"]
-    if alpha > 0:
-        x = augment.elastic(
-            x, np.random.default_rng(elastic_seed), alpha=alpha, sigma=ELASTIC_SIGMA
-        )
+    seed = int(gen.integers(0, 2**63))
+    alpha = float(p["elastic_alpha"])
+    x = np.ascontiguousarray(ink, np.float32)
+    keys = np.stack([rot, sla, radius], axis=1)
+    groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = x.copy() if len(groups) > 1 else x
+    for g, (r, s, w) in enumerate(groups.tolist()):
+        aug = Augmenter(strength_config(r, s, w, alpha))
+        if aug.is_identity:
+            continue
+        sel = np.flatnonzero(inverse == g)
+        child = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(g,)))
+        out[sel] = aug.digits(x[sel], child)
     values = {
         "jitter": nan.copy() if p["jitter"] is None else np.full(m, p["jitter"], np.float32),
         "elastic_alpha": np.full(m, alpha, np.float32),
@@ -369,7 +401,7 @@ def _augment(
         "slant": sla,
         "stroke_radius": radius,
     }
-    return np.ascontiguousarray(x, np.float32), values
+    return np.ascontiguousarray(out, np.float32), values
 
 
 def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
@@ -378,16 +410,11 @@ def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _get_source(axis: str, p: dict[str, Any], source: Any, split: str, data_dir: Any):
-    from ..sources import get_source
+    from ..sources import get_source, source_for
 
     if axis == "jitter" or (isinstance(source, str) and source == "synthetic"):
         return get_source("synthetic", jitter=float(p["jitter"]))
-    if source == "mnist":
-        opts: dict[str, Any] = {"split": split}
-        if data_dir is not None:
-            opts["data_dir"] = str(data_dir)
-        return get_source("mnist", **opts)
-    return get_source(source)
+    return source_for(source, split, data_dir)
 
 
 def _arrange_rows(
@@ -398,19 +425,11 @@ def _arrange_rows(
     gen: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ink layout of ``(N, n)`` digits; returns canvas, tile left edges, gaps, contact."""
-    from ..compose import arrange
+    from ..compose import compose_rows
 
     n_rows, n = labels.shape
     digits = Digits(ink=digits_ink, labels=labels.reshape(-1))
-    batch = arrange(
-        digits,
-        labels,
-        spacing,
-        width,
-        layout="ink",
-        u_gaps=gen.random((n_rows, n - 1)),
-        u_margin=gen.random(n_rows),
-    )
+    batch = compose_rows(digits, labels, spacing, width, layout="ink", rng=gen)
     ext = digits.ink_boxes().reshape(n_rows, n, 4)
     tile_x = batch.boxes[:, :, 0].astype(np.int64) - ext[:, :, 0]
     tiles = digits_ink.reshape(n_rows, n, TILE, TILE)
@@ -460,7 +479,9 @@ def generate_level(
     split, data_dir
         MNIST split and folder (``source="mnist"``).
     length, width : int
-        Sequence length and image width (default ``28 * length + 8 * (length - 1)``).
+        Sequence length and image width (default and smallest:
+        :func:`strokeseq.layout.required_width` of ``length`` tiles at the
+        widest neutral spacing, ``28 * length + 8 * (length - 1)``).
     level : int
         Level recorded in the samples (-1 for off-ladder values of ``t``).
 
@@ -517,21 +538,13 @@ def generate_level(
             values = {k: v.reshape(n_rows, 3)[:, 1] for k, v in values.items()}
         labels = target
     else:
-        w = 28 * n + 8 * (n - 1) if width is None else int(width)
+        w = _default_width(n) if width is None else int(width)
         spacing = NEUTRAL_SPACING if gap is None else (gap, gap)
         if n == 1:
-            from ..compose import arrange
+            from ..compose import compose_rows
 
-            b = arrange(
-                Digits(ink=ink, labels=labels2d.reshape(-1)),
-                labels2d,
-                (0, 0),
-                w,
-                layout="ink",
-                u_gaps=gen.random((n_rows, 0)),
-                u_margin=gen.random(n_rows),
-            )
-            images = b.ink
+            digits = Digits(ink=ink, labels=labels2d.reshape(-1))
+            images = compose_rows(digits, labels2d, (0, 0), w, layout="ink", rng=gen).ink
         else:
             images, _tx, gaps, contact = _arrange_rows(ink, labels2d, spacing, w, gen)
         values = {k: v.reshape(n_rows, n) for k, v in values.items()}
@@ -563,18 +576,24 @@ def _axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
+def _default_width(length: int) -> int:
+    """Transformed digits (rotated, thickened) can use their whole 28-px tile, and the
+    neutral spacing is up to its maximum: the width that never squeezes a gap."""
+    from ..layout import required_width
+
+    return required_width(int(length), NEUTRAL_SPACING[1], "tile")
+
+
 def _check_sequence_size(length: object, width: object) -> None:
     """Refuse a length or width the ladder's sequences cannot be drawn with.
 
-    Transformed digits (rotated, thickened) can use their whole 28-px tile, and
-    the neutral spacing is up to 8 px, so the default width
-    ``28 * length + 8 * (length - 1)`` is also the smallest accepted.
+    The default width (:func:`_default_width`) is also the smallest accepted.
     """
     if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
     if width is None:
         return
-    need = TILE * int(length) + NEUTRAL_SPACING[1] * (int(length) - 1)
+    need = _default_width(int(length))
     if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < need:
         raise ValueError(
             f"width must be an integer of at least {need} px for {length}-digit ladder "

@@ -65,15 +65,18 @@ def model_inputs(images: np.ndarray, ink: str = "white", dtype: str = "float32")
     ink : {"white", "black"}
         ``"white"`` (default): ink 1.0 on 0.0, as in MNIST arrays and what
         models trained on them expect. ``"black"``: the page, ink 0.0 on 1.0.
-    dtype : {"float32", "uint8"}
-        Float in [0, 1], or uint8 0..255.
+    dtype : {"float32", "uint8"} or numpy type
+        Float in [0, 1], or uint8 0..255 (a name or a NumPy type).
     """
-    if ink not in ("white", "black"):
-        raise ValueError(f"ink must be 'white' (ink 1 on 0) or 'black' (ink 0 on 1), got {ink!r}")
-    if dtype not in ("float32", "uint8"):
-        raise ValueError(f"dtype must be 'float32' or 'uint8', got {dtype!r}")
+    from ..compose import check_dtype, check_ink
+
+    ink = check_ink(ink)
+    try:
+        out_type = check_dtype(dtype)
+    except TypeError as exc:  # this function has always said ValueError
+        raise ValueError(str(exc)) from None
     x = images if ink == "white" else 1.0 - images
-    if dtype == "uint8":
+    if out_type is np.uint8:
         return np.rint(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
     return np.ascontiguousarray(x, np.float32)
 
