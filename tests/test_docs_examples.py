@@ -9,8 +9,10 @@ or more that is a multiple of 1000 (a size: ``1_000_000`` samples, a budget
 of ``20_000``) becomes 1000, any other (an index such as ``12345``) is taken
 modulo 1000, so it stays inside the smaller set.
 
-A block opts out with the comment ``# doctest: skip-file`` — only for blocks
-that need torch or the real data; keep opt-outs rare.
+Blocks that import an optional package (torch, pyarrow, datasets, dask) are
+skipped where it is not installed. A block
+opts out with the comment ``# doctest: skip-file`` — only for blocks that
+need the real data or a trained model; keep opt-outs rare.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def test_shrink_caps_sizes_only():
 
 
 BLOCKS = _blocks()
+#: Optional packages: a block importing one is skipped where it is missing.
+OPTIONAL = ("torch", "pyarrow", "datasets", "dask")
 #: Blocks known not to run as pasted, owned by other parts of the docs: strict xfail,
 #: so the test says so the day they are fixed (then remove the entry).
 KNOWN_BROKEN = {
@@ -83,6 +87,9 @@ KNOWN_BROKEN = {
 def test_docs_block_runs(where, code, tmp_path, fake_mnist_dir, request):
     if SKIP in code:
         pytest.skip(f"{where} opts out ({SKIP})")
+    for mod in OPTIONAL:  # blocks that need an optional package run where it is installed
+        if re.search(rf"^\s*(import|from) {mod}\b", code, re.M):
+            pytest.importorskip(mod)
     if where in KNOWN_BROKEN:
         request.applymarker(pytest.mark.xfail(reason=KNOWN_BROKEN[where], strict=True))
     script = tmp_path / "block.py"
@@ -96,6 +103,8 @@ def test_docs_block_runs(where, code, tmp_path, fake_mnist_dir, request):
         STROKESEQ_PUBLIC_MIRRORS="0",
         STROKESEQ_OFFLINE="1",
         MPLBACKEND="Agg",
+        HF_HOME=str(tmp_path / "hf"),
+        HF_DATASETS_OFFLINE="1",
     )
     r = subprocess.run(
         [sys.executable, str(script)],
