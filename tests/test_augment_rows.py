@@ -316,7 +316,7 @@ def test_a_new_transform_is_one_unit_and_one_schema_entry(monkeypatch):
 
 
 def test_bilinear_does_not_depend_on_the_block():
-    """The corner-table gather (32+ digits) and the four-corner gather give the same bits."""
+    """Resampling a batch gives each image what resampling it in any smaller batch gives."""
     from strokeseq.augment._core import bilinear
 
     rng = np.random.default_rng(5)
