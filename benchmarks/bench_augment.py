@@ -2,13 +2,17 @@
 
     python benchmarks/bench_augment.py [--rounds 7] [--sizes 1,10,100,1000] [--quick]
 
+(``benchmarks/`` is not a package: run it from the repository root.)
+
 For every case and batch size, each round times our batched call and the
 SciPy per-digit loop one after the other (the order alternates between
 rounds), on the same digits, so both see the same machine load. Reported:
-the per-digit time of each (median over rounds), and the ratio SciPy / ours
-per round as median and min..max. The machine load (``os.getloadavg``) is
-printed before and after: on a shared machine only the same-round ratios
-mean much.
+the per-digit wall time of each (median over rounds), and the ratio SciPy /
+ours per round as median and min..max, in wall-clock time and in CPU time
+of the process (all threads; less sensitive to other processes on a shared
+machine, but it counts our thread pool's work on large batches too). The
+machine load (``os.getloadavg``) is printed before and after: on a shared
+machine only the same-round ratios mean much.
 
 SciPy references (what a plain per-digit port does):
 
@@ -120,35 +124,37 @@ def lines_from(ink: np.ndarray, count: int, width: int = 200) -> tuple[np.ndarra
     return img, boxes
 
 
-def timed(fn, calls: int) -> float:
-    t0 = time.perf_counter()
+def timed(fn, calls: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (this process, all threads) per call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(calls):
         fn()
-    return (time.perf_counter() - t0) / calls
+    return (time.perf_counter() - t0) / calls, (time.process_time() - c0) / calls
 
 
 def interleaved(ours, ref, n: int, rounds: int, min_items: int) -> dict:
-    """Per-item times (median) and per-round ratios ref/ours; ref may be None."""
+    """Per-item wall times (median) and per-round ratios ref/ours (wall and CPU); ref may be None."""
     calls = max(1, -(-min_items // n))
     ours()
     if ref is not None:
         ref()
-    t_ours, t_ref, ratios = [], [], []
+    t_ours, t_ref, ratios, cpu_ratios = [], [], [], []
     for r in range(rounds):
         order = (0, 1) if r % 2 == 0 else (1, 0)
         got = {}
         for which in order:
             if which == 0:
-                got[0] = timed(ours, calls) / n
+                got[0] = timed(ours, calls)
             elif ref is not None:
-                got[1] = timed(ref, calls) / n
-        t_ours.append(got[0])
+                got[1] = timed(ref, calls)
+        t_ours.append(got[0][0] / n)
         if ref is not None:
-            t_ref.append(got[1])
-            ratios.append(got[1] / got[0])
+            t_ref.append(got[1][0] / n)
+            ratios.append(got[1][0] / got[0][0])
+            cpu_ratios.append(got[1][1] / max(got[0][1], 1e-9))
     out = {"ours": statistics.median(t_ours)}
     if ref is not None:
-        out.update(ref=statistics.median(t_ref), ratios=ratios)
+        out.update(ref=statistics.median(t_ref), ratios=ratios, cpu=cpu_ratios)
     return out
 
 
@@ -175,18 +181,20 @@ def main() -> None:
     )
     print(f"# load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}\n")
     print(
-        "| transform | digits/call | ours µs/digit | SciPy loop µs/digit | ratio median | min..max |"
+        "| transform | digits/call | ours µs/digit | SciPy loop µs/digit "
+        "| ratio median | min..max | CPU-time ratio median | min..max |"
     )
-    print("|---|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---|---:|---|")
 
     def row(name: str, n: int, res: dict) -> None:
+        cells = [name, str(n), fmt_us(res["ours"])]
         if "ratios" in res:
-            r = res["ratios"]
-            ref = fmt_us(res["ref"])
-            rat, span = f"{statistics.median(r):.2f}×", f"{min(r):.2f}..{max(r):.2f}"
+            cells.append(fmt_us(res["ref"]))
+            for r in (res["ratios"], res["cpu"]):
+                cells += [f"{statistics.median(r):.2f}×", f"{min(r):.2f}..{max(r):.2f}"]
         else:
-            ref, rat, span = "", "", ""
-        print(f"| {name} | {n} | {fmt_us(res['ours'])} | {ref} | {rat} | {span} |", flush=True)
+            cells += [""] * 5
+        print("| " + " | ".join(cells) + " |", flush=True)
 
     for n in sizes:
         x = ink[:n]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +248,11 @@ def _as_label_rows(sequences: Any) -> list[list[int]] | np.ndarray:
         if sequences.size and (sequences.min() < 0 or sequences.max() > 9):
             raise ValueError("sequences must hold digits 0-9")
         return sequences.astype(np.int64)
-    if isinstance(sequences, (str, bytes)):
-        raise TypeError("sequences must be a list of digit sequences, e.g. ['305', '12']")
+    if isinstance(sequences, (str, bytes, Set, Mapping)):
+        raise TypeError(
+            "sequences must be an ordered list of digit sequences, e.g. ['305', '12'], "
+            f"not {type(sequences).__name__}"
+        )
     try:
         rows = list(sequences)
     except TypeError:

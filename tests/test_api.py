@@ -275,7 +275,8 @@ def test_real_mnist_tiles(real_mnist_dir):
 
 
 @pytest.mark.mnist
-def test_real_mnist_same_writer_and_disjoint_splits(real_mnist_dir):
+def test_real_mnist_same_writer_and_disjoint_splits(real_mnist_dir, real_qmnist_dir, monkeypatch):
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
     _, train = render_sequences(
         ["0123456789"] * 50, (0, 2), 300, writer="same", data_dir=real_mnist_dir, rng=1
     )

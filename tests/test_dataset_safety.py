@@ -380,3 +380,60 @@ def test_a_failed_start_keeps_an_existing_dataset(made, fake_mnist_dir):
     with pytest.raises(ValueError, match="different dataset"):
         generate_dataset(made, 100, CFG, 4, shard_size=25, data_dir=fake_mnist_dir)
     assert _shards(made) == before and (made / "manifest.json").exists()
+
+
+def test_a_worker_with_other_digit_data_refuses(tmp_path, fake_mnist_dir):
+    """A worker (say a Dask node) whose MNIST files differ from the run's does not write."""
+    from strokeseq.dataset import DatasetConfig, SampleContext
+    from strokeseq.dataset.shards import ShardJob, build_shard
+
+    ctx = SampleContext(DatasetConfig.from_dict(CFG), 1, str(fake_mnist_dir))
+    ours = {"mnist": ctx.source("mnist").data_identity()}
+    job = ShardJob(ctx, 0, 0, 10, "npz", 0, str(tmp_path), data=ours)
+    assert build_shard(job)["count"] == 10
+    theirs = {"mnist": {**ours["mnist"], "writers": None}}
+    job = ShardJob(ctx, 1, 10, 20, "npz", 0, str(tmp_path), data=theirs)
+    with pytest.raises(DatasetError, match="other digit data than the run recorded"):
+        build_shard(job)
+    assert not (tmp_path / "shard-000001.npz").exists()
+
+
+def test_a_run_refused_by_the_lock_removes_nothing(tmp_path, fake_mnist_dir, monkeypatch):
+    """Two runs creating one new folder at once: the one refused leaves the other's files."""
+    from strokeseq.dataset import runner
+
+    class TheOtherRunWon(FolderLock):
+        def acquire(self):
+            (self.folder / "manifest.json").write_text("the other run's")
+            raise DatasetLockedError(f"{self.folder} is being written by another run")
+
+    monkeypatch.setattr(runner, "FolderLock", TheOtherRunWon)
+    out = tmp_path / "new"
+    with pytest.raises(DatasetLockedError):
+        generate_dataset(out, 20, CFG, 1, data_dir=fake_mnist_dir)
+    assert (out / "manifest.json").read_text() == "the other run's"
+
+
+def test_two_runs_started_together_do_not_mix(tmp_path, fake_mnist_dir):
+    """Two CLI runs into one folder with different seeds: one finishes, the other refuses."""
+    out = tmp_path / "d"
+    args = ["--count", "3000", "--shard-size", "100", "--data-dir", str(fake_mnist_dir),
+            "--workers", "2", "--no-progress"]  # fmt: skip
+    cmd = [sys.executable, "-m", "strokeseq.cli", "dataset", str(out), *args]
+    procs = [
+        subprocess.Popen([*cmd, "--seed", str(seed)], stderr=subprocess.PIPE, text=True)
+        for seed in (1, 2)
+    ]
+    results = [(p.wait(300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    # refused by the lock while the other ran, or as a different dataset (seed) after it
+    assert "being written by another run" in refused or "different dataset" in refused
+    winner = _manifest(out)["seed"]
+    ds = load_dataset(out)  # every shard's hash and rows check out
+    ref = tmp_path / "ref"
+    generate_dataset(ref, 3000, {}, winner, shard_size=100, data_dir=fake_mnist_dir)
+    assert _shards(out) == _shards(ref) and len(ds) == 3000

@@ -235,8 +235,6 @@ def is_active(section: str, name: str, entry: Mapping[str, Any]) -> bool:
     """True when the transform ``name`` with the explicit ``entry`` can change an image."""
     if entry["p"] <= 0:
         return False
-    if name == "normalize":
-        return True
 
     def values(v) -> list[float]:
         return v["choice"] if isinstance(v, Mapping) else v
@@ -246,13 +244,14 @@ def is_active(section: str, name: str, entry: Mapping[str, Any]) -> bool:
         specks = max(values(entry["specks"])) > 0 and max(values(entry["speck_intensity"])) > 0
         return lines or specks
     # Identity when every parameter that has a neutral value is pinned to it
-    # (elastic alpha 0 whatever sigma; wobble amplitude 0 whatever wavelength).
-    spec = SCHEMA[section][name]
-    return not all(
+    # (elastic alpha 0 whatever sigma; wobble amplitude 0 whatever wavelength);
+    # a transform without such parameters (normalize) always acts.
+    neutral = [
         all(v == ps.identity for v in values(entry[k]))
-        for k, ps in spec.items()
+        for k, ps in SCHEMA[section][name].items()
         if ps.identity is not None
-    )
+    ]
+    return not (neutral and all(neutral))
 
 
 def load_file(path: Path) -> Mapping[str, Any]:

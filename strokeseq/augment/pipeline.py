@@ -24,6 +24,7 @@ from .config import (
     DEFAULT_CONFIG,
     DIGIT_ORDER,
     PRESETS,
+    SCHEMA,
     SEQUENCE_ORDER,
     is_active,
     load_file,
@@ -51,8 +52,8 @@ class Augmenter:
         # The active transforms in canonical order, once: the rows API asks for
         # them for every row, and the config never changes.
         self._on = {
-            "digit": tuple(t for t in DIGIT_ORDER if self._active("digit", t)),
-            "sequence": tuple(t for t in SEQUENCE_ORDER if self._active("sequence", t)),
+            section: tuple(t for t in SCHEMA[section] if self._active(section, t))
+            for section in SCHEMA
         }
 
     # ---- construction -------------------------------------------------
@@ -111,8 +112,8 @@ class Augmenter:
         >>> from strokeseq.augment import Augmenter
         >>> aug = Augmenter.of_strengths(rotation=15, elastic_alpha=20)
         >>> _, params = aug.digits(np.zeros((4, 28, 28)), 0, return_params=True)
-        >>> sorted(set(np.abs(params["affine"]["rotation"])))
-        [15.0]
+        >>> np.abs(params["affine"]["rotation"]).tolist()
+        [15.0, 15.0, 15.0, 15.0]
         """
         return cls(strength_config(**strengths))
 
@@ -143,12 +144,12 @@ class Augmenter:
     @property
     def digit_is_identity(self) -> bool:
         """True when :meth:`digits` returns its input unchanged."""
-        return not any(self._active("digit", t) for t in DIGIT_ORDER)
+        return not self._on["digit"]
 
     @property
     def sequence_is_identity(self) -> bool:
         """True when :meth:`sequences` returns its input unchanged."""
-        return not any(self._active("sequence", t) for t in SEQUENCE_ORDER)
+        return not self._on["sequence"]
 
     @property
     def is_identity(self) -> bool:

@@ -40,6 +40,9 @@ class ShardJob:
     #: Folder to write into; None: return the bytes to the caller instead.
     folder: str | None
     fsync: bool = False
+    #: The run's digit-data identity (manifest ``data``): a worker that would
+    #: draw from other data (another MNIST set on a Dask node) refuses.
+    data: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -162,6 +165,28 @@ def store_payload(folder: Path, name: str, file_format: str, payload: Any, fsync
     return _store_file(folder, name, lambda fh: fh.write(payload), fsync)
 
 
+_DATA_CHECKED: set[str] = set()
+
+
+def _check_data(job: ShardJob) -> None:
+    """Refuse to draw from other digit data than the run recorded (once per process)."""
+    import json
+
+    from ..errors import DatasetError
+
+    key = json.dumps([job.data, job.ctx.data_dir], sort_keys=True)
+    if key in _DATA_CHECKED:
+        return
+    here = {name: job.ctx.source(name).data_identity() for name in job.data}
+    if here != job.data:
+        raise DatasetError(
+            f"shard {job.shard}: this worker (pid {os.getpid()}) would draw from other digit "
+            f"data than the run recorded in its manifest ({here} here, {job.data} there); "
+            "give every worker the same MNIST files (and QMNIST writer files, or none)"
+        )
+    _DATA_CHECKED.add(key)
+
+
 def build_shard(job: ShardJob) -> dict[str, Any]:
     """Generate and write one shard; return its manifest entry.
 
@@ -172,6 +197,8 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     """
     import resource
 
+    if job.data is not None:
+        _check_data(job)
     cols = generate(job.ctx, np.arange(job.start, job.stop, dtype=np.int64))
     entry: dict[str, Any] = {
         "id": job.shard,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -211,15 +212,20 @@ def source_for(
     made, since it runs on every single-image call. ``split`` and
     ``data_dir`` reach the factory only if it takes them (see :func:`get_source`).
     """
-    if isinstance(source, DigitSource):
-        return source
     key = ("\0for", source, split, data_dir)
     try:
         found = _CACHE.get(key)
-    except TypeError:  # an unhashable data_dir: let get_source word the error
+    except TypeError:  # an unhashable data_dir or source: refused just below
         found = None
     if found is None:
-        found = get_source(source, context={"split": split, "data_dir": data_dir})
+        from ..validate import check_data_dir, check_split
+
+        check_split(split)  # refused even where the source does not use them
+        check_data_dir(data_dir)
+        if isinstance(source, DigitSource):
+            return source
+        folder = None if data_dir is None else os.fspath(data_dir)  # path-likes too
+        found = get_source(source, context={"split": split, "data_dir": folder})
         with contextlib.suppress(TypeError):
             _CACHE[key] = found
     return found

@@ -215,7 +215,7 @@ class StrokeSource(DigitSource):
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
         from .render import (
-            bezier_basis,
+            bezier_points,
             centre_of_mass,
             downsample,
             rasterise_capsules,
@@ -243,7 +243,7 @@ class StrokeSource(DigitSource):
         n_s, n_p = g.seg_matrix.shape[1], g.seg_matrix.shape[3]
         ctrl = (g.seg_matrix[allo].reshape(n, n_s * 4, n_p) @ pts).reshape(n, n_s, 4, 2)
         k = self.samples_per_segment
-        samples = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
+        samples = bezier_points(ctrl, k)  # == einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
         # Which segments are drawn, and the pen radius along each.
         seg_on = g.seg_valid[allo] & np.take_along_axis(p["drawn"], g.seg_stroke[allo], axis=1)
         prog = g.seg_progress[allo]  # (n, S, 2)
