@@ -503,7 +503,7 @@ def _child_load(hashes: dict[str, str], barrier, out) -> None:
     from strokeseq.sources.mnist import files as child_data
 
     child_data.HASHES.update(hashes)
-    barrier.wait(timeout=30)
+    barrier.wait(timeout=600)  # generous deadlines: the machine may be loaded
     x, y = child_data.load_mnist("test")
     out.put((hashlib.sha256(x.tobytes()).hexdigest(), y.tobytes()))
 
@@ -516,9 +516,9 @@ def test_two_processes_download_into_one_cache(env, server, monkeypatch):
     procs = [ctx.Process(target=_child_load, args=(hashes, barrier, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    results = [out.get(timeout=60) for _ in procs]
+    results = [out.get(timeout=600) for _ in procs]
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=300)
         assert p.exitcode == 0
     want_x, want_y = make_fake_digits(30, seed=2)
     assert results == [(hashlib.sha256(want_x.tobytes()).hexdigest(), want_y.tobytes())] * 2
