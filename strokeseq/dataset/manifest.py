@@ -32,6 +32,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import DatasetError
+from ..validate import is_integer
 
 __all__ = [
     "FORMAT",
@@ -124,7 +125,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _is_int(v: Any, lo: int = 0) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+    return is_integer(v) and v >= lo
 
 
 def safe_shard_path(folder: Path, name: Any) -> Path:
