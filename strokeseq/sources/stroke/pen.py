@@ -1,0 +1,90 @@
+"""Sampled pen strokes to MNIST-normalised digits: the step both stroke models share.
+
+Both the hand-made glyphs and the fitted model end in the same thing: points
+sampled along Bezier segments with a pen radius at each point. This module
+fits them in MNIST's frame (the ink, pen included, fits a 20x20 box with the
+aspect kept; the centre of mass at pixel (14, 14)) and draws them with the
+vectorised renderer of :mod:`.render`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import TILE
+
+__all__ = ["COM_INDEX", "INK_EXTENT", "render_samples"]
+
+#: Continuous extent of the ink (centre line plus pen) along the longer side.
+#: A 19-px interval touches at most 20 pixel columns, so the rasterised ink box
+#: never exceeds MNIST's 20x20 box, anti-aliased fringe included.
+INK_EXTENT = 19.0
+#: MNIST puts the centre of mass at index (14, 14) (measured on the real test
+#: set: mean 13.99 / 14.01, always within 0.5), i.e. continuous coordinate 14.5.
+COM_INDEX = 14.0
+
+
+def render_samples(
+    samples: np.ndarray,
+    seg_on: np.ndarray,
+    radius: np.ndarray,
+    supersample: int,
+    soft: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise and draw sampled strokes like MNIST.
+
+    Parameters
+    ----------
+    samples : (n, S, K, 2) float array
+        ``K`` points ``(x, y)`` along each of ``S`` segments, any scale and origin.
+    seg_on : (n, S) bool array
+        Segments to draw.
+    radius : (n, S, K) float array
+        Pen radius at each point, in output pixels (the shape is scaled to fit
+        the frame, the pen is not).
+    supersample, soft : int, float
+        Canvas zoom and ink fall-off (see :class:`~strokeseq.StrokeSource`).
+
+    Returns
+    -------
+    ink : (n, 28, 28) float32
+    scale : (n,) float32
+        The zoom applied to the shape.
+    """
+    from .render import centre_of_mass, downsample, rasterise_capsules, shift_images
+
+    ss = supersample
+    n, _, k = radius.shape
+    on = seg_on[..., None]
+    big = np.float64(1e9)
+    xs, ys = samples[..., 0], samples[..., 1]
+    x0 = np.where(on, xs, big).min(axis=(1, 2))
+    x1 = np.where(on, xs, -big).max(axis=(1, 2))
+    y0 = np.where(on, ys, big).min(axis=(1, 2))
+    y1 = np.where(on, ys, -big).max(axis=(1, 2))
+    r_max = np.where(on, radius, 0.0).max(axis=(1, 2))
+    extent = np.maximum(np.maximum(x1 - x0, y1 - y0), 1e-3)
+    scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    samples = (samples - np.stack([cx, cy], -1)[:, None, None, :]) * scale[:, None, None, None]
+    # Estimated centre of mass: capsule midpoints weighted by length x width.
+    a = samples[:, :, :-1].reshape(n, -1, 2)
+    b = samples[:, :, 1:].reshape(n, -1, 2)
+    ra = radius[:, :, :-1].reshape(n, -1)
+    rb = radius[:, :, 1:].reshape(n, -1)
+    valid = np.repeat(seg_on, k - 1, axis=1)
+    w = np.linalg.norm(b - a, axis=-1) * (ra + rb) * valid
+    wsum = np.maximum(w.sum(axis=1), 1e-12)
+    com = ((a + b) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
+    shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
+    a = (a + shift[:, None, :]) * ss
+    b = (b + shift[:, None, :]) * ss
+    canvas = rasterise_capsules(a, b, ra * ss, rb * ss, valid, TILE * ss, soft=soft)
+    # Exact correction of the estimate, by whole canvas pixels (overlaps, end caps).
+    cy_, cx_ = centre_of_mass(canvas)
+    target = (COM_INDEX + 0.5) * ss - 0.5
+    dy = np.rint(target - cy_).astype(np.int64)
+    dx = np.rint(target - cx_).astype(np.int64)
+    if np.any(dy) or np.any(dx):
+        canvas = shift_images(canvas, dy, dx)
+    return downsample(canvas, ss), scale.astype(np.float32)
