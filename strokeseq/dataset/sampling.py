@@ -354,6 +354,8 @@ def _synthetic_digits(ctx: SampleContext, src, idx: np.ndarray, labels: np.ndarr
         )
         for i in idx.tolist()
     ]
+    if ctx.config.writer is not None:  # one drawn writer style per sample
+        return src.draw_rows(labels, gens, writer=ctx.config.writer)
     return src.draw_rows(labels, gens)
 
 

@@ -171,7 +171,9 @@ def parse_model(doc: Any, path: Any = "<document>") -> FittedModel:
             raise _bad(path, f"allograph {i}: strokes must be 1-{t_max}, got {t!r}")
         dim = t * n_p * 2
         c = len(a["components"])
-        mean[i, :t] = _floats(path, f"allograph {i} mean", a.get("mean"), (dim,)).reshape(t, n_p, 2)
+        mean[i, :t] = _floats(path, f"allograph {i} mean", a.get("mean"), (dim,)).reshape(
+            t, n_p, 2
+        )
         comps[i, :c, :t] = _floats(
             path, f"allograph {i} components", a["components"], (c, dim)
         ).reshape(c, t, n_p, 2)
@@ -184,7 +186,7 @@ def parse_model(doc: Any, path: Any = "<document>") -> FittedModel:
             raise _bad(path, f"allograph {i}: standard deviations must be >= 0")
         if not freq[i] > 0:
             raise _bad(path, f"allograph {i}: frequency must be > 0")
-        if np.abs(mean[i]).max() > 100 or not -3 < log_width[i, 0] < 3:
+        if np.abs(mean[i]).max() > 1000 or not -5 < log_width[i, 0] < 5:
             raise _bad(path, f"allograph {i}: control points or pen width out of range")
         stroke_on[i, :t] = True
         digit[i] = d
@@ -231,19 +233,20 @@ def load_model(path: str | Path | None = None) -> FittedModel:
     >>> sorted(set(m.digit.tolist())) == list(range(10))
     True
     """
-    p = default_model_path() if path is None else Path(path)
-    return _load(str(p.resolve()))
+    p = (default_model_path() if path is None else Path(path)).resolve()
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ValueError(f"stroke model {p}: cannot read ({exc.strerror})") from None
+    if st.st_size > MAX_BYTES:
+        raise _bad(p, f"{st.st_size} bytes, larger than the {MAX_BYTES} allowed")
+    return _load(str(p), st.st_mtime_ns, st.st_size)
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> FittedModel:
+def _load(path: str, mtime_ns: int, size: int) -> FittedModel:
+    """Parse a model file once per (path, modification time, size)."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise ValueError(f"stroke model {path}: cannot read ({exc.strerror})") from None
-    if size > MAX_BYTES:
-        raise _bad(path, f"{size} bytes, larger than the {MAX_BYTES} allowed")
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -270,4 +273,3 @@ def shape_samples(ctrl: np.ndarray, segments: int, k: int) -> np.ndarray:
     seg = ctrl[:, :, idx]  # (n, T, S, 4, 2)
     out = np.einsum("kc,ntscd->ntskd", bezier_basis(k), seg)
     return out.reshape(n, t * segments, k, 2)
-

@@ -30,6 +30,7 @@ def render_samples(
     radius: np.ndarray,
     supersample: int,
     soft: float,
+    end_radius: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normalise and draw sampled strokes like MNIST.
 
@@ -44,6 +45,10 @@ def render_samples(
         the frame, the pen is not).
     supersample, soft : int, float
         Canvas zoom and ink fall-off (see :class:`~strokeseq.StrokeSource`).
+    end_radius : bool
+        Fit the box with the pen radius at the extreme points of the centre
+        line (exact when the pen varies along a stroke) instead of the largest
+        radius (a bound; the glyphs' historical rule, kept for their bytes).
 
     Returns
     -------
@@ -65,6 +70,8 @@ def render_samples(
     r_max = np.where(on, radius, 0.0).max(axis=(1, 2))
     extent = np.maximum(np.maximum(x1 - x0, y1 - y0), 1e-3)
     scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
+    if end_radius:
+        scale = _exact_scale(samples, seg_on, radius)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     samples = (samples - np.stack([cx, cy], -1)[:, None, None, :]) * scale[:, None, None, None]
     # Estimated centre of mass: capsule midpoints weighted by length x width.
@@ -88,3 +95,33 @@ def render_samples(
     if np.any(dy) or np.any(dx):
         canvas = shift_images(canvas, dy, dx)
     return downsample(canvas, ss), scale.astype(np.float32)
+
+
+def _exact_scale(samples: np.ndarray, seg_on: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Largest zoom at which the inked outline (each point's own radius) spans <= INK_EXTENT.
+
+    Per axis the span at zoom ``s`` is ``max(s*x + r) - min(s*x - r)``, convex
+    and increasing in ``s``: start from the extremes' radii, take the smaller
+    zoom of the two axes, then shrink once more where the span still exceeds
+    (the span is at most proportional to the zoom, so that is a bound).
+    """
+    n = samples.shape[0]
+    on = np.broadcast_to(seg_on[..., None], radius.shape).reshape(n, -1)
+    r = radius.reshape(n, -1)
+    rows = np.arange(n)
+    scales = []
+    spans = []
+    for axis in (0, 1):
+        v = samples[..., axis].reshape(n, -1)
+        lo = np.where(on, v, np.inf).argmin(axis=1)
+        hi = np.where(on, v, -np.inf).argmax(axis=1)
+        ext = np.maximum(v[rows, hi] - v[rows, lo], 1e-3)
+        scales.append(np.maximum(INK_EXTENT - r[rows, lo] - r[rows, hi], 1.0) / ext)
+        spans.append(v)
+    s = np.minimum(*scales)
+    worst = np.zeros(n)
+    for v in spans:
+        top = np.where(on, s[:, None] * v + r, -np.inf).max(axis=1)
+        bottom = np.where(on, s[:, None] * v - r, np.inf).min(axis=1)
+        worst = np.maximum(worst, top - bottom)
+    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s)

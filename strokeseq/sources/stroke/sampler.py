@@ -22,7 +22,7 @@ __all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles
 #: Correlation of a digit's slant, pen width and aspect with its writer's.
 SHARE = 0.85
 #: Probability that a digit uses its writer's preferred allograph of that digit.
-KEEP_ALLOGRAPH = 0.85
+KEEP_ALLOGRAPH = 0.92
 #: Standard deviation of the log aspect (x stretch) drawn per digit.
 ASPECT_SD = 0.06
 
@@ -75,9 +75,9 @@ def draw_fitted(
     press = rng.uniform(1 - opts["pressure"], 1 + opts["pressure"], size=(n, t, 2))
     resid = np.ones(n)
     if style is not None:
-        pref = _choose(model.choice_cdf, model.choice_ids, labels, style["allograph_u"][
-            np.arange(n), labels
-        ])
+        pref = _choose(
+            model.choice_cdf, model.choice_ids, labels, style["allograph_u"][np.arange(n), labels]
+        )
         own = rng.random(n) >= KEEP_ALLOGRAPH
         allo = np.where(own, allo, pref)
         z = SHARE * style["z"] + np.sqrt(1 - SHARE**2) * z
@@ -94,7 +94,7 @@ def draw_fitted(
     deg = opts["slant"] * (2 * extra[:, 1] - 1)  # extra lean, positive to the right
     slant = slant - np.tan(np.radians(deg))
     rot = opts["rotation"] * (2 * extra[:, 2] - 1)
-    aspect = np.exp(ASPECT_SD * z[:, 2])
+    aspect = np.exp(v * ASPECT_SD * z[:, 2])
     if opts["aspect"] is not None:
         lo, hi = np.log(opts["aspect"][0]), np.log(opts["aspect"][1])
         aspect = aspect * np.exp(lo + (hi - lo) * extra[:, 3])

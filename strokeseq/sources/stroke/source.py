@@ -1,14 +1,21 @@
-"""Synthetic handwritten digits from jittered Bezier pen strokes.
+"""Synthetic handwritten digits drawn as pen strokes: a fitted model or hand-made glyphs.
 
-Each digit is drawn from a glyph (``glyphs/*.toml``): an allograph
-is chosen by weight, optional strokes are kept with their probability, every
-control point is moved uniformly within a disc of radius ``jitter`` (times
-the point's own scale), lines get a jittered middle control point so they
-arc, the whole glyph is slanted, rotated and stretched, and the strokes are
-drawn with a pen of random width (and pressure varying along the stroke) on a
-canvas ``supersample`` times finer than the output. The result is normalised
-like MNIST: the ink fits a 20x20 box (aspect kept) and the centre of mass
-sits at pixel (14, 14) of the 28x28 frame, within ``0.5 / supersample`` px.
+Two stroke models share one renderer (:mod:`.pen`, :mod:`.render`):
+
+- ``model="fitted"`` (the default): the stroke model fitted on the MNIST
+  training split (:mod:`.model`, :mod:`.fit_model`): an allograph is drawn by
+  its real frequency, its control points from the allograph's mean and
+  principal components, its slant and pen width from their fitted normals.
+- ``model="glyphs"``: the data-free hand-made glyphs (``glyphs/*.toml``): an
+  allograph is chosen by weight, optional strokes are kept with their
+  probability, every control point is moved uniformly within a disc of radius
+  ``jitter``, and the glyph is slanted, rotated and stretched by uniform draws.
+
+Either way the strokes are drawn with a pen of varying pressure on a canvas
+``supersample`` times finer than the output and normalised like MNIST: the
+ink fits a 20x20 box (aspect kept) and the centre of mass sits at pixel
+(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px. See
+docs/synthetic.md for the measured realism of both.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ _GLYPH_DEFAULTS: dict[str, Any] = {
     "slant": 12.0,
     "rotation": 6.0,
     "aspect": (0.95, 1.3),
+    "samples_per_segment": 9,
 }
 _FITTED_DEFAULTS: dict[str, Any] = {
     "jitter": 0.0,
@@ -41,6 +49,8 @@ _FITTED_DEFAULTS: dict[str, Any] = {
     "slant": 0.0,  # extra, on top of the fitted slant
     "rotation": 0.0,
     "aspect": None,
+    # a fitted stroke is a chain of 4 short cubics: 6 points each follow it closely
+    "samples_per_segment": 6,
 }
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
@@ -72,43 +82,65 @@ class StrokeSource(DigitSource):
 
     Parameters
     ----------
-    jitter : float
+    model : {"fitted", "glyphs"} or path
+        The stroke model: the one fitted on real handwriting (default), the
+        hand-made glyphs, or the path of a ``.json`` model written by
+        ``python -m strokeseq.sources.stroke.fit_model``.
+    jitter : float, optional
         Radius in pixels (of the 28x28 frame) of the uniform disc each control
-        point moves in; the difficulty knob. 0 draws the nominal glyphs (still
-        varied by pen, slant, rotation and aspect).
+        point moves in; the difficulty knob. Default 2 for the glyphs (0 draws
+        the nominal glyphs), 0 for the fitted model (whose shapes vary already).
     glyphs : str, pathlib.Path or None
-        Folder (or single file) of glyph files; ``None`` uses the built-in
-        glyphs of ``glyphs/``. See ``glyphs/README.md`` for the schema.
+        ``model="glyphs"`` only: folder (or single file) of glyph files;
+        ``None`` uses the built-in glyphs of ``glyphs/``. See ``glyphs/README.md``.
     supersample : int
         Canvas zoom (1-8): strokes are drawn on a ``28 * supersample`` canvas
-        and block-averaged down. 3 is the default: see the README, section "Synthetic digits".
-    pen_width : float or (float, float)
-        Range of the full pen width in output pixels, drawn uniformly per digit.
-    slant : float
+        and block-averaged down. 3 is the default: see docs/synthetic.md.
+    pen_width : float or (float, float), optional
+        Range of the full pen width in output pixels, drawn uniformly per
+        digit. Default: (2.8, 4.4) for the glyphs, the fitted widths for the model.
+    slant : float, optional
         Largest shear angle in degrees (uniform in ``[-slant, slant]``, positive
-        leans right).
-    rotation : float
-        Largest rotation angle in degrees (uniform, either way).
-    aspect : float or (float, float)
+        leans right). Default 12 for the glyphs; for the fitted model an extra
+        shear on top of the fitted slant, default 0.
+    rotation : float, optional
+        Largest rotation angle in degrees (uniform, either way). Default 6 for
+        the glyphs, 0 for the fitted model.
+    aspect : float or (float, float), optional
         Range of the width / height stretch, drawn log-uniformly per digit.
+        Default (0.95, 1.3) for the glyphs; the fitted shapes carry their own.
     pressure : float
         Pen pressure variation in [0, 0.9]: the radius at each stroke's start
         and end is multiplied by a factor uniform in ``[1 - p, 1 + p]`` and
         interpolated along the stroke.
     soft : float
         Fraction of the pen radius over which the ink falls from 1 to 0.
-    samples_per_segment : int
+    samples_per_segment : int, optional
         Points sampled on each Bezier segment (the capsules between them are
-        drawn exactly).
+        drawn exactly). Default 9 for the glyphs, 6 for the fitted model
+        (whose segments are shorter).
+    variety : float
+        Fitted model: scale of the fitted spreads (shape, slant, pen width);
+        1 reproduces the fitted distribution, 0 draws each allograph's mean; the
+        default 1.2 widens it a little (see docs/synthetic.md: it keeps the
+        drawn digits further from any training digit than real test digits are).
 
     Notes
     -----
     ``draw`` returns ``meta`` arrays (length n): ``index`` (-1), ``allograph``
     (global allograph id, see :attr:`allograph_names`), ``allograph_local``
-    (index within the digit's file), ``strokes`` (bit ``t`` set when stroke
+    (index within the digit's allographs), ``strokes`` (bit ``t`` set when stroke
     ``t`` of the allograph was drawn), ``jitter``, ``pen_width``, ``slant``
     and ``rotation`` (degrees), ``aspect`` and ``scale`` (the zoom of the
     20x20 normalisation).
+
+    Examples
+    --------
+    >>> from strokeseq import StrokeSource
+    >>> StrokeSource().sample([3, 1, 4], rng=0).shape
+    (3, 28, 28)
+    >>> StrokeSource("glyphs", jitter=1.0).sample([7], rng=0).dtype
+    dtype('float32')
     """
 
     name = "synthetic"
@@ -126,8 +158,8 @@ class StrokeSource(DigitSource):
         aspect: float | tuple[float, float] | None = None,
         pressure: float = 0.2,
         soft: float = 0.5,
-        samples_per_segment: int = 9,
-        variety: float = 1.0,
+        samples_per_segment: int | None = None,
+        variety: float = 1.2,
     ) -> None:
         if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".json")):
             self.model, self.model_file = "fitted", Path(model)
@@ -160,6 +192,8 @@ class StrokeSource(DigitSource):
         self.pressure = _real("pressure", pressure, 0.0, 0.9)
         self.soft = _real("soft", soft, 0.05, 1.0)
         self.variety = _real("variety", variety, 0.0, 3.0)
+        if samples_per_segment is None:
+            samples_per_segment = d["samples_per_segment"]
         if not isinstance(samples_per_segment, numbers.Integral) or isinstance(
             samples_per_segment, bool
         ):
@@ -317,7 +351,7 @@ class StrokeSource(DigitSource):
             from .sampler import fitted_geometry
 
             geo = fitted_geometry(self.fitted, p, self.samples_per_segment)
-            return render_samples(*geo, self.supersample, self.soft)
+            return render_samples(*geo, self.supersample, self.soft, end_radius=True)
 
         g = self.compiled
         ss = self.supersample
@@ -425,6 +459,10 @@ class StrokeSource(DigitSource):
             part = {k: v[rows] for k, v in p.items()}
             ink[rows], scale[rows] = self._render(part)
         np.clip(ink, 0.0, 1.0, out=ink)
+        # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
+        # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
+        peak = ink.max(axis=(1, 2), keepdims=True)
+        np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))
         meta = {
             "index": np.full(n, -1, np.int64),
             "allograph": p["allograph"],
