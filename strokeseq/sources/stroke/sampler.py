@@ -23,6 +23,15 @@ __all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles
 SHARE = 0.85
 #: Probability that a digit uses its writer's preferred allograph of that digit.
 KEEP_ALLOGRAPH = 0.92
+#: Pen widths (px) drawn from the fitted model are kept in this range: the
+#: tracer's width estimate (ink mass / skeleton length) runs away on blotted
+#: digits whose skeleton is short, and MNIST's stroke widths stay within it.
+PEN_RANGE = (1.2, 5.5)
+#: Shape coefficients (in standard deviations) are drawn from a normal truncated here:
+#: the far tails of a per-allograph Gaussian are not shapes anybody writes.
+COEFF_CLIP = 2.0
+#: Scale of the residual (per control point) noise relative to the fitted residual.
+RESIDUAL_SCALE = 0.5
 #: Standard deviation of the log aspect (x stretch) drawn per digit.
 ASPECT_SD = 0.06
 
@@ -66,14 +75,14 @@ def draw_fitted(
     t, n_p = model.mean.shape[1:3]
     n_c = model.sd.shape[1]
     allo = _choose(model.choice_cdf, model.choice_ids, labels, rng.random(n))
-    coeff = rng.standard_normal((n, n_c))
+    coeff = np.clip(rng.standard_normal((n, n_c)), -COEFF_CLIP, COEFF_CLIP)
     noise = rng.standard_normal((n, t, n_p, 2))
     z = rng.standard_normal((n, 3))
     radius = opts["jitter"] * np.sqrt(rng.random((n, t, n_p)))
     angle = rng.random((n, t, n_p)) * (2 * np.pi)
     extra = rng.random((n, 4))  # pen, slant, rotation, aspect overrides
     press = rng.uniform(1 - opts["pressure"], 1 + opts["pressure"], size=(n, t, 2))
-    resid = np.ones(n)
+    resid = np.full(n, RESIDUAL_SCALE)
     if style is not None:
         pref = _choose(
             model.choice_cdf, model.choice_ids, labels, style["allograph_u"][np.arange(n), labels]
@@ -81,13 +90,13 @@ def draw_fitted(
         own = rng.random(n) >= KEEP_ALLOGRAPH
         allo = np.where(own, allo, pref)
         z = SHARE * style["z"] + np.sqrt(1 - SHARE**2) * z
-        resid = style["noise"]
+        resid = RESIDUAL_SCALE * style["noise"]
     v = opts["variety"]
     pts = model.sample_shapes(allo, coeff, noise, v, resid)
     pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
     slant = model.slant[allo, 0] + v * model.slant[allo, 1] * z[:, 0]
     log_w = model.log_width[allo, 0] + v * model.log_width[allo, 1] * z[:, 1]
-    pen = np.exp(log_w)
+    pen = np.clip(np.exp(log_w), *PEN_RANGE)
     if opts["pen_width"] is not None:
         lo, hi = opts["pen_width"]
         pen = lo + (hi - lo) * extra[:, 0]

@@ -49,8 +49,8 @@ _FITTED_DEFAULTS: dict[str, Any] = {
     "slant": 0.0,  # extra, on top of the fitted slant
     "rotation": 0.0,
     "aspect": None,
-    # a fitted stroke is a chain of 4 short cubics: 6 points each follow it closely
-    "samples_per_segment": 6,
+    # a fitted stroke is a chain of 4 short cubics: 5 points each follow it closely
+    "samples_per_segment": 5,
 }
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
@@ -453,7 +453,10 @@ class StrokeSource(DigitSource):
         # Render digits grouped by allograph: capsule c of every digit in a chunk
         # then has a similar size and direction, so the per-layer windows of the
         # rasteriser stay tight. Each digit's pixels do not depend on the order.
-        order = np.argsort(p["allograph"], kind="stable")
+        key = p["allograph"]
+        if self.model == "fitted":  # fewest strokes first: the chunk skips absent layers
+            key = self.fitted.stroke_on.sum(axis=1)[key] * len(self.fitted.names) + key
+        order = np.argsort(key, kind="stable")
         for s in range(0, n, _CHUNK):
             rows = order[s : s + _CHUNK]
             part = {k: v[rows] for k, v in p.items()}
