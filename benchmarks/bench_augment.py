@@ -1,48 +1,100 @@
-"""Throughput of the augmentation transforms, printed as a markdown table.
+"""Speed of the augmentation transforms against SciPy per-digit loops, in interleaved rounds.
 
-    python benchmarks/bench_augment.py [--n 20000] [--repeat 3]
+    python benchmarks/bench_augment.py [--rounds 7] [--sizes 1,10,100,1000] [--quick]
 
-Ours (batched, one process, one call per batch) beside the plain SciPy elastic
-distortion most ports use (per digit: gaussian_filter on two uniform fields,
-then map_coordinates, order=1), measured in the same run. Each figure is the
-best of ``--repeat`` runs (the machine may be shared). Digits are real MNIST
-test digits when STROKESEQ_MNIST_DIR is set, else random blobs (the kernels'
-speed does not depend on the content).
+(``benchmarks/`` is not a package: run it from the repository root.)
+
+For every case and batch size, each round times our batched call and the
+SciPy per-digit loop one after the other (the order alternates between
+rounds), on the same digits, so both see the same machine load. Reported:
+the per-digit wall time of each (median over rounds), and the ratio SciPy /
+ours per round as median and min..max, in wall-clock time and in CPU time
+of the process (all threads; less sensitive to other processes on a shared
+machine, but it counts our thread pool's work on large batches too). The
+machine load (``os.getloadavg``) is printed before and after: on a shared
+machine only the same-round ratios mean much.
+
+SciPy references (what a plain per-digit port does):
+
+- elastic: ``gaussian_filter`` on two uniform(-1, 1) fields (``mode="constant"``),
+  times alpha, then ``map_coordinates(order=1)``;
+- affine: ``affine_transform(order=1)`` with the same per-digit matrix;
+- stroke_width: ``grey_dilation`` with the 4-neighbour cross (radius 1);
+- blur: ``gaussian_filter(sigma, truncate=3)``.
+
+Digits are real MNIST test digits when STROKESEQ_MNIST_DIR is set, else
+random blobs (the kernels' speed does not depend on the content). Lines (for
+the sequence transforms and the pipeline) are 28 x 200.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
+import scipy
+from scipy import ndimage
 
 from strokeseq import augment as A
 
-
-def best_rate(fn, n: int, repeat: int) -> float:
-    fn()  # warm up (imports, caches)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+ALPHA, SIGMA = 34.0, 4.0
 
 
-def scipy_elastic_loop(ink: np.ndarray, rng: np.random.Generator, alpha=34.0, sigma=4.0):
-    """The plain per-digit SciPy version (Simard et al. as ported in most code)."""
-    from scipy.ndimage import gaussian_filter, map_coordinates
+# -- SciPy per-digit references -------------------------------------------------------------
 
+
+def scipy_elastic(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     y, x = np.mgrid[0:28, 0:28]
     out = np.empty_like(ink)
     for i in range(len(ink)):
-        dx = gaussian_filter(rng.random((28, 28)) * 2 - 1, sigma, mode="constant") * alpha
-        dy = gaussian_filter(rng.random((28, 28)) * 2 - 1, sigma, mode="constant") * alpha
-        out[i] = map_coordinates(ink[i], [y + dy, x + dx], order=1)
+        dx = ndimage.gaussian_filter(rng.random((28, 28)) * 2 - 1, SIGMA, mode="constant") * ALPHA
+        dy = ndimage.gaussian_filter(rng.random((28, 28)) * 2 - 1, SIGMA, mode="constant") * ALPHA
+        out[i] = ndimage.map_coordinates(ink[i], [y + dy, x + dx], order=1)
     return out
+
+
+def _affine_matrix(rot: float, shear: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse map (row, col) -> source (row, col) about the centre, as ours."""
+    c = 13.5
+    r, s = np.deg2rad(rot), np.tan(np.deg2rad(shear))
+    m = np.array(
+        [[np.cos(r), (-np.cos(r) * s + np.sin(r))], [-np.sin(r), np.sin(r) * s + np.cos(r)]]
+    )
+    inv = np.linalg.inv(m)[::-1, ::-1]  # (x, y) -> (y, x) order
+    return inv, np.array([c, c]) - inv @ np.array([c, c])
+
+
+def scipy_affine(ink: np.ndarray, rot: np.ndarray, shear: np.ndarray) -> np.ndarray:
+    out = np.empty_like(ink)
+    for i in range(len(ink)):
+        m, off = _affine_matrix(float(rot[i]), float(shear[i]))
+        out[i] = ndimage.affine_transform(ink[i], m, off, order=1, mode="constant")
+    return out
+
+
+_CROSS = ndimage.generate_binary_structure(2, 1)
+
+
+def scipy_dilate(ink: np.ndarray) -> np.ndarray:
+    out = np.empty_like(ink)
+    for i in range(len(ink)):
+        out[i] = ndimage.grey_dilation(ink[i], footprint=_CROSS, mode="constant", cval=0.0)
+    return out
+
+
+def scipy_blur(ink: np.ndarray, sigma: float) -> np.ndarray:
+    out = np.empty_like(ink)
+    for i in range(len(ink)):
+        out[i] = ndimage.gaussian_filter(ink[i], sigma, mode="constant", truncate=3.0)
+    return out
+
+
+# -- data and timing ------------------------------------------------------------------------
 
 
 def load_digits(n: int) -> tuple[np.ndarray, str]:
@@ -51,130 +103,190 @@ def load_digits(n: int) -> tuple[np.ndarray, str]:
         try:
             from strokeseq.sources.mnist.files import load_mnist
 
-            images, _ = load_mnist("test", d)
+            images, _ = load_mnist("test", os.path.abspath(d))
             reps = -(-n // len(images))
             return np.tile(images, (reps, 1, 1))[:n].astype(np.float32) / 255, "MNIST test"
-        except Exception:
-            pass
+        except Exception as exc:  # a benchmark still runs on blobs
+            print(f"(MNIST not loaded: {exc}; using blobs)")
     rng = np.random.default_rng(0)
     x = np.zeros((n, 28, 28), np.float32)
     x[:, 4:24, 10:18] = rng.random((n, 20, 8), dtype=np.float32)
     return x, "random blobs"
 
 
+def lines_from(ink: np.ndarray, count: int, width: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    img = np.zeros((count, 28, width), np.float32)
+    boxes = np.zeros((count, 5, 4), np.int64)
+    for j in range(5):
+        x0 = 8 + j * 36
+        img[:, :, x0 : x0 + 28] = ink[j * count : (j + 1) * count]
+        boxes[:, j] = (x0, x0 + 28, 4, 24)
+    return img, boxes
+
+
+def timed(fn, calls: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (this process, all threads) per call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls, (time.process_time() - c0) / calls
+
+
+def interleaved(ours, ref, n: int, rounds: int, min_items: int) -> dict:
+    """Per-item wall times (median) and per-round ratios ref/ours (wall and CPU); ref may be None."""
+    calls = max(1, -(-min_items // n))
+    ours()
+    if ref is not None:
+        ref()
+    t_ours, t_ref, ratios, cpu_ratios = [], [], [], []
+    for r in range(rounds):
+        order = (0, 1) if r % 2 == 0 else (1, 0)
+        got = {}
+        for which in order:
+            if which == 0:
+                got[0] = timed(ours, calls)
+            elif ref is not None:
+                got[1] = timed(ref, calls)
+        t_ours.append(got[0][0] / n)
+        if ref is not None:
+            t_ref.append(got[1][0] / n)
+            ratios.append(got[1][0] / got[0][0])
+            cpu_ratios.append(got[1][1] / max(got[0][1], 1e-9))
+    out = {"ours": statistics.median(t_ours)}
+    if ref is not None:
+        out.update(ref=statistics.median(t_ref), ratios=ratios, cpu=cpu_ratios)
+    return out
+
+
+def fmt_us(t: float) -> str:
+    return f"{t * 1e6:.1f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20000, help="digits per batch")
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--seq", type=int, default=2000, help="sequences per batch")
-    ap.add_argument("--width", type=int, default=200, help="sequence width")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--sizes", default="1,10,100,1000", help="digits per call")
+    ap.add_argument("--min-items", type=int, default=300, help="digits timed per round and case")
+    ap.add_argument("--quick", action="store_true", help="elastic only")
     args = ap.parse_args()
-    n, rep = args.n, args.repeat
-    ink, what = load_digits(n)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    nmax = max(max(sizes), 1000)
+    ink, what = load_digits(max(nmax, 5000))
     rng = np.random.default_rng(1)
-    n_loop = min(n, 2000)
-
-    per_sample = {
-        "rotation": rng.uniform(-10, 10, n),
-        "shear": rng.uniform(-12, 12, n),
-        "scale": rng.uniform(0.92, 1.08, n),
-        "aspect": rng.uniform(0.9, 1.1, n),
-        "translate": rng.uniform(-0.5, 0.5, (n, 2)),
-    }
-    rows: list[tuple[str, str, float]] = []
-
-    def add(name: str, note: str, fn, count: int) -> None:
-        rows.append((name, note, best_rate(fn, count, rep)))
-
-    add(
-        "elastic, SciPy plain loop (reference)",
-        "alpha=34 sigma=4, per digit",
-        lambda: scipy_elastic_loop(ink[:n_loop], rng),
-        n_loop,
-    )
-    add("elastic (ours)", "alpha=34 sigma=4, batched", lambda: A.elastic(ink, rng), n)
-    add(
-        "elastic (ours), per-sample alpha, sigma",
-        "alpha~U(10,28) sigma~U(4.5,6)",
-        lambda: A.elastic(ink, rng, alpha=rng.uniform(10, 28, n), sigma=rng.uniform(4.5, 6, n)),
-        n,
-    )
-    add(
-        "affine (ours)",
-        "per-sample rot/shear/scale/aspect/shift",
-        lambda: A.affine(ink, **per_sample),
-        n,
-    )
-    add(
-        "stroke_width thicken (ours)",
-        "radius 1.3 (grey dilation)",
-        lambda: A.stroke_width(ink, radius=1.3),
-        n,
-    )
-    add(
-        "stroke_width thin (ours)",
-        "radius -0.5 (grey erosion)",
-        lambda: A.stroke_width(ink, radius=-0.5),
-        n,
-    )
-    add(
-        "broken_strokes (ours)",
-        "2 cuts, radius 1.2",
-        lambda: A.broken_strokes(ink, rng, cuts=2, radius=1.2),
-        n,
-    )
-    add("blur (ours)", "sigma 0.7", lambda: A.blur(ink, sigma=0.7), n)
-    add(
-        "renormalize_mnist (ours)",
-        "20x20 box + centre of mass",
-        lambda: A.renormalize_mnist(ink),
-        n,
-    )
-    for preset in ("light", "medium", "heavy"):
-        aug = A.Augmenter.preset(preset)
-        add(
-            f"Augmenter.digits, {preset}",
-            "all digit transforms of the preset",
-            lambda aug=aug: aug.digits(ink, rng),
-            n,
-        )
-
-    m, w = args.seq, args.width
-    seq = np.zeros((m, 28, w), np.float32)
-    seq[:, 4:24, :] = np.tile(ink[:1, 4:24, :], (1, 1, -(-w // 28)))[:, :, :w]
-    boxes = np.stack([np.array([[j * 28, j * 28 + 28, 4, 24] for j in range(w // 28)])] * m)
-    add("wobble (ours)", f"sequences 28x{w}", lambda: A.wobble(seq, boxes, rng, amplitude=1.0), m)
-    add("slant (ours)", f"sequences 28x{w}", lambda: A.slant(seq, boxes, angle=8.0), m)
-    add(
-        "contrast (ours)",
-        f"sequences 28x{w}",
-        lambda: A.contrast(seq, gamma=0.8, ink_level=0.9),
-        m,
-    )
-    add("clutter (ours)", f"sequences 28x{w}", lambda: A.clutter(seq, rng), m)
-    add("noise (ours)", f"sequences 28x{w}", lambda: A.noise(seq, rng, std=0.05), m)
-    add("blur (ours)", f"sequences 28x{w}, sigma 0.7", lambda: A.blur(seq, sigma=0.7), m)
-    for preset in ("medium", "heavy"):
-        aug = A.Augmenter.preset(preset)
-        add(
-            f"Augmenter.sequences, {preset}",
-            f"sequences 28x{w}",
-            lambda aug=aug: aug.sequences(seq, boxes, rng),
-            m,
-        )
-
+    load0 = os.getloadavg()
     print(
-        f"strokeseq augmentation throughput ({what}, {n} digits / {m} sequences per batch, "
-        f"best of {rep}; Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"{os.cpu_count()} CPUs)\n"
+        f"# bench_augment: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{what}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}, rounds {args.rounds}"
     )
-    print("| transform | setting | items/s |")
-    print("|---|---|---:|")
-    for name, note, rate in rows:
-        print(f"| {name} | {note} | {rate:,.0f} |")
-    ref = rows[0][2]
-    ours = rows[1][2]
-    print(f"\nelastic: ours / plain SciPy = {ours / ref:.1f}x")
+    print(f"# load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}\n")
+    print(
+        "| transform | digits/call | ours µs/digit | SciPy loop µs/digit "
+        "| ratio median | min..max | CPU-time ratio median | min..max |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|---|")
+
+    def row(name: str, n: int, res: dict) -> None:
+        cells = [name, str(n), fmt_us(res["ours"])]
+        if "ratios" in res:
+            cells.append(fmt_us(res["ref"]))
+            for r in (res["ratios"], res["cpu"]):
+                cells += [f"{statistics.median(r):.2f}×", f"{min(r):.2f}..{max(r):.2f}"]
+        else:
+            cells += [""] * 5
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+    for n in sizes:
+        x = ink[:n]
+        row(
+            "elastic α=34 σ=4",
+            n,
+            interleaved(
+                lambda x=x: A.elastic(x, rng, alpha=ALPHA, sigma=SIGMA),
+                lambda x=x: scipy_elastic(x, rng),
+                n,
+                args.rounds,
+                args.min_items,
+            ),
+        )
+    if not args.quick:
+        for n in sizes:
+            x = ink[:n]
+            rot, sh = rng.uniform(-10, 10, n), rng.uniform(-12, 12, n)
+            row(
+                "affine (rotation, shear)",
+                n,
+                interleaved(
+                    lambda x=x, rot=rot, sh=sh: A.affine(x, rotation=rot, shear=sh),
+                    lambda x=x, rot=rot, sh=sh: scipy_affine(x, rot, sh),
+                    n,
+                    args.rounds,
+                    args.min_items,
+                ),
+            )
+        for n in sizes:
+            x = ink[:n]
+            row(
+                "stroke_width radius 1 (dilation)",
+                n,
+                interleaved(
+                    lambda x=x: A.stroke_width(x, radius=1.0),
+                    lambda x=x: scipy_dilate(x),
+                    n,
+                    args.rounds,
+                    args.min_items,
+                ),
+            )
+        for n in sizes:
+            x = ink[:n]
+            row(
+                "blur σ=0.7",
+                n,
+                interleaved(
+                    lambda x=x: A.blur(x, sigma=0.7),
+                    lambda x=x: scipy_blur(x, 0.7),
+                    n,
+                    args.rounds,
+                    args.min_items,
+                ),
+            )
+        others = {
+            "stroke_width radius -0.5 (erosion)": lambda x: A.stroke_width(x, radius=-0.5),
+            "broken_strokes 2 cuts": lambda x: A.broken_strokes(x, rng, cuts=2, radius=1.2),
+            "noise std 0.05": lambda x: A.noise(x, rng, std=0.05),
+            "renormalize_mnist": A.renormalize_mnist,
+            "Augmenter.digits light": A.Augmenter.preset("light").digits,
+            "Augmenter.digits medium": A.Augmenter.preset("medium").digits,
+            "Augmenter.digits heavy": A.Augmenter.preset("heavy").digits,
+        }
+        for name, fn in others.items():
+            for n in sizes:
+                x = ink[:n]
+                row(name, n, interleaved(lambda x=x, fn=fn: fn(x), None, n, 3, args.min_items))
+        print("\nLines 28 x 200 (µs per line):\n")
+        print("| transform | lines/call | ours µs/line |")
+        print("|---|---:|---:|")
+        seq = {
+            "wobble": lambda im, b: A.wobble(im, b, rng, amplitude=1.0, wavelength=80),
+            "slant": lambda im, b: A.slant(im, b, angle=8.0),
+            "contrast": lambda im, b: A.contrast(im, gamma=0.8, ink_level=0.9, background=0.03),
+            "clutter": lambda im, b: A.clutter(im, rng, lines=1, specks=3),
+            "blur σ=0.7": lambda im, b: A.blur(im, sigma=0.7),
+            "noise": lambda im, b: A.noise(im, rng, std=0.04),
+            "Augmenter.sequences medium": lambda im, b: A.Augmenter.preset("medium").sequences(
+                im, b, rng
+            ),
+            "Augmenter.sequences heavy": lambda im, b: A.Augmenter.preset("heavy").sequences(
+                im, b, rng
+            ),
+        }
+        for name, fn in seq.items():
+            for n in [s for s in sizes if s <= 1000]:
+                im, b = lines_from(ink, n)
+                res = interleaved(lambda im=im, b=b, fn=fn: fn(im, b), None, n, 3, 100)
+                print(f"| {name} | {n} | {fmt_us(res['ours'])} |", flush=True)
+    load1 = os.getloadavg()
+    print(f"\n# load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ def run(
     n: int = 20000,
     eval_on: str = "test",
     cnn: bool = True,
+    ceiling: bool = True,
     augment: str | None = None,
     seed: int = 0,
     epochs: int = 3,
@@ -117,11 +118,13 @@ def run(
     out["augment"], out["seed"] = augment, seed
     acc: dict[str, R.Accuracy] = {}
     acc["proxy source"] = R.proxy_accuracy(xs, labels, xe, ye)
-    acc["proxy ceiling"] = R.proxy_accuracy(xc, yc, xe, ye)
+    if ceiling:
+        acc["proxy ceiling"] = R.proxy_accuracy(xc, yc, xe, ye)
     step("proxy accuracy")
     if cnn:
         acc["CNN source"] = R.cnn_accuracy(xs, labels, xe, ye, epochs=epochs, seed=seed)
         step("CNN on the source")
+    if cnn and ceiling:
         acc["CNN ceiling"] = R.cnn_accuracy(xc, yc, xe, ye, epochs=epochs, seed=seed)
         step("CNN ceiling")
     from strokeseq import reference_classifier
@@ -184,9 +187,10 @@ def report(res: dict[str, Any], command: str) -> str:
     for model in ("CNN", "proxy"):
         if f"{model} source" in acc:
             name = "small CNN (3 epochs)" if model == "CNN" else "PCA-50 + 5-NN proxy"
+            top = acc.get(f"{model} ceiling")
             lines.append(
                 f"| {name} | {100 * acc[f'{model} source'].overall:.1f} % | "
-                f"{100 * acc[f'{model} ceiling'].overall:.1f} % |"
+                + (f"{100 * top.overall:.1f} % |" if top else "(--no-ceiling) |")
             )
     lines.append(
         f"| reference classifier reads the source digits | "
@@ -218,12 +222,16 @@ def report(res: dict[str, Any], command: str) -> str:
         "",
         "## Memorisation: mean L2 distance to the nearest MNIST training digit",
         "",
-        "| digits | distance | / real test digits |",
-        "| --- | ---: | ---: |",
-        f"| source ({memo.n}) | {memo.source:.3f} | {memo.ratio:.3f} |",
-        f"| real evaluation digits ({memo.n}) | {memo.real:.3f} | 1 |",
+        "| digits | distance | / real evaluation digits | near copies |",
+        "| --- | ---: | ---: | ---: |",
+        f"| source ({memo.n}) | {memo.source:.3f} | {memo.ratio:.3f} | "
+        f"{100 * memo.near_copies:.1f} % |",
+        f"| real evaluation digits ({memo.n}) | {memo.real:.3f} | 1 | 1 % |",
         f"| real training digits (copies, {memo_ref.n}) | {memo_ref.source:.3f} | "
-        f"{memo_ref.ratio:.3f} |",
+        f"{memo_ref.ratio:.3f} | {100 * memo_ref.near_copies:.0f} % |",
+        "",
+        "Near copies: share nearer to a training digit than the nearest 1 % of the real "
+        "evaluation digits.",
     ]
     return "\n".join(lines)
 
@@ -237,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=20000, help="digits to train on (default 20000)")
     ap.add_argument("--eval", choices=("test", "holdout"), default="test", dest="eval_on")
     ap.add_argument("--cnn", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument(
+        "--ceiling",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train on --n real digits (the same for every source: skip it to save time)",
+    )
     ap.add_argument("--augment", default=None, help="augmentation preset or config file")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
@@ -259,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         n=args.n,
         eval_on=args.eval_on,
         cnn=args.cnn,
+        ceiling=args.ceiling,
         augment=args.augment,
         seed=args.seed,
         epochs=args.epochs,

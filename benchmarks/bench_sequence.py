@@ -1,14 +1,29 @@
-"""Speed of the sequence API, beside the NumPy copy of the same output as a floor.
+"""Speed of the sequence API against NumPy floors and a lean reference, in interleaved rounds.
 
-Run: ``STROKESEQ_MNIST_DIR=../shared/mnist python benchmarks/bench_sequence.py``
+Run (a relative ``STROKESEQ_MNIST_DIR`` works: it is made absolute first)::
 
-Prints a markdown table. Every figure is the best of a few repeats (the
-machine is shared; the best run is the least disturbed one), measured in one
-run so that the ratios to the copy floor are meaningful.
+    STROKESEQ_MNIST_DIR=../shared/mnist python benchmarks/bench_sequence.py [--rounds 5]
+
+Every case is timed once per round, the rounds interleave all cases, and the
+ratios are taken inside each round; the table gives their median and
+min..max, with the load average before and after, so a busy moment of a
+shared machine cannot flatter one case. The cases:
+
+- single call ``generate_numbers_sequence([3, 0, 5], (0, 10), 120)`` against a
+  lean fixed-spacing reference that pastes pre-converted float32 tiles;
+- the batch API, 3 digits W=120 (float32, uint8) against the new-array floor
+  (copying the same bytes into a fresh array) and with ``out=`` against the
+  copy into a reused buffer;
+- 10 digits W=400 against the floor and a Python loop of single calls into
+  a reused buffer;
+- the cost per sample at 1 k, 10 k and 100 k rows, with and without ``out=``;
+- ``import strokeseq`` and the script end to end (median wall time).
 """
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -16,147 +31,211 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from strokeseq import generate_numbers_sequence, generate_sequences
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def best_rate(fn, n: int, repeat: int = 5) -> float:
-    """Calls per second of ``fn`` run ``n`` times, best of ``repeat``."""
-    return n / min(timeit.repeat(fn, number=n, repeat=repeat))
+def _absolute_data_dir() -> None:
+    """Make a relative STROKESEQ_MNIST_DIR absolute (subprocesses run in other folders)."""
+    d = os.environ.get("STROKESEQ_MNIST_DIR")
+    if d:
+        os.environ["STROKESEQ_MNIST_DIR"] = str(Path(d).resolve())
 
 
-def batch_rate(n_digits: int, width: int, n: int, dtype, repeat: int = 3) -> tuple[float, float]:
-    """Sequences/s of the batch API, and of copying the same bytes (the floor)."""
-    seqs = np.random.default_rng(0).integers(0, 10, size=(n, n_digits))
-    generate_sequences(seqs[:10], (0, 10), width)  # load the source
-    times = []
-    for r in range(repeat):
-        t = time.perf_counter()
-        out = generate_sequences(seqs, (0, 10), width, rng=r, dtype=dtype)
-        times.append(time.perf_counter() - t)
-    dst = np.empty_like(out)
-    dst[...] = 0  # memory already touched: the copy is the ceiling
-    copy = min(timeit.repeat(lambda: np.copyto(dst, out), number=1, repeat=repeat))
-    return n / min(times), n / copy
+_absolute_data_dir()
+
+from strokeseq import generate_numbers_sequence, generate_sequences  # noqa: E402
 
 
-def wall(cmds: dict[str, list[str]], cwd: str, repeat: int = 11) -> dict[str, float]:
-    """Median wall time of each command in seconds, runs interleaved.
-
-    Interleaving (a, b, c, a, b, c, ...) keeps a slow moment of the shared
-    machine from landing on one command only.
-    """
-    times: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(repeat):
-        for name, cmd in cmds.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, cwd=cwd, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
+def clock(fn: Callable[[], object], number: int = 1) -> float:
+    """Seconds for ``number`` calls of ``fn``."""
+    t = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - t
 
 
-def plain_reference():
-    """A plain implementation with one fixed spacing and no validation (the issue's yardstick)."""
+def lean_reference() -> Callable[[list[int], int, int], np.ndarray]:
+    """Fixed spacing, no validation, tiles converted to float32 page pixels beforehand."""
     from strokeseq.sources import get_source
 
     src = get_source("mnist", split="train")
-    images, labels = src.images, src.labels
-    by_label = [np.flatnonzero(labels == d) for d in range(10)]
+    tiles = np.subtract(np.float32(1), src.images / np.float32(255), dtype=np.float32)
+    by_label = [np.flatnonzero(src.labels == d).tolist() for d in range(10)]
     rng = np.random.default_rng(0)
 
-    def make(digits, spacing, width):
+    def make(digits: list[int], spacing: int, width: int) -> np.ndarray:
         img = np.ones((28, width), np.float32)
         x = 0
-        for d in digits:
+        for d, u in zip(digits, rng.random(len(digits)).tolist(), strict=True):
             pool = by_label[d]
-            img[:, x : x + 28] = 1 - images[pool[rng.integers(len(pool))]] / 255
+            img[:, x : x + 28] = tiles[pool[int(u * len(pool))]]
             x += 28 + spacing
         return img
 
     return make
 
 
+#: Older versions have no ``out=``: their out= rows are left out.
+HAS_OUT = "out" in inspect.signature(generate_sequences).parameters
+
+
+def batch(seqs: np.ndarray, width: int, dtype, out=None, seed: int = 0) -> np.ndarray:
+    kw = {"out": out} if out is not None else {}
+    return generate_sequences(seqs, (0, 10), width, rng=seed, dtype=dtype, **kw)
+
+
+def one_round(cases: dict[str, Callable[[], float]]) -> dict[str, float]:
+    return {name: fn() for name, fn in cases.items()}
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--big", type=int, default=100_000, help="rows of the largest batch")
+    args = ap.parse_args()
+    load0 = os.getloadavg()
+    lean = lean_reference()
+    rng = np.random.default_rng(1)
+    gen = np.random.default_rng(2)
+    three = rng.integers(0, 10, (20_000, 3))
+    ten = rng.integers(0, 10, (5_000, 10))
+    sizes = (1_000, 10_000, args.big)
+    flat = {n: rng.integers(0, 10, (n, 3)) for n in sizes}
+    generate_numbers_sequence([3, 0, 5], (0, 10), 120)  # data loaded
+    batch(three[:3000], 120, np.float32)  # ink-box table built
+    K = 3000
+    single_args = ([3, 0, 5], (0, 10), 120)
+    out3 = {dt: np.zeros((len(three), 28, 120), dt) for dt in (np.float32, np.uint8)}
+    buf10 = np.zeros((len(ten), 28, 400), np.float32)
+    outs = {n: np.zeros((n, 28, 120), np.float32) for n in sizes} if HAS_OUT else {}
+    ten_lists = ten.tolist()
+
+    def loop10() -> float:
+        t = time.perf_counter()
+        for i, s in enumerate(ten_lists):
+            buf10[i] = generate_numbers_sequence(s, (0, 10), 400, rng=gen)
+        return time.perf_counter() - t
+
+    def timed_new(seqs, width, dtype) -> tuple[float, float]:
+        t = time.perf_counter()
+        res = batch(seqs, width, dtype)
+        t_api = time.perf_counter() - t
+        t = time.perf_counter()
+        res.copy()  # the new-array floor: the same bytes into a fresh array
+        return t_api, time.perf_counter() - t
+
+    def timed_out(seqs, width, dtype, out) -> tuple[float, float]:
+        t_api = clock(lambda: batch(seqs, width, dtype, out=out))
+        dst = np.empty_like(out)
+        dst[...] = 0
+        return t_api, clock(lambda: np.copyto(dst, out))
+
+    cases: dict[str, Callable[[], object]] = {
+        "single": lambda: clock(lambda: generate_numbers_sequence(*single_args, rng=gen), K),
+        "lean": lambda: clock(lambda: lean([3, 0, 5], 5, 120), K),
+        "b3_f32": lambda: timed_new(three, 120, np.float32),
+        "b3_u8": lambda: timed_new(three, 120, np.uint8),
+        "b10_f32": lambda: timed_new(ten, 400, np.float32),
+        "loop10": loop10,
+    }
+    if HAS_OUT:
+        cases["b3_f32_out"] = lambda: timed_out(three, 120, np.float32, out3[np.float32])
+        cases["b3_u8_out"] = lambda: timed_out(three, 120, np.uint8, out3[np.uint8])
+    for n in sizes:
+        cases[f"flat_{n}"] = lambda n=n: clock(lambda: batch(flat[n], 120, np.float32)) / n
+        if HAS_OUT:
+            cases[f"flat_out_{n}"] = lambda n=n: (
+                clock(lambda: batch(flat[n], 120, np.float32, out=outs[n])) / n
+            )
+    rounds = [one_round(cases) for _ in range(args.rounds)]
+    load1 = os.getloadavg()
+
+    def stat(values: list[float], fmt: str = "{:.2f}") -> str:
+        return (
+            f"{fmt.format(statistics.median(values))} "
+            f"({fmt.format(min(values))}..{fmt.format(max(values))})"
+        )
+
     rows = []
-    plain = plain_reference()
-    plain_rate = best_rate(lambda: plain([3, 0, 5], 5, 120), 20_000)
-    generate_numbers_sequence([3, 0, 5], (0, 10), 120)  # warm: data loaded
-    one = generate_numbers_sequence([3, 0, 5], (0, 10), 120)
-    single = best_rate(lambda: generate_numbers_sequence([3, 0, 5], (0, 10), 120), 20_000)
-    floor = best_rate(one.copy, 20_000)
     rows.append(
         (
-            "single call [3,0,5], (0,10), 120, float32",
-            f"{single:,.0f} calls/s",
-            f"{floor:,.0f} copies/s",
-            "≥ 50 000",
+            "single call [3,0,5], (0,10), 120 / lean reference",
+            stat([r["lean"] / r["single"] for r in rounds]),
+            stat([r["single"] / K * 1e6 for r in rounds], "{:.1f}") + " µs per call",
+            "≥ 0.6",
         )
     )
-    rows.append(
-        (
-            "plain fixed-spacing implementation, same call",
-            f"{plain_rate:,.0f} calls/s",
-            f"ours / plain = {single / plain_rate:.2f}",
-            "(the issue measured it at 58 000 on a quiet machine)",
-        )
-    )
-    for n_digits, width, n, dtype, target in (
-        (3, 120, 100_000, np.float32, "≥ 80 000"),
-        (3, 120, 100_000, np.uint8, "faster than float32"),
-        (10, 400, 50_000, np.float32, "≥ 20 000"),
-        (10, 400, 50_000, np.uint8, "faster than float32"),
+    for key, label, target in (
+        ("b3_f32", "batch 3 digits W=120 float32 / new-array floor", "≥ 0.5"),
+        ("b3_u8", "batch 3 digits W=120 uint8 / new-array floor", "≥ 0.35"),
+        ("b10_f32", "batch 10 digits W=400 float32 / new-array floor", "≥ 0.3"),
+        ("b3_f32_out", "batch 3 digits W=120 float32, out= / copy into out", ""),
+        ("b3_u8_out", "batch 3 digits W=120 uint8, out= / copy into out", ""),
     ):
-        rate, copy = batch_rate(n_digits, width, n, dtype)
+        if key not in rounds[0]:
+            continue
+        n = len(ten) if key.startswith("b10") else len(three)
         rows.append(
             (
-                f"batch {n_digits} digits, width {width}, {np.dtype(dtype).name}",
-                f"{rate:,.0f} seq/s",
-                f"{copy:,.0f} seq/s",
+                label,
+                stat([r[key][1] / r[key][0] for r in rounds]),
+                stat([r[key][0] / n * 1e6 for r in rounds]) + " µs per row",
                 target,
+            )
+        )
+    rows.append(
+        (
+            "batch 10 digits W=400 / loop of single calls into a buffer (speed-up)",
+            stat([r["loop10"] / r["b10_f32"][0] for r in rounds]),
+            stat([r["loop10"] / len(ten) * 1e6 for r in rounds]) + " µs per loop row",
+            "≥ 2",
+        )
+    )
+    for prefix, label in (("flat_", "new array"), ("flat_out_", "out=")):
+        if f"{prefix}{sizes[0]}" not in rounds[0]:
+            continue
+        per = {n: [r[f"{prefix}{n}"] for r in rounds] for n in sizes}
+        rows.append(
+            (
+                f"per-row cost {sizes[-1]:,} / {sizes[0]:,} rows, 3 digits W=120, {label}",
+                stat([a / b for a, b in zip(per[sizes[-1]], per[sizes[0]], strict=True)]),
+                ", ".join(f"{n:,}: {statistics.median(per[n]) * 1e6:.2f} µs" for n in sizes),
+                "≤ 1.5",
             )
         )
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         script = [py, str(ROOT / "scripts" / "make_sequence.py"), "305", "0", "10", "120"]
         script += ["-o", "x.png", "--overwrite"]
-        t = wall(
-            {
-                "bare": [py, "-c", "pass"],
-                "numpy": [py, "-c", "import numpy"],
-                "strokeseq": [py, "-c", "import strokeseq"],
-                "script": script,
-            },
-            tmp,
-        )
+        cmds = {
+            "bare": [py, "-c", "pass"],
+            "strokeseq": [py, "-c", "import strokeseq"],
+            "script": script,
+        }
+        walls: dict[str, list[float]] = {k: [] for k in cmds}
+        for _ in range(7):
+            for name, cmd in cmds.items():
+                t = time.perf_counter()
+                subprocess.run(cmd, cwd=tmp, check=True, capture_output=True)
+                walls[name].append(time.perf_counter() - t)
+    med = {k: statistics.median(v) for k, v in walls.items()}
     rows.append(
-        (
-            "`import strokeseq`, above bare python (includes NumPy)",
-            f"{t['strokeseq'] - t['bare']:.3f} s",
-            f"`import numpy` alone {t['numpy'] - t['bare']:.3f} s",
-            "≤ 0.15 s",
-        )
+        ("`import strokeseq` above bare python", f"{med['strokeseq'] - med['bare']:.3f} s", "", "")
     )
-    rows.append(
-        (
-            "`python scripts/make_sequence.py 305 0 10 120`, end to end",
-            f"{t['script']:.3f} s",
-            f"bare python {t['bare']:.3f} s",
-            "≤ 0.5 s",
-        )
-    )
-
+    rows.append(("`make_sequence.py 305 0 10 120` end to end", f"{med['script']:.3f} s", "", ""))
     print(
-        f"strokeseq sequence benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}"
+        f"strokeseq sequence benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"NumPy {np.__version__}; {args.rounds} interleaved rounds; load average "
+        f"{load0[0]:.1f} before, {load1[0]:.1f} after (shared machine)"
     )
     print()
-    print("| measure | strokeseq | NumPy floor / reference | target |")
+    print("| measure | ratio, median (min..max) | time, median (min..max) | target |")
     print("|---|---:|---:|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")

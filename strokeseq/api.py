@@ -2,25 +2,61 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .compose import INK_CHOICES, LAYOUTS, SequenceBatch, arrange, to_image
-from .layout import min_width, sample_gaps
+from .compose import (
+    LAYOUTS,
+    SequenceBatch,
+    check_dtype,
+    check_ink,
+    compose_rows,
+    page_tiles,
+    to_image,
+)
+from .layout import required_width, sample_gaps
 from .rng import as_generator
-from .sources import _MNIST, DigitSource, get_source
+from .sources import DigitSource, source_for
 from .sources.base import TILE
-from .sources.mnist import MnistSource
 from .validate import check_digits, check_spacing, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
 
-#: Rows composed at once by the batch API: keeps the working set in cache
-#: and memory bounded by the chunk, not by the number of sequences.
-CHUNK = 2048
+#: Ink-canvas bytes composed at once by the batch API: the working set (the
+#: drawn tiles, the canvas, the output block) stays in the CPU cache, and
+#: memory is bounded by the chunk, not by the number of sequences.
+CHUNK_BYTES = 1024 * 1024
+#: At least this many rows per chunk, so per-chunk overhead stays small.
+MIN_CHUNK = 16
+
+
+def chunk_rows(width: int) -> int:
+    """Rows per chunk of the batch API for an image width.
+
+    A function of the width only (not of the dtype, the count or ``out``):
+    the chunks fix the order of the random draws, so the same seed gives
+    the same images whatever the dtype and whether ``out`` is given.
+    """
+    return max(MIN_CHUNK, CHUNK_BYTES // (TILE * width))
+
+
+def _check_out(out: Any, shape: tuple[int, int, int], dtype: Any) -> np.ndarray:
+    """Validate a caller's output array before any work."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if out.dtype != np.dtype(dtype):
+        raise TypeError(
+            f"out has dtype {out.dtype} but the images are {np.dtype(dtype)}; "
+            "pass dtype=out.dtype or an array of the requested dtype"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable")
+    return out
 
 
 def _check_options(layout: str, ink: str, dtype: Any, writer: str | None) -> Any:
@@ -28,35 +64,11 @@ def _check_options(layout: str, ink: str, dtype: Any, writer: str | None) -> Any
         return np.float32  # fast path of the defaults
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'tile' or 'ink', got {layout!r}")
-    if ink not in INK_CHOICES:
-        raise ValueError(f"ink must be 'black' (on white) or 'white' (on black), got {ink!r}")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be float32 or uint8, got {dtype!r}") from None
-    if dt not in (np.float32, np.uint8):
-        raise TypeError(f"dtype must be float32 or uint8, got {dt}")
+    check_ink(ink)
+    out_type = check_dtype(dtype)
     if writer not in (None, "same"):
         raise ValueError(f"writer must be None or 'same', got {writer!r}")
-    return dt.type
-
-
-def _source(source: str | DigitSource, split: str, data_dir: str | Path | None) -> DigitSource:
-    if source == "mnist":
-        # A plain dict look-up first: this runs on every single-image call.
-        src = _MNIST.get((split, data_dir))
-        if src is None:
-            path = None if data_dir is None else str(data_dir)
-            src = _MNIST[split, data_dir] = get_source("mnist", split=split, data_dir=path)
-        return src
-    return get_source(source)
-
-
-def _required_width(src: DigitSource, labels: Sequence[int], lo: int, layout: str) -> int:
-    n = len(labels)
-    if layout == "tile":
-        return min_width(n, lo)
-    return min_width(n, lo, [src.max_ink_width(d) for d in labels])
+    return out_type
 
 
 def _too_narrow(
@@ -133,22 +145,24 @@ def generate_numbers_sequence(
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
-    src = _source(source, split, data_dir)
+    src = source_for(source, split, data_dir)
     n = len(labels)
     need = (
-        TILE * n + (n - 1) * lo if layout == "tile" else _required_width(src, labels, lo, layout)
+        TILE * n + (n - 1) * max(lo, 0)
+        if layout == "tile"
+        else required_width(labels, lo, layout, src)
     )
     if width < need:
         raise _too_narrow(width, need, n, (lo, hi), layout)
     gen = as_generator(rng)
-    if type(src) is MnistSource and layout == "tile" and writer is None and augment is None:
-        return _fast_mnist_tiles(src, labels, lo, hi, width, gen, ink, out_type)
+    if src.uniform_draws and layout == "tile" and writer is None and augment is None:
+        return _fast_tiles(src, labels, lo, hi, width, gen, ink, out_type)
     batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
     return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
 
 
-def _fast_mnist_tiles(
-    src: MnistSource,
+def _fast_tiles(
+    src: DigitSource,
     labels: list[int],
     lo: int,
     hi: int,
@@ -157,14 +171,13 @@ def _fast_mnist_tiles(
     ink: str,
     out_type: Any,
 ) -> np.ndarray:
-    """Single sequence, MNIST tiles: plain Python on a handful of numbers.
+    """Single sequence of tiles from a source with ``uniform_draws``: plain Python.
 
     Per-call overhead is the cost for one small image, so this path avoids
     small NumPy calls. It consumes the generator exactly as the batch path
     does for one row (``random(n)``, ``random(n - 1)``, ``random(1)``), so both
     give the same image for the same seed.
     """
-    images = src._images if src._images is not None else src.images
     n = len(labels)
     k = n - 1
     u = gen.random(2 * n).tolist()
@@ -176,14 +189,27 @@ def _fast_mnist_tiles(
         gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
     slack = width - TILE * n - sum(gaps)
     x = min(int(u[-1] * (slack + 1)), slack)
-    counts, starts, order = src._counts_list, src._starts_list, src._order_list
-    canvas = np.zeros((TILE, width), np.uint8)
-    for j, d in enumerate(labels):
-        c = counts[d]
-        canvas[:, x : x + TILE] = images[order[starts[d] + min(int(u[j] * c), c - 1)]]
+    found = src.ink_tiles(labels, u[:n])
+    if found is None:  # a source without a tile bank: compose the same uniforms
+        row = np.array([labels])
+        digits = src.draw_from_uniforms(row, np.array([u[:n]]))
+        uniforms = (np.array([u[n : n + k]]), np.array([u[-1]]))
+        batch = compose_rows(digits, row, (lo, hi), width, uniforms=uniforms)
+        return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
+    # Tiles already in output pixels, pasted on the background: the canvas is
+    # written once (the same bytes as converting a pasted ink canvas).
+    tiles = page_tiles(found[0], found[1], ink, out_type)
+    if ink == "white":
+        canvas = np.zeros((TILE, width), out_type)
+    elif out_type is np.float32:
+        canvas = np.ones((TILE, width), np.float32)
+    else:
+        canvas = np.full((TILE, width), 255, np.uint8)
+    for j, tile in enumerate(tiles):
+        canvas[:, x : x + TILE] = tile
         if j < k:
             x += TILE + gaps[j]
-    return to_image(canvas, ink_color=ink, dtype=out_type)
+    return canvas
 
 
 def _render(
@@ -196,26 +222,11 @@ def _render(
     writer: str | None,
     augment: Any,
 ) -> SequenceBatch:
-    """Draw, augment and arrange one chunk of equal-length rows (ink units)."""
-    n_rows, n = labels.shape
+    """Draw one chunk of equal-length rows and compose it (ink units)."""
     digits = src.draw_sequences(labels, gen, writer=writer)
-    aug = _augmenter(augment)
-    if aug is not None and not aug.digit_is_identity:
-        digits.ink = aug.digits(digits.as_float(), gen)
-        digits.extents = None  # the ink moved: measure the boxes again
-    batch = arrange(
-        digits,
-        labels,
-        spacing,
-        width,
-        layout=layout,
-        u_gaps=gen.random((n_rows, n - 1)),
-        u_margin=gen.random(n_rows),
+    return compose_rows(
+        digits, labels, spacing, width, layout=layout, rng=gen, augmenter=_augmenter(augment)
     )
-    if aug is not None and not aug.sequence_is_identity:
-        batch.ink, boxes = aug.sequences(batch.ink, batch.boxes, gen)  # uint8 or float ink
-        batch.boxes = boxes.astype(np.int32)
-    return batch
 
 
 def _augmenter(augment: Any):
@@ -237,8 +248,11 @@ def _as_label_rows(sequences: Any) -> list[list[int]] | np.ndarray:
         if sequences.size and (sequences.min() < 0 or sequences.max() > 9):
             raise ValueError("sequences must hold digits 0-9")
         return sequences.astype(np.int64)
-    if isinstance(sequences, (str, bytes)):
-        raise TypeError("sequences must be a list of digit sequences, e.g. ['305', '12']")
+    if isinstance(sequences, (str, bytes, Set, Mapping)):
+        raise TypeError(
+            "sequences must be an ordered list of digit sequences, e.g. ['305', '12'], "
+            f"not {type(sequences).__name__}"
+        )
     try:
         rows = list(sequences)
     except TypeError:
@@ -262,16 +276,20 @@ def render_sequences(
     writer: str | None = None,
     augment: Any = None,
     dtype: Any = np.float32,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, SequenceBatch]:
     """Many sequences of one length, with their labels, boxes and provenance.
 
     The lower-level form of :func:`generate_sequences`: ``sequences`` must all
     have the same length ``n`` (a ``(N, n)`` array or a list of digit strings).
 
+    The other parameters are those of :func:`generate_sequences`.
+
     Returns
     -------
     images : numpy.ndarray
-        ``(N, 28, image_width)``, polarity and dtype as requested.
+        ``(N, 28, image_width)``, polarity and dtype as requested (``out``
+        itself when given).
     batch : SequenceBatch
         ``labels (N, n)``, ``boxes (N, n, 4)`` (x0, x1, y0, y1), ``gaps``, and
         the per-digit ``meta`` of the source (MNIST ``index`` and ``writer``).
@@ -288,32 +306,23 @@ def render_sequences(
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
     out_type = _check_options(layout, ink, dtype, writer)
-    src = _source(source, split, data_dir)
+    src = source_for(source, split, data_dir)
     gen = as_generator(rng)
-    _check_widths(src, labels, (lo, hi), width, layout)
+    need = required_width(labels, lo, layout, src)
+    if width < need:
+        raise _too_narrow(width, need, labels.shape[1], (lo, hi), layout)
     n_rows, _n = labels.shape
-    images = np.empty((n_rows, TILE, width), out_type)
+    shape = (n_rows, TILE, width)
+    images = np.empty(shape, out_type) if out is None else _check_out(out, shape, out_type)
+    aug = _augmenter(augment)
+    step = chunk_rows(width)
     parts = []
-    for s in range(0, n_rows, CHUNK):
-        batch = _render(labels[s : s + CHUNK], (lo, hi), width, src, gen, layout, writer, augment)
-        to_image(batch.ink, ink_color=ink, dtype=out_type, out=images[s : s + CHUNK])
+    for s in range(0, n_rows, step):
+        batch = _render(labels[s : s + step], (lo, hi), width, src, gen, layout, writer, aug)
+        to_image(batch.ink, ink_color=ink, dtype=out_type, out=images[s : s + step])
         batch.ink = None  # type: ignore[assignment]  # the images hold it now
         parts.append(batch)
     return images, _concat(parts, labels)
-
-
-def _check_widths(
-    src: DigitSource, labels: np.ndarray, spacing: tuple[int, int], width: int, layout: str
-) -> None:
-    if labels.shape[0] == 0:
-        return
-    worst = labels[0]
-    if layout == "ink":  # the row whose widest instances need the most room
-        widest = np.array([src.max_ink_width(d) for d in range(10)])
-        worst = labels[int(widest[labels].sum(axis=1).argmax())]
-    need = _required_width(src, worst.tolist(), spacing[0], layout)
-    if width < need:
-        raise _too_narrow(width, need, labels.shape[1], spacing, layout)
 
 
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
@@ -341,6 +350,8 @@ def generate_sequences(
     sequences: Any,
     spacing_range: tuple[int, int],
     image_width: int,
+    *,
+    out: np.ndarray | None = None,
     **options: Any,
 ) -> np.ndarray:
     """Images of many digit sequences at once (vectorised; the source is loaded once).
@@ -351,6 +362,10 @@ def generate_sequences(
         The digit sequences; lengths may differ.
     spacing_range, image_width
         As in :func:`generate_numbers_sequence`, shared by all sequences.
+    out : numpy.ndarray, optional
+        A preallocated ``(N, 28, image_width)`` array of the requested
+        ``dtype`` to write the images into (checked before any work): no
+        new memory for the images, and the same bytes as without it.
     **options
         ``source``, ``rng``, ``layout``, ``ink``, ``split``, ``data_dir``,
         ``writer``, ``augment``, ``dtype``: as in :func:`generate_numbers_sequence`.
@@ -358,17 +373,27 @@ def generate_sequences(
     Returns
     -------
     numpy.ndarray
-        ``(N, 28, image_width)`` images, row ``i`` showing ``sequences[i]``.
+        ``(N, 28, image_width)`` images, row ``i`` showing ``sequences[i]``
+        (``out`` itself when given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq import generate_sequences
+    >>> buf = np.empty((2, 28, 100), np.float32)
+    >>> imgs = generate_sequences(["305", "12"], (0, 4), 100, source="synthetic", rng=0, out=buf)
+    >>> imgs is buf
+    True
     """
     rows = _as_label_rows(sequences)
     if isinstance(rows, np.ndarray):
-        return render_sequences(rows, spacing_range, image_width, **options)[0]
+        return render_sequences(rows, spacing_range, image_width, out=out, **options)[0]
     gen = as_generator(options.pop("rng", None))
     by_length: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_length.setdefault(len(r), []).append(i)
     if len(by_length) <= 1:
-        return render_sequences(rows, spacing_range, image_width, rng=gen, **options)[0]
+        return render_sequences(rows, spacing_range, image_width, rng=gen, out=out, **options)[0]
     width = check_width(image_width)
     out_type = _check_options(
         options.get("layout", "tile"),
@@ -376,7 +401,8 @@ def generate_sequences(
         options.get("dtype", np.float32),
         options.get("writer"),
     )
-    images = np.empty((len(rows), TILE, width), out_type)
+    shape = (len(rows), TILE, width)
+    images = np.empty(shape, out_type) if out is None else _check_out(out, shape, out_type)
     for length in sorted(by_length):
         idx = by_length[length]
         group = np.array([rows[i] for i in idx], dtype=np.int64)

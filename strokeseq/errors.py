@@ -8,7 +8,15 @@ know strokeseq's own names.
 
 from __future__ import annotations
 
-__all__ = ["DataNotFoundError", "DownloadError", "GlyphError", "IdxFormatError"]
+__all__ = [
+    "CommandError",
+    "DataNotFoundError",
+    "DatasetError",
+    "DatasetLockedError",
+    "DownloadError",
+    "GlyphError",
+    "IdxFormatError",
+]
 
 
 class IdxFormatError(ValueError):
@@ -25,3 +33,19 @@ class DownloadError(OSError):
 
 class GlyphError(ValueError):
     """A glyph file of the synthetic source is malformed (names the file, digit and field)."""
+
+
+class CommandError(Exception):
+    """Bad input found by a ``strokeseq`` command: printed as one line, exit status 2."""
+
+
+class DatasetError(ValueError):
+    """A dataset folder cannot be read or used as it is.
+
+    The message names the folder or shard and what is wrong with it: a missing
+    or corrupt shard, a malformed manifest, rows that do not cover the dataset.
+    """
+
+
+class DatasetLockedError(DatasetError):
+    """Another run holds the dataset folder (the message names its pid, host and start)."""

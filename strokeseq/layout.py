@@ -18,13 +18,17 @@ per-sample stream (datasets).
 
 from __future__ import annotations
 
-from functools import lru_cache
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-__all__ = ["fit_positions", "min_width", "sample_gaps"]
+from .sources.base import TILE
 
-TILE = 28
+__all__ = ["fit_positions", "min_width", "required_width", "sample_gaps"]
 
 
 def min_width(n_digits: int, lo: int, digit_widths: list[int] | None = None) -> int:
@@ -46,29 +50,193 @@ def min_width(n_digits: int, lo: int, digit_widths: list[int] | None = None) -> 
     return widths + (n_digits - 1) * max(lo, 0)
 
 
-@lru_cache(maxsize=256)
+#: Memory the count tables of one tight batch may take (bytes). Longer tables
+#: are never held whole: the rows are recomputed from checkpoints (below).
+TABLE_BYTES = 256 << 20
+
+#: Memory the cache of whole tables may keep between calls (bytes).
+CACHE_BYTES = 32 << 20
+
+_cache: OrderedDict[tuple[int, int, int], tuple[np.ndarray, ...]] = OrderedDict()
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
+def _first_state(cap: int) -> np.ndarray:
+    return np.ones(cap + 1)  # c_0(b) = 1 for b >= 0
+
+
+def _step(c: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row of the recurrence: prefix sums ``p`` of ``c``, and the next ``c``.
+
+    ``p[b + 1] = sum_{m <= b} c(m)`` (``p[0] = 0``), rescaled to max 1: only
+    ratios within a row matter, and the rescaling keeps float64 from
+    overflowing for long sequences. ``c'(b) = p(b) - p(b - r - 1)``, rescaled.
+    """
+    cap = len(c) - 1
+    p = np.empty(cap + 2)
+    p[0] = 0.0
+    np.cumsum(c, out=p[1:])
+    p /= p[-1]
+    nxt = p[1:].copy()
+    if r + 1 <= cap:
+        nxt[r + 1 :] -= p[1 : cap + 1 - r]
+    nxt /= nxt.max()
+    return p, nxt
+
+
+def _rows_forward(c: np.ndarray, m: int, r: int) -> tuple[list[np.ndarray], np.ndarray]:
+    rows = []
+    for _ in range(m):
+        p, c = _step(c, r)
+        rows.append(p)
+    return rows, c
+
+
+def required_width(
+    labels: Any,
+    lo: int,
+    layout: str = "tile",
+    source: Any = None,
+) -> int:
+    """The one width rule: the narrowest image that always fits ``labels``.
+
+    Every caller (the API, datasets, ladders) asks this function, so a width
+    accepted in one place is accepted everywhere.
+
+    Parameters
+    ----------
+    labels : int, sequence or 2-D array
+        An int ``n`` (``n`` digits, any labels); a sequence whose items are
+        digits or collections of allowed digits at that position (the widest
+        counts); or a 2-D array of rows (the row needing most room counts).
+    lo : int
+        Smallest gap. Negative gaps (ink layout) never shrink the guarantee
+        below the digits' own widths, since how far digits overlap depends on
+        the instances drawn.
+    layout : {"tile", "ink"}
+        Tile layout: every digit box is 28 px. Ink layout: each label's box is
+        at most the source's :meth:`~strokeseq.sources.DigitSource.max_ink_width`.
+    source : DigitSource or sequence of DigitSource, optional
+        Needed for the ink layout (with several, the widest of them counts).
+
+    Returns
+    -------
+    int
+        The width in pixels.
+
+    Examples
+    --------
+    >>> from strokeseq.layout import required_width
+    >>> required_width(3, 2)  # 3 tiles and two gaps of at least 2 px
+    88
+    >>> required_width([3, 0, 5], -4)  # overlaps are not counted on
+    84
+    """
+    if layout == "tile" or source is None:
+        widest = np.full(10, TILE, np.int64)
+    else:
+        sources = source if isinstance(source, (list, tuple)) else [source]
+        widest = np.zeros(10, np.int64)
+        for src in sources:
+            widest = np.maximum(widest, [int(src.max_ink_width(d)) for d in range(10)])
+    gap = max(int(lo), 0)
+    if isinstance(labels, (int, np.integer)):
+        n = int(labels)
+        return int(widest.max()) * n + (n - 1) * gap if n > 0 else 0
+    arr = labels if isinstance(labels, np.ndarray) else None
+    if arr is not None and arr.ndim == 2:
+        if arr.shape[0] == 0:
+            return 0
+        n = arr.shape[1]
+        return int(widest[arr].sum(axis=1).max()) + (n - 1) * gap
+    total = 0
+    n = 0
+    for item in labels:
+        n += 1
+        if isinstance(item, (int, np.integer)):
+            total += int(widest[int(item)])
+        else:
+            total += int(max(widest[int(d)] for d in item))
+    return total + (n - 1) * gap if n else 0
+
+
 def _prefix_tables(k: int, r: int, cap: int) -> tuple[np.ndarray, ...]:
     """Prefix sums ``P_j(b)`` of the counts of ``j`` values in ``0..r`` summing to ``<= b``.
 
     ``tables[j][b + 1] = sum_{m <= b} c_j(m)`` (with ``tables[j][0] = 0``) for
-    ``j = 0..k-1`` and ``b = 0..cap``. Each row is rescaled to max 1: only
-    ratios within a row matter, and the rescaling keeps float64 from
-    overflowing for long sequences.
+    ``j = 0..k-1`` and ``b = 0..cap``, each row rescaled to max 1. Small
+    tables are kept in a cache bounded by :data:`CACHE_BYTES`.
     """
-    c = np.ones(cap + 1)  # c_0(b) = 1 for b >= 0
-    tables = []
-    for _ in range(k):
-        p = np.concatenate(([0.0], np.cumsum(c)))
-        p /= p[-1]
-        tables.append(p)
-        # c_{j+1}(b) = P_j(b) - P_j(b - r - 1)
-        # p[b + 1] - p[b - r] (0 where b - r < 0)
-        lower = np.zeros(cap + 1)
-        if r + 1 <= cap:
-            lower[r + 1 :] = p[1 : cap + 1 - r]
-        c = p[1:] - lower
-        c /= c.max()
-    return tuple(tables)
+    global _cache_bytes
+    key = (k, r, cap)
+    with _cache_lock:
+        tables = _cache.get(key)
+        if tables is not None:
+            _cache.move_to_end(key)
+            return tables
+    tables = tuple(_rows_forward(_first_state(cap), k, r)[0])
+    size = k * (cap + 2) * 8
+    if size <= CACHE_BYTES // 4:
+        with _cache_lock:
+            if key not in _cache:
+                _cache[key] = tables
+                _cache_bytes += size
+            while _cache_bytes > CACHE_BYTES:
+                (kk, _rr, cc), _ = _cache.popitem(last=False)
+                _cache_bytes -= kk * (cc + 2) * 8
+    return tables
+
+
+def _rows_reversed(k: int, r: int, cap: int) -> Iterator[np.ndarray]:
+    """The rows ``P_{k-1}, ..., P_0`` in that order, in at most ~:data:`TABLE_BYTES`.
+
+    Sampling needs the rows in the reverse of the order the recurrence makes
+    them. When the whole table fits the budget it is computed (or taken from
+    the cache) at once. Otherwise nested checkpointing: the forward pass keeps
+    the recurrence state at ``q`` evenly spaced rows, then each stretch is
+    recomputed from its checkpoint, last stretch first (recursively when a
+    stretch is still too long), and released as soon as it is used. Every row
+    is recomputed with the same operations from the same state, so the rows,
+    and the gaps drawn from them, are bit-identical to the whole-table way;
+    the price is a few more forward passes (one per nesting level).
+    """
+    row_bytes = (cap + 2) * 8
+    slots = max(4, TABLE_BYTES // row_bytes)
+    if k <= slots:
+        yield from reversed(_prefix_tables(k, r, cap))
+        return
+    yield from _reverse_from(_first_state(cap), k, r, slots)
+
+
+def _reverse_from(c: np.ndarray, m: int, r: int, slots: int) -> Iterator[np.ndarray]:
+    """Rows ``m - 1 .. 0`` counted from state ``c``, with ``slots`` rows of memory."""
+    if m <= slots:
+        rows, _ = _rows_forward(c, m, r)
+        while rows:
+            yield rows.pop()
+        return
+    # Fewest nesting levels d whose per-level checkpoint count q fits: d * q <= slots.
+    q = 2
+    for d in range(2, 64):
+        q_d = math.ceil(m ** (1 / d))
+        if d * q_d <= slots:
+            q = max(q_d, 2)
+            break
+    chunk = math.ceil(m / q)
+    checkpoints = []
+    start = 0
+    while start < m:
+        checkpoints.append((start, c))
+        n = min(chunk, m - start)
+        if start + n < m:
+            for _ in range(n):  # advance, keeping only the state
+                c = _step(c, r)[1]
+        start += n
+    while checkpoints:
+        start, state = checkpoints.pop()
+        n = min(chunk, m - start)
+        yield from _reverse_from(state, n, r, max(slots - len(checkpoints) - 1, 2))
 
 
 def sample_gaps(u: np.ndarray, lo: int, hi: int, budget: np.ndarray | int) -> np.ndarray:
@@ -123,11 +291,10 @@ def _sample_tight(u: np.ndarray, r: int, room: np.ndarray, cap: int) -> np.ndarr
     count tables.
     """
     n_rows, k = u.shape
-    tables = _prefix_tables(k, r, cap)
     out = np.empty((n_rows, k), np.int64)
     b = room.copy()
-    for step in range(k):
-        p = tables[k - 1 - step]  # prefix sums over the remaining k-1-step values
+    for step, p in enumerate(_rows_reversed(k, r, cap)):
+        # p: prefix sums over the remaining k-1-step values
         # P(v) ∝ c(b - v) for v in 0..min(r, b): find the v where the
         # cumulative weight sum_{v' <= v} c(b - v') = p[b+1] - p[b-v] passes u.
         hi_idx = b + 1

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from collections.abc import Mapping, Set
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_digits", "check_labels", "check_spacing", "check_width"]
+__all__ = [
+    "check_data_dir",
+    "check_digits",
+    "check_labels",
+    "check_spacing",
+    "check_split",
+    "check_width",
+]
 
 
 def _is_int(x: object) -> bool:
@@ -33,6 +43,16 @@ def check_digits(digits: object) -> list[int]:
                 f"digits string must be non-empty and contain only 0-9, got {digits!r}"
             )
         return [ord(ch) - 48 for ch in digits]
+    if isinstance(digits, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            "digits must be a str like '305' or a sequence of integers 0-9, "
+            f"not {type(digits).__name__} (decode it first: b'305'.decode())"
+        )
+    if isinstance(digits, (Set, Mapping)):
+        raise TypeError(
+            "digits must be an ordered sequence (list, tuple, array or str like '305'), "
+            f"not a {type(digits).__name__}: its order is not defined"
+        )
     if isinstance(digits, np.ndarray):
         if digits.ndim != 1:
             raise ValueError(f"digits must be 1-D, got an array of shape {digits.shape}")
@@ -81,11 +101,15 @@ def check_spacing(spacing_range: object, *, allow_negative: bool) -> tuple[int, 
         lo, hi = spacing_range
         if type(lo) is int and type(hi) is int and 0 <= lo <= hi <= 100_000:
             return lo, hi  # fast path; everything else goes through the full checks
-    if isinstance(spacing_range, (str, bytes)) or not hasattr(spacing_range, "__len__"):
-        raise TypeError(
-            "spacing_range must be a pair (min, max) of integers, "
-            f"not {type(spacing_range).__name__}"
-        )
+    if (
+        isinstance(spacing_range, (str, bytes, bytearray, Set, Mapping))
+        or not hasattr(spacing_range, "__len__")
+        or (isinstance(spacing_range, np.ndarray) and spacing_range.ndim != 1)
+    ):
+        kind = type(spacing_range).__name__
+        if isinstance(spacing_range, np.ndarray):
+            kind = f"an array of shape {spacing_range.shape}"
+        raise TypeError(f"spacing_range must be a pair (min, max) of integers, not {kind}")
     if len(spacing_range) != 2:  # type: ignore[arg-type]
         raise ValueError(
             f"spacing_range must be a pair (min, max), got {len(spacing_range)} values"  # type: ignore[arg-type]
@@ -130,3 +154,37 @@ def check_width(image_width: object) -> int:
     if image_width > 1_000_000:
         raise ValueError(f"image_width must be at most 1000000 pixels, got {image_width}")
     return int(image_width)
+
+
+def check_split(split: object) -> str:
+    """Return ``split`` if it is ``"train"`` or ``"test"``.
+
+    Checked whatever the source, so a typo is caught even where the source
+    (synthetic digits) does not use the split.
+
+    Examples
+    --------
+    >>> check_split("test")
+    'test'
+    """
+    if split not in ("train", "test") or not isinstance(split, str):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return split
+
+
+def check_data_dir(data_dir: object) -> str | os.PathLike[str] | None:
+    """Return ``data_dir`` if it is None, a str or a path-like (a folder name).
+
+    Examples
+    --------
+    >>> check_data_dir(None) is None
+    True
+    """
+    if data_dir is None or isinstance(data_dir, (str, Path)):
+        return data_dir  # type: ignore[return-value]
+    if isinstance(data_dir, os.PathLike) and isinstance(os.fspath(data_dir), str):
+        return data_dir
+    raise TypeError(
+        "data_dir must be a folder name (str or pathlib.Path) or None, "
+        f"not {type(data_dir).__name__}"
+    )

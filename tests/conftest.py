@@ -3,18 +3,87 @@
 ``fake_mnist_dir`` holds a tiny MNIST look-alike (train 300 images, test 100,
 and QMNIST writer files) so the suite runs on a fresh clone with no data.
 ``real_mnist_dir`` is the genuine data from ``STROKESEQ_MNIST_DIR``; tests that
-use it are skipped when it is not set.
+use it are skipped when it is not set or its files are absent.
+
+The session is hermetic: every ``STROKESEQ_*`` variable of the user's
+environment is removed before anything runs (the values are kept in
+:data:`ORIGINAL_ENV` for the real-data fixtures), downloads are pointed at no
+mirror and a private cache, and sockets may only connect to loopback.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from strokeseq.sources.mnist.idx import write_idx
+
+#: The user's STROKESEQ_* variables, as they were before the session cleared them.
+ORIGINAL_ENV: dict[str, str] = {}
+
+_REAL_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def pytest_configure(config) -> None:
+    """Clear the user's STROKESEQ_* variables and forbid the network, before collection."""
+    for name in [n for n in os.environ if n.startswith("STROKESEQ_")]:
+        ORIGINAL_ENV[name] = os.environ.pop(name)
+    # Set by the session itself (subprocesses inherit them): no public mirror,
+    # and a private, empty cache, so nothing depends on the user's machine.
+    os.environ["STROKESEQ_PUBLIC_MIRRORS"] = "0"
+    os.environ["STROKESEQ_DATA_DIR"] = tempfile.mkdtemp(prefix="strokeseq-test-cache-")
+    _guard_sockets()
+
+
+def _loopback(host: object) -> bool:
+    if host in (None, "localhost", "", b"localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _guard_sockets() -> None:
+    """Only loopback and local (AF_UNIX) connections; no name look-ups of other hosts."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: object) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0] if isinstance(address, tuple) else address
+            if not _loopback(host):
+                raise OSError(f"tests may not use the network (connect to {address!r})")
+
+    def connect(self, address):
+        check(self, address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        check(self, address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _loopback(host) and host != socket.gethostname():
+            raise socket.gaierror(f"tests may not use the network (look-up of {host!r})")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
 
 N_TRAIN, N_TEST = 300, 100
 
@@ -76,10 +145,22 @@ def fake_mnist_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_mnist_dir() -> Path:
-    d = os.environ.get("STROKESEQ_MNIST_DIR")
-    if not d or not (Path(d) / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip("real MNIST not available (set STROKESEQ_MNIST_DIR)")
+    """The user's real MNIST folder (``STROKESEQ_MNIST_DIR`` before the session cleared it)."""
+    d = ORIGINAL_ENV.get("STROKESEQ_MNIST_DIR")
+    if not d or not all((Path(d) / name).is_file() for name in _REAL_FILES):
+        pytest.skip("real MNIST not available (set STROKESEQ_MNIST_DIR to the four .gz files)")
     return Path(d)
+
+
+@pytest.fixture(scope="session")
+def real_qmnist_dir(real_mnist_dir) -> Path:
+    """The real QMNIST writer files: ``STROKESEQ_QMNIST_DIR``, beside MNIST, or ``../qmnist``."""
+    names = ("qmnist-train-labels-idx2-int.gz", "qmnist-test-labels-idx2-int.gz")
+    env = ORIGINAL_ENV.get("STROKESEQ_QMNIST_DIR")
+    for d in [Path(env)] if env else [real_mnist_dir, real_mnist_dir.parent / "qmnist"]:
+        if all((d / n).is_file() for n in names):
+            return d
+    pytest.skip("real QMNIST writer files not available")
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ def data(fake_mnist_dir, monkeypatch):
 
 
 def black(img_u8: np.ndarray) -> np.ndarray:
-    """The documented polarity map, in float32 arithmetic: ``1 - v/255``."""
-    return np.float32(1) - img_u8.astype(np.float32) / np.float32(255)
+    """The documented polarity map ``1 - v/255``, as one float32 division ``(255 - v) / 255``."""
+    return (np.uint8(255) - img_u8).astype(np.float32) / np.float32(255)
 
 
 def test_public_names():
@@ -275,7 +275,8 @@ def test_real_mnist_tiles(real_mnist_dir):
 
 
 @pytest.mark.mnist
-def test_real_mnist_same_writer_and_disjoint_splits(real_mnist_dir):
+def test_real_mnist_same_writer_and_disjoint_splits(real_mnist_dir, real_qmnist_dir, monkeypatch):
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
     _, train = render_sequences(
         ["0123456789"] * 50, (0, 2), 300, writer="same", data_dir=real_mnist_dir, rng=1
     )
@@ -364,3 +365,74 @@ def test_fuzz_batch_result_is_images_or_a_clear_error(data, sequences, spacing, 
         return
     assert imgs.shape == (len(sequences), 28, width) and imgs.dtype == np.float32
     assert imgs.size == 0 or (imgs.min() >= 0 and imgs.max() <= 1)
+
+
+# -- out= and the batch path's chunks -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "dtype"),
+    [({}, np.float32), ({"dtype": np.uint8, "ink": "white"}, np.uint8), ({"layout": "ink"}, None)],
+)
+def test_out_gives_the_same_bytes_and_is_returned(data, kwargs, dtype):
+    seqs = np.random.default_rng(0).integers(0, 10, (300, 3))
+    want = generate_sequences(seqs, (0, 6), 100, rng=4, **kwargs)
+    out = np.full(want.shape, 7, want.dtype)
+    got = generate_sequences(seqs, (0, 6), 100, rng=4, out=out, **kwargs)
+    assert got is out
+    np.testing.assert_array_equal(out, want)
+    images, batch = render_sequences(seqs, (0, 6), 100, rng=4, out=np.empty_like(want), **kwargs)
+    np.testing.assert_array_equal(images, want)
+    assert batch.boxes.shape == (300, 3, 4)
+
+
+def test_out_with_mixed_lengths(data):
+    seqs = ["305", "12", "9", "4417"]
+    want = generate_sequences(seqs, (0, 4), 130, rng=2)
+    out = np.empty_like(want)
+    assert generate_sequences(seqs, (0, 4), 130, rng=2, out=out) is out
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize(
+    ("out", "kwargs", "exc", "words"),
+    [
+        ([[0.0]], {}, TypeError, "numpy.ndarray"),
+        (np.empty((2, 28, 99), np.float32), {}, ValueError, "shape (2, 28, 100)"),
+        (np.empty((3, 28, 100), np.float32), {}, ValueError, "shape"),
+        (np.empty((2, 28, 100), np.float64), {}, TypeError, "dtype float64"),
+        (np.empty((2, 28, 100), np.float32), {"dtype": "uint8"}, TypeError, "dtype float32"),
+    ],
+)
+def test_bad_out_is_refused_before_any_work(data, out, kwargs, exc, words):
+    with pytest.raises(exc, match=words.replace("(", r"\(").replace(")", r"\)")):
+        generate_sequences(["12", "34"], (0, 4), 100, out=out, **kwargs)
+
+
+def test_read_only_out_is_refused(data):
+    out = np.empty((1, 28, 80), np.float32)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        generate_sequences(["12"], (0, 4), 80, out=out)
+
+
+def test_chunks_do_not_depend_on_dtype_or_count(data):
+    """Chunks are a function of the width: uint8 and float32 show the same picture,
+    and the first rows of a long batch are those of a short one."""
+    seqs = np.random.default_rng(1).integers(0, 10, (2 * strokeseq.api.chunk_rows(90) + 5, 3))
+    f = generate_sequences(seqs, (0, 3), 90, rng=9)
+    u = generate_sequences(seqs, (0, 3), 90, rng=9, dtype="uint8")
+    np.testing.assert_array_equal(np.rint(f * 255).astype(np.uint8), u)
+    n = strokeseq.api.chunk_rows(90)
+    head = generate_sequences(seqs[:n], (0, 3), 90, rng=9)
+    np.testing.assert_array_equal(head, f[:n])
+
+
+@pytest.mark.parametrize("ink", ["black", "white"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, "float32", "uint8"])
+def test_single_call_equals_batch_for_every_polarity_and_dtype(data, ink, dtype):
+    for seed in range(5):
+        one = generate_numbers_sequence("80417", (1, 9), 190, rng=seed, ink=ink, dtype=dtype)
+        many = generate_sequences(["80417"], (1, 9), 190, rng=seed, ink=ink, dtype=dtype)
+        assert one.dtype == many.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(one, many[0])

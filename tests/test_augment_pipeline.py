@@ -74,6 +74,28 @@ def test_true_false_and_integer_params():
         ({"digits": {}}, "digits", "valid: 'digit', 'sequence'"),
         ({"digit": [1]}, "digit", "table of transforms"),
         ({"version": 2}, "version", "unsupported"),
+        (
+            {"digit": {"affine": {"rotation": {"choice": []}}}},
+            "digit.affine.rotation",
+            "1 to 1000",
+        ),
+        ({"digit": {"affine": {"rotation": {"choice": 5}}}}, "digit.affine.rotation", "list"),
+        ({"digit": {"affine": {"rotation": {"choise": [5]}}}}, "digit.affine.rotation", "choice"),
+        (
+            {"digit": {"affine": {"rotation": {"choice": [5, 200]}}}},
+            "digit.affine.rotation",
+            "within",
+        ),
+        (
+            {"digit": {"affine": {"rotation": {"choice": [5, True]}}}},
+            "digit.affine.rotation",
+            "list",
+        ),
+        (
+            {"digit": {"broken_strokes": {"cuts": {"choice": [1.5]}}}},
+            "broken_strokes.cuts",
+            "whole",
+        ),
     ],
 )
 def test_bad_configs_name_the_key(config, key, hint):
@@ -233,3 +255,73 @@ def test_default_strength_keeps_mnist_readable(real_mnist_dir):
     acc = (clf.predict(lines) == y).mean()
     assert acc >= 0.90, f"default augmentation drops the reference classifier to {acc:.3f}"
     assert acc < clean  # it did change something that matters
+
+
+def test_presets_are_the_package_data_files(tmp_path):
+    from importlib import resources
+
+    folder = resources.files("strokeseq.augment") / "presets"
+    names = sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".toml"))
+    assert names == sorted(PRESETS) == ["heavy", "light", "medium", "none"]
+    for name in names:
+        copy = tmp_path / f"{name}.toml"
+        copy.write_text((folder / f"{name}.toml").read_text(encoding="utf-8"))
+        assert Augmenter.from_config(copy) == Augmenter.preset(name)
+    assert Augmenter.preset("medium").to_config()["digit"]["elastic"] == {
+        "p": 0.5,
+        "alpha": [10.0, 28.0],
+        "sigma": [4.5, 6.0],
+    }
+
+
+def test_choice_values_are_drawn_equally_often(ink, tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        "[digit.affine]\nrotation = {choice = [-10, 10]}\nshear = 0\nscale = 1\naspect = 1\n"
+        "translate_x = 0\ntranslate_y = 0\n\n"
+        "[digit.broken_strokes]\np = 0.5\ncuts = {choice = [1, 3]}\n"
+    )
+    aug = Augmenter.from_config(toml)
+    cfg = aug.to_config()
+    assert cfg["digit"]["affine"]["rotation"] == {"choice": [-10.0, 10.0]}
+    assert cfg["digit"]["broken_strokes"]["cuts"] == {"choice": [1, 3]}
+    assert Augmenter.from_config(json.loads(json.dumps(cfg))) == aug
+    many = np.repeat(ink, 32, axis=0)  # 2048 digits
+    out, params = aug.digits(many, SEED, return_params=True)
+    rot = params["affine"]["rotation"]
+    assert set(np.unique(rot)) == {-10.0, 10.0}
+    # Binomial(2048, 1/2): mean 1024, sd 22.6; 4 sd either side
+    assert abs(int((rot > 0).sum()) - 1024) < 91
+    cuts = params["broken_strokes"]["cuts"][params["broken_strokes"]["applied"]]
+    assert set(np.unique(cuts)) == {1.0, 3.0}
+    # the geometry is exactly affine() with the drawn angles
+    no_cuts = Augmenter.from_config({"digit": {"affine": cfg["digit"]["affine"]}})
+    out, params = no_cuts.digits(ink, SEED, return_params=True)
+    from strokeseq.augment import affine
+
+    np.testing.assert_array_equal(out, affine(ink, rotation=params["affine"]["rotation"]))
+
+
+def test_strength_config_gives_exact_strengths(ink):
+    from strokeseq.augment.config import strength_config
+
+    assert Augmenter.of_strengths().is_identity
+    assert Augmenter.of_strengths(rotation=0, stroke_radius=(0, 0)).is_identity
+    aug = Augmenter.of_strengths(
+        rotation=15, shear=-22, stroke_radius=(-0.6, 1.5), elastic_alpha=20, elastic_sigma=5
+    )
+    assert aug == Augmenter.from_config(
+        strength_config(
+            rotation=15, shear=22, stroke_radius=[-0.6, 1.5], elastic_alpha=20, elastic_sigma=5
+        )
+    )
+    _, params = aug.digits(np.repeat(ink, 4, axis=0), SEED, return_params=True)
+    assert all(params[t]["applied"].all() for t in ("affine", "elastic", "stroke_width"))
+    assert set(np.unique(params["affine"]["rotation"])) == {-15.0, 15.0}
+    assert set(np.unique(params["affine"]["shear"])) == {-22.0, 22.0}
+    assert set(np.unique(params["stroke_width"]["radius"])) == {-0.6, 1.5}
+    assert set(np.unique(params["elastic"]["alpha"])) == {20.0}
+    assert set(np.unique(params["elastic"]["sigma"])) == {5.0}
+    assert set(np.unique(params["affine"]["scale"])) == {1.0}
+    one = Augmenter.of_strengths(stroke_radius=1.25)
+    assert one.to_config()["digit"]["stroke_width"]["radius"] == [1.25, 1.25]

@@ -15,6 +15,8 @@ import pytest
 from strokeseq.augment import DIGIT_ORDER, SEQUENCE_ORDER, Augmenter
 from strokeseq.augment import digit as _d
 from strokeseq.augment._core import gaussian_blur
+from strokeseq.augment.config import SCHEMA, Param, strength_config
+from strokeseq.augment.units import UNITS, Unit
 
 
 def every_transform(p: float) -> dict:
@@ -46,6 +48,16 @@ def every_transform(p: float) -> dict:
 
 
 CONFIGS = {
+    # exact strengths, as robustness ladders use them: a choice per digit
+    "strengths": {
+        "digit": {
+            **strength_config(rotation=12, shear=20, stroke_radius=(-0.6, 1.5), elastic_alpha=25)[
+                "digit"
+            ],
+            "broken_strokes": {"p": 0.5, "cuts": {"choice": [0, 2, 3]}},
+        },
+        "sequence": {"slant": {"p": 0.5, "angle": {"choice": [-8, 8]}}, "clutter": True},
+    },
     "light": "light",
     "medium": "medium",
     "heavy": "heavy",
@@ -258,3 +270,58 @@ def test_blur_of_an_image_does_not_depend_on_its_batch():
     together = gaussian_blur(x, sigma)
     assert_bits(together[:1], alone)
     assert_bits(together[1:], gaussian_blur(x[1:], sigma[1:]))
+
+
+def test_every_schema_entry_has_its_unit():
+    for section in SCHEMA:
+        assert tuple(UNITS[section]) == tuple(SCHEMA[section])
+        assert all(u.section == section and u.name == t for t, u in UNITS[section].items())
+
+
+class _Invert(Unit):
+    """A toy transform: ``level - ink``, with a per-line uniform noise draw."""
+
+    section, name = "sequence", "invert"
+
+    def draw_noise(self, gen, d, shape):
+        k = int(np.count_nonzero(d.applied))
+        if k:
+            d.noise["z"] = gen.random((k, *shape), dtype=np.float32)
+
+    def apply(self, x, boxes, d, draws):
+        idx = d.index
+        if idx.size:
+            level = d.subset()["level"].astype(np.float32)[:, None, None]
+            x[idx] = level - x[idx] + 0.01 * d.noise["z"]
+        return x, boxes
+
+
+def test_a_new_transform_is_one_unit_and_one_schema_entry(monkeypatch):
+    """Registering a unit and its schema entry is all it takes: configs, params, rows."""
+    monkeypatch.setitem(SCHEMA["sequence"], "invert", {"level": Param((1.0, 1.0), 0, 1, None)})
+    monkeypatch.setitem(UNITS["sequence"], "invert", _Invert())
+    aug = Augmenter.from_config({"sequence": {"invert": {"p": 0.5, "level": [0.8, 1.0]}}})
+    assert aug.to_config()["sequence"]["invert"] == {"p": 0.5, "level": [0.8, 1.0]}
+    img, boxes = make_lines(40, 60, seed=3)
+    out, _, params = aug.sequences(img, boxes, 1, return_params=True)
+    on = params["invert"]["applied"]
+    assert 5 < on.sum() < 35
+    level = params["invert"]["level"][on].astype(np.float32)[:, None, None]
+    np.testing.assert_allclose(out[on], np.clip(level - img[on], 0, 1), atol=0.011)
+    assert_bits(out[~on], img[~on])
+    g1, g2 = gens(40, seed=4)
+    ref = [aug.sequences(img[r : r + 1], boxes[r : r + 1], g1[r])[0] for r in range(40)]
+    assert_bits(aug.sequences_rows(img, boxes, g2)[0], np.concatenate(ref))
+    assert_same_states(g1, g2)
+
+
+def test_bilinear_does_not_depend_on_the_block():
+    """Resampling a batch gives each image what resampling it in any smaller batch gives."""
+    from strokeseq.augment._core import bilinear
+
+    rng = np.random.default_rng(5)
+    x = make_ink(80, seed=5)
+    yx = rng.uniform(-2, 31, (2, 80, 28, 28)).astype(np.float32)
+    whole = bilinear(x, yx.copy())
+    parts = [bilinear(x[s : s + 16], yx[:, s : s + 16].copy()) for s in range(0, 80, 16)]
+    assert_bits(whole, np.concatenate(parts))

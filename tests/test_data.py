@@ -10,12 +10,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import json
 import logging
 import mmap
 import multiprocessing
 import re
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -201,34 +203,155 @@ def _mapped(a: np.ndarray) -> bool:
     return False
 
 
+def _copies(cache: Path) -> list[Path]:
+    """The unpacked copies (not their checksum records or derived tables)."""
+    return sorted(p for p in (cache / "unpacked").iterdir() if p.name.count(".") == 2)
+
+
 def test_unpacked_copy_is_memory_mapped(env, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)  # fixtures are tiny
     folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
     x1, y1 = data.load_mnist("test", folder)
     assert not _mapped(x1)  # first time: gunzipped in memory, copy stored
-    unpacked = sorted((env / "unpacked").iterdir())
+    unpacked = _copies(env)
     assert [p.name.split(".")[0] for p in unpacked] == [
         "t10k-images-idx3-ubyte",
         "t10k-labels-idx1-ubyte",
     ]
-    assert unpacked[0].read_bytes() == gzip.decompress(
-        (folder / "t10k-images-idx3-ubyte.gz").read_bytes()
-    )
+    raw = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
+    assert unpacked[0].read_bytes() == raw
+    record = json.loads(data._sum_path(unpacked[0]).read_text())
+    assert record["crc32"] == zlib.crc32(raw) and record["bytes"] == len(raw)
     data._read_cached.cache_clear()  # as a new process would
     x2, y2 = data.load_mnist("test", folder)
     assert _mapped(x2) and not x2.flags.writeable and type(x2) is np.ndarray
     np.testing.assert_array_equal(x2, x1, strict=True)
     np.testing.assert_array_equal(y2, y1, strict=True)
-    # A damaged copy is ignored (with a warning) and rewritten.
+    # A truncated copy is ignored (with a warning) and rewritten.
     unpacked[0].write_bytes(unpacked[0].read_bytes()[:-3])
     data._read_cached.cache_clear()
     x3, _ = data.load_mnist("test", folder)
     np.testing.assert_array_equal(x3, x1, strict=True)
     assert unpacked[0].stat().st_size == 16 + 20 * 28 * 28
-    # A changed source gets a new copy (the key includes size and mtime).
+    # A changed source gets a new copy (the key includes size and mtime) and
+    # the older copies of the same source are removed: they do not pile up.
     write_fake_mnist(folder, n_train=10, n_test=30)
     assert len(data.load_mnist("test", folder)[0]) == 30
-    assert len(list((env / "unpacked").iterdir())) == 4
+    assert len(_copies(env)) == 2
+    assert not unpacked[0].exists() and not data._sum_path(unpacked[0]).exists()
+
+
+@pytest.mark.parametrize("damage", ["zero", "permute", "no_record", "bad_record"])
+def test_damaged_unpacked_copy_is_detected_and_rebuilt(env, tmp_path, monkeypatch, caplog, damage):
+    """Zeroed pixels or reordered digits in the copy used to be served silently."""
+    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
+    x1, _ = data.load_mnist("test", folder)
+    x1 = x1.copy()
+    copy = _copies(env)[0]
+    body = np.fromfile(copy, np.uint8)
+    if damage == "zero":
+        body[16:] = 0
+        body.tofile(copy)
+    elif damage == "permute":
+        digits = body[16:].reshape(20, 28 * 28)
+        body[16:] = digits[np.r_[1:20, 0]].ravel()  # same bytes, other order
+        body.tofile(copy)
+    elif damage == "no_record":
+        data._sum_path(copy).unlink()
+    else:
+        data._sum_path(copy).write_text("[1, 2]")
+    data._read_cached.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
+        x2, _ = data.load_mnist("test", folder)
+    np.testing.assert_array_equal(x2, x1, strict=True)
+    assert "is damaged" in caplog.text and "rebuilding" in caplog.text
+    # Rebuilt: the next process maps a verified copy again, silently.
+    caplog.clear()
+    data._read_cached.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
+        x3, _ = data.load_mnist("test", folder)
+    assert _mapped(x3) and not caplog.text
+    np.testing.assert_array_equal(x3, x1, strict=True)
+
+
+def test_derived_table_cached_beside_the_copy_and_verified(env, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    calls = []
+
+    def compute(images):
+        calls.append(1)
+        return images.reshape(len(images), -1).sum(axis=1, dtype=np.int64)
+
+    t1 = data.derived_table(path, "ink_sum", compute)
+    data._read_cached.cache_clear()
+    t2 = data.derived_table(path, "ink_sum", compute)
+    assert len(calls) == 1  # the second process loads it
+    np.testing.assert_array_equal(t2, t1, strict=True)
+    table = next((env / "unpacked").glob("*.ink_sum.npy"))
+    # A damaged table is recomputed (with a warning) ...
+    table.write_bytes(table.read_bytes()[:-8] + bytes(8))
+    data._read_cached.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
+        np.testing.assert_array_equal(data.derived_table(path, "ink_sum", compute), t1)
+    assert len(calls) == 2 and "recomputing damaged table" in caplog.text
+    # ... and so is one whose copy was rebuilt from other data.
+    copy = _copies(env)[0]
+    content = copy.read_bytes()
+    assert content[-1] != 1
+    copy.write_bytes(content[:-1] + b"\x01")  # other data in the copy ...
+    record = json.loads(data._sum_path(copy).read_text())
+    record["crc32"] = zlib.crc32(copy.read_bytes())  # ... with a matching record
+    data._sum_path(copy).write_text(json.dumps(record))
+    data._read_cached.cache_clear()
+    t3 = data.derived_table(path, "ink_sum", compute)
+    assert len(calls) == 3 and t3[-1] == t1[-1] - content[-1] + 1
+
+
+def test_gzip_bomb_stops_at_the_declared_size(env, tmp_path, monkeypatch):
+    """A small gzip file that inflates far beyond its header's promise."""
+    import tracemalloc
+
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    _, labels = make_fake_digits(20, seed=1)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
+    header = bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (20, 28, 28))
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [comp.compress(header)]
+    zeros = bytes(1 << 20)
+    for _ in range(300):  # 300 MB of zeros after a 15 kB payload: ~300 kB compressed
+        parts.append(comp.compress(zeros))
+    parts.append(comp.flush())
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"".join(parts))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxFormatError, match="trailing garbage"):
+            data.load_mnist("test", folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20  # was > 300 MB: everything decompressed first
+
+
+def test_absurd_header_refused_before_decompressing(env, tmp_path):
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    _, labels = make_fake_digits(20, seed=1)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
+    header = bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (4_000_000, 28, 28))
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(IdxFormatError, match=r"3136000000 bytes\), more than"):
+        data.load_mnist("test", folder)
+    # Uncompressed: the size is checked before the file is read.
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    (folder / "t10k-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (20, 28, 29))
+    )
+    with pytest.raises(IdxFormatError, match=r"shape \(n, 28, 28\), found uint8 \(20, 28, 29\)"):
+        data.load_mnist("test", folder)
 
 
 def test_unpack_can_be_disabled(env, fake_mnist_dir, monkeypatch):
@@ -380,7 +503,7 @@ def _child_load(hashes: dict[str, str], barrier, out) -> None:
     from strokeseq.sources.mnist import files as child_data
 
     child_data.HASHES.update(hashes)
-    barrier.wait(timeout=30)
+    barrier.wait(timeout=600)  # generous deadlines: the machine may be loaded
     x, y = child_data.load_mnist("test")
     out.put((hashlib.sha256(x.tobytes()).hexdigest(), y.tobytes()))
 
@@ -393,9 +516,9 @@ def test_two_processes_download_into_one_cache(env, server, monkeypatch):
     procs = [ctx.Process(target=_child_load, args=(hashes, barrier, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    results = [out.get(timeout=60) for _ in procs]
+    results = [out.get(timeout=600) for _ in procs]
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=300)
         assert p.exitcode == 0
     want_x, want_y = make_fake_digits(30, seed=2)
     assert results == [(hashlib.sha256(want_x.tobytes()).hexdigest(), want_y.tobytes())] * 2
@@ -478,8 +601,9 @@ def test_writers_download_from_private_mirror(env, server, tmp_path, monkeypatch
     assert _leftovers(env) == ["qmnist-test-labels-idx2-int.gz"]
 
 
-def test_real_qmnist_writers_disjoint(real_mnist_dir, env, monkeypatch):
+def test_real_qmnist_writers_disjoint(real_mnist_dir, real_qmnist_dir, env, monkeypatch):
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(real_mnist_dir))
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
     monkeypatch.setenv("STROKESEQ_OFFLINE", "1")
     w_train, w_test = data.load_writers("train"), data.load_writers("test")
     if w_train is None or w_test is None:
@@ -489,3 +613,20 @@ def test_real_qmnist_writers_disjoint(real_mnist_dir, env, monkeypatch):
     assert len(np.unique(w_train)) == 539
     assert len(np.unique(w_test)) == 297
     assert np.intersect1d(w_train, w_test).size == 0
+
+
+def test_drawing_and_datasets_never_download_qmnist(env, server, tmp_path, monkeypatch):
+    """Writers are provenance: without writer='same' nothing asks the network."""
+    from strokeseq import generate_sequences
+    from strokeseq.dataset import generate_dataset
+    from strokeseq.sources.mnist import MnistSource
+
+    base, handler, _ = server
+    folder = write_fake_mnist(tmp_path / "noq", n_train=100, n_test=20)
+    for f in folder.glob("qmnist-*"):
+        f.unlink()
+    monkeypatch.setenv("STROKESEQ_QMNIST_URL", f"{base}/good/")
+    generate_sequences(["305"], (0, 4), 100, rng=0, data_dir=folder)
+    generate_dataset(tmp_path / "ds", 10, {"length": 3, "width": 120}, seed=0, data_dir=folder)
+    assert MnistSource("train", data_dir=folder).writers is None
+    assert handler.hits == []

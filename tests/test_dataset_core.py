@@ -206,8 +206,10 @@ def test_no_leakage_between_splits(fake_mnist_dir):
 
 
 @pytest.mark.mnist
-def test_no_leakage_real_mnist(real_mnist_dir):
+def test_no_leakage_real_mnist(real_mnist_dir, real_qmnist_dir, monkeypatch):
     from strokeseq.sources.mnist.files import load_writers
+
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
 
     wtr, wte = load_writers("train", real_mnist_dir), load_writers("test", real_mnist_dir)
     if wtr is None or wte is None:

@@ -218,11 +218,18 @@ def test_evaluate_always_zero(digit_ladder):
         conf = np.array(r["confusion"])
         assert conf[:, 0].sum() == 10 and conf[:, 1:].sum() == 0
     assert rep.overall["accuracy"] == pytest.approx(0.1)
-    assert len(rep.worst) == 40
+    assert len(rep.worst) == len(AXES) * N_LEVELS
     assert np.all(digit_ladder.labels[rep.worst] != 0)
-    # the worst failures come from the easiest levels of every axis in turn
-    assert set(digit_ladder.axis[rep.worst[: len(AXES)]]) == set(AXES)
-    assert np.all(digit_ladder.level[rep.worst[: len(AXES)]] == 0)
+    # the failures sheet holds one failure of every axis and level (not only L0)
+    pairs = {
+        (str(a), int(v))
+        for a, v in zip(digit_ladder.axis[rep.worst], digit_ladder.level[rep.worst], strict=True)
+    }
+    assert pairs == {(a, i) for a in AXES for i in range(N_LEVELS)}
+    # a short sheet still covers every axis, at a spread of levels
+    few = evaluate(lambda x: np.zeros(len(x), np.int64), digit_ladder, worst=16).worst
+    assert sorted(digit_ladder.axis[few].tolist()) == sorted(list(AXES) * 2)
+    assert len(set(digit_ladder.level[few].tolist())) == N_LEVELS
 
 
 def test_evaluate_polarity_and_dtype(digit_ladder):
@@ -321,6 +328,13 @@ def scores(images):
 
 def explode(images):
     raise RuntimeError("kaboom")
+
+def quits(images):
+    raise SystemExit(0)
+
+def scribbles(images):
+    images[:] = 0.5  # normalises its input in place
+    return np.zeros(len(images), dtype=np.int64)
 
 def floats(images):
     return np.full(len(images), 0.5)
@@ -474,15 +488,23 @@ def test_cli_robustness_user_model(tmp_path):
     data = json.loads((tmp_path / "rep" / "robustness.json").read_text())
     assert data["model"] == "hc_cli_model:zeros" and len(data["levels"]) == N_LEVELS
     assert (tmp_path / "rep" / "mined" / "hardcases.npz").exists()
+    # the report folder is not silently overwritten
+    before = (tmp_path / "rep" / "robustness.json").read_bytes()
+    r = _cli([*args, "--model", "hc_cli_model:strings"], tmp_path, str(mod))
+    assert r.returncode == 2 and "--overwrite" in r.stderr and r.stderr.count("\n") == 1
+    assert (tmp_path / "rep" / "robustness.json").read_bytes() == before
     for name, text in (
         ("explode", "kaboom"),
         ("wrong_shape", "shape"),
         ("missing", "no attribute"),
+        ("quits", "SystemExit"),  # a model's sys.exit(0) is not our exit status 0
     ):
-        r = _cli([*args, "--model", f"hc_cli_model:{name}"], tmp_path, str(mod))
+        out_args = [*args[:-1], f"rep_{name}"]
+        r = _cli([*out_args, "--model", f"hc_cli_model:{name}"], tmp_path, str(mod))
         assert r.returncode == 2, r.stderr
         assert text in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    r = _cli([*args, "--model", "nowhere_xyz:f"], tmp_path, str(mod))
+        assert not (tmp_path / f"rep_{name}" / "robustness.json").exists()
+    r = _cli([*args[:-1], "rep_none", "--model", "nowhere_xyz:f"], tmp_path, str(mod))
     assert r.returncode == 2 and "cannot import" in r.stderr
 
 
@@ -530,3 +552,115 @@ def test_touching_gap_of_a_float32_difficulty():
 
     gaps = [axis_params("touching", float(np.float32(i / 6)))["gap"] for i in range(7)]
     assert gaps == list(LEVEL_TABLES["touching"])
+
+
+def test_cli_robustness_overwrite_header_and_pictures(tmp_path):
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    (mod / "hc_cli_model.py").write_text(MODEL_SRC)
+    (tmp_path / "rep").mkdir()
+    (tmp_path / "rep" / "old.txt").write_text("x")
+    args = ["robustness", "--axis", "thin,touching", "--per-level", "2", "-o", "rep"]
+    r = _cli([*args, "--model", "hc_cli_model:zeros"], tmp_path, str(mod))
+    assert r.returncode == 2 and "not an empty folder" in r.stderr
+    r = _cli([*args, "--model", "hc_cli_model:zeros", "--overwrite"], tmp_path, str(mod))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1].split() == ["axis", *(f"L{i}" for i in range(N_LEVELS))]
+    assert lines[2].split()[0] == "thin" and len(lines[2].split()) == 1 + N_LEVELS
+    assert r.stderr == ""  # no progress bar when stderr is not a terminal
+    from PIL import Image
+
+    for name in ("levels", "confusion", "failures", "accuracy"):
+        with Image.open(tmp_path / "rep" / f"robustness_{name}.png") as im:
+            assert im.width > 200 and im.height > 100
+
+
+def test_cli_refuses_huge_ladders_before_allocating(tmp_path):
+    for extra, text in (
+        (["--per-level", str(10**9)], "the limit is 2 GiB"),
+        (["--per-level", "2", "--kind", "sequences", "--length", "100000"], "at most 64 digits"),
+        (["--per-level", "10", "--kind", "sequences", "--width", "100001"], "at most 100000 px"),
+    ):
+        r = _cli(["hardcases", "big", *extra], tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert text in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert not (tmp_path / "big").exists()
+    with pytest.raises(ValueError, match="at most 64 digits"):
+        mine_hard_cases(lambda x: ["0"] * len(x), 1, kind="sequences", length=100_000)
+    with pytest.raises(ValueError, match="limit is 2 GiB"):
+        mine_hard_cases(lambda x: ["0"] * len(x), 1, kind="sequences", length=64, batch_size=10**6,
+                        budget=10**6)  # fmt: skip
+
+
+def test_cli_ladder_in_parts_equals_one_call(tmp_path):
+    import argparse
+
+    from strokeseq.commands.hardcases import add_ladder_options, make_ladder_from_args
+
+    p = argparse.ArgumentParser()
+    add_ladder_options(p, 3)
+    args = p.parse_args(["--axis", "rotation,thin", "--levels", "0,4,6", "--seed", "5"])
+    got = make_ladder_from_args(args)
+    ref = make_ladder(["rotation", "thin"], 3, 5, levels=[0, 4, 6])
+    np.testing.assert_array_equal(got.images, ref.images)
+    np.testing.assert_array_equal(got.labels, ref.labels)
+    assert got.axis.tolist() == ref.axis.tolist() and got.info == ref.info
+
+
+def test_models_get_a_copy_of_their_input(digit_ladder, tmp_path):
+    def scribble(images):
+        images[:] = 0.5  # a model that normalises its input in place
+        return np.zeros(len(images), np.int64)
+
+    before = digit_ladder.images.copy()
+    rep = evaluate(scribble, digit_ladder, batch_size=100)
+    np.testing.assert_array_equal(digit_ladder.images, before)
+    np.testing.assert_array_equal(rep.ladder.images, before)
+    res = mine_hard_cases(scribble, 5, budget=64, batch_size=32, rng=0, out=tmp_path / "m")
+    assert res.found == 5 and not np.all(res.cases.images == 0.5)
+    back, _ = read_hardcases(tmp_path / "m")
+    assert np.all(back.images.max(axis=(1, 2)) > 0.6)  # real digits, not the scribble
+
+
+def test_model_system_exit_is_a_model_error(digit_ladder):
+    def quits(images):
+        raise SystemExit(0)
+
+    with pytest.raises(ModelError, match="SystemExit"):
+        evaluate(quits, digit_ladder)
+
+    def interrupted(images):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(interrupted, digit_ladder)
+
+
+def test_hardcase_files_respect_the_umask(tmp_path, digit_ladder):
+    old = os.umask(0o022)
+    try:
+        paths = write_hardcases(tmp_path / "a", digit_ladder.subset(np.arange(5)))
+        modes = {k: os.stat(p).st_mode & 0o777 for k, p in paths.items()}
+        assert set(modes.values()) == {0o644}, modes
+        os.umask(0o077)
+        paths = write_hardcases(tmp_path / "b", digit_ladder.subset(np.arange(5)))
+        assert {os.stat(p).st_mode & 0o777 for p in paths.values()} == {0o600}
+    finally:
+        os.umask(old)
+    assert not [p for p in (tmp_path / "a").iterdir() if p.name.startswith(".")]
+
+
+def test_report_pictures_show_every_level(digit_ladder, tmp_path):
+    rep = evaluate(lambda x: np.zeros(len(x), np.int64), digit_ladder)
+    paths = write_report(rep, tmp_path / "r")
+    assert set(paths) == {"json", "markdown", "plot", "failures", "levels", "confusion"}
+    from PIL import Image
+
+    with Image.open(paths["levels"]) as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    red = (px[..., 0] > 180) & (px[..., 1] < 80) & (px[..., 2] < 80)
+    green = (px[..., 1] > 130) & (px[..., 0] < 80) & (px[..., 2] < 80)
+    assert red.any() and green.any()  # wrong and right examples are marked
+    with Image.open(paths["confusion"]) as im:
+        assert im.size[0] > 10 * 30 and im.size[1] > 10 * 30

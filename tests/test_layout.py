@@ -101,3 +101,85 @@ def test_cap_overlaps_keeps_reading_order_and_fits():
     np.testing.assert_array_equal(capped[rows_ok], gaps[rows_ok])
     raised = gaps < floor
     assert (capped[raised] >= floor[raised]).all()
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_tight_sampler_memory_is_bounded_and_gaps_unchanged(monkeypatch):
+    """400 digits, 16 000 px of spare width: the whole count table is 52 MB."""
+    from strokeseq import layout
+
+    u = np.random.default_rng(5).random((3, 400))
+    budget = np.array([16_000, 15_000, 9_000])
+    whole, _ = _peak_bytes(lambda: sample_gaps(u, 0, 60, budget))  # fits the default budget
+    monkeypatch.setattr(layout, "TABLE_BYTES", 4 << 20, raising=False)
+    if hasattr(layout, "_cache"):
+        layout._cache.clear()
+    getattr(layout._prefix_tables, "cache_clear", lambda: None)()  # the old lru_cache
+    bounded, peak = _peak_bytes(lambda: sample_gaps(u, 0, 60, budget))
+    np.testing.assert_array_equal(bounded, whole, strict=True)  # bit-identical gaps
+    assert peak < 12 << 20, peak  # was 52 MB + copies
+
+
+def test_sampler_tables_are_released(monkeypatch):
+    """Big tables are not kept between calls (the LRU cache kept up to 256 of them)."""
+    import tracemalloc
+
+    from strokeseq import layout
+
+    u = np.random.default_rng(6).random((1, 300))
+    tracemalloc.start()
+    try:
+        sample_gaps(u, 0, 100, 20_000)  # a 39 MB table
+        sample_gaps(u[:, :299], 0, 100, 20_000)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 4 << 20, held
+    assert layout._cache_bytes <= layout.CACHE_BYTES
+
+
+@pytest.mark.parametrize("table_bytes", [200, 3_000, 40_000])
+def test_checkpointed_rows_equal_the_whole_table(monkeypatch, table_bytes):
+    from strokeseq import layout
+
+    k, r, cap = 37, 5, 128
+    whole = layout._prefix_tables(k, r, cap)
+    monkeypatch.setattr(layout, "TABLE_BYTES", table_bytes)
+    rows = list(layout._rows_reversed(k, r, cap))
+    assert len(rows) == k
+    for got, want in zip(rows, reversed(whole), strict=True):
+        np.testing.assert_array_equal(got, want, strict=True)
+
+
+def test_required_width_is_the_one_rule():
+    from strokeseq.layout import required_width
+
+    class Narrow:  # a source whose ink boxes are at most 2 + label px wide
+        def max_ink_width(self, d):
+            return 2 + d
+
+    assert required_width(3, 4) == 3 * 28 + 2 * 4
+    assert required_width([1, 2], 5) == 56 + 5
+    assert required_width(3, -5, "ink", Narrow()) == 3 * 11  # overlaps are not counted on
+    assert required_width([1, 9], 2, "ink", Narrow()) == 3 + 11 + 2
+    # per position, the widest allowed digit; for rows, the row that needs most
+    assert required_width([[0, 1], 9], 0, "ink", Narrow()) == 3 + 11
+    assert required_width(np.array([[0, 0], [9, 1]]), 1, "ink", Narrow()) == 11 + 3 + 1
+    assert required_width(np.zeros((0, 3), np.int64), 1, "ink", Narrow()) == 0
+    # with several sources, the widest of them counts
+    assert (
+        required_width(
+            [0], 0, "ink", [Narrow(), type("W", (), {"max_ink_width": lambda s, d: 20})()]
+        )
+        == 20
+    )

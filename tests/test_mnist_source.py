@@ -124,3 +124,110 @@ def test_provenance_never_downloads_writers(tmp_path, monkeypatch):
     d = src.draw(np.array([1, 2, 3]), np.random.default_rng(0))
     np.testing.assert_array_equal(d.meta["writer"], [-1, -1, -1])
     assert calls == []
+
+
+@pytest.fixture
+def mismatched_qmnist(tmp_path, monkeypatch, fake_mnist_dir):
+    """A 100-digit MNIST-format set in data_dir, a QMNIST file for another set elsewhere."""
+    from conftest import write_fake_mnist
+
+    folder = write_fake_mnist(tmp_path / "small", n_train=100, n_test=20)
+    for f in folder.glob("qmnist-*"):
+        f.unlink()
+    qdir = tmp_path / "q"
+    qdir.mkdir()
+    for f in fake_mnist_dir.glob("qmnist-*"):  # 300 train rows: not this set's
+        (qdir / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(qdir))
+    monkeypatch.setenv("STROKESEQ_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("STROKESEQ_QMNIST_URL", "http://127.0.0.1:9/")
+    monkeypatch.delenv("STROKESEQ_MNIST_DIR", raising=False)
+    from strokeseq.sources.mnist import files
+
+    getattr(files, "_MISMATCH_WARNED", set()).clear()
+    return folder
+
+
+def test_mismatched_qmnist_does_not_break_drawing(mismatched_qmnist, caplog):
+    """Writer ids are provenance: -1 with one warning; only writer='same' refuses."""
+    import logging
+
+    from strokeseq import generate_numbers_sequence, generate_sequences, render_sequences
+
+    folder = mismatched_qmnist
+    with caplog.at_level(logging.WARNING, logger="strokeseq"):
+        images = generate_sequences(["305", "12"], (0, 4), 100, rng=0, data_dir=folder)
+        _, batch = render_sequences(["305", "123"], (0, 4), 100, rng=0, data_dir=folder)
+        generate_numbers_sequence("42", (0, 4), 80, rng=0, data_dir=folder)
+    assert len(images) == 2
+    np.testing.assert_array_equal(batch.meta["writer"], np.full((2, 3), -1))
+    warnings = [r for r in caplog.records if "QMNIST writer IDs not used" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text
+    assert "has 300 rows, expected exactly 100" in warnings[0].getMessage()
+    with pytest.raises(ValueError, match="has 300 rows, expected exactly 100"):
+        generate_sequences(["305"], (0, 4), 100, rng=0, data_dir=folder, writer="same")
+
+
+def test_mismatched_qmnist_does_not_break_the_script(mismatched_qmnist, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "make_sequence.py"
+    out = tmp_path / "o.png"
+    args = [
+        sys.executable,
+        str(script),
+        "305",
+        "0",
+        "4",
+        "100",
+        "--data-dir",
+        str(mismatched_qmnist),
+    ]
+    r = subprocess.run([*args, "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert out.is_file()
+    r = subprocess.run(
+        [*args, "-o", str(tmp_path / "s.png"), "--writer", "same"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 2 and "has 300 rows, expected exactly 100" in r.stderr
+
+
+def test_mismatched_qmnist_does_not_break_datasets(mismatched_qmnist, tmp_path):
+    from strokeseq.dataset import generate_dataset, load_dataset
+
+    out = tmp_path / "ds"
+    config = {"length": (2, 3), "spacing": (0, 4), "width": 120}
+    generate_dataset(out, 20, config, seed=1, data_dir=mismatched_qmnist, shard_size=10)
+    ds = load_dataset(out)
+    assert len(ds) == 20
+    assert (ds.labels["src_writer"] == -1).all()
+
+
+def test_ink_box_table_cached_beside_the_unpacked_copy(fake_mnist_dir, tmp_path, monkeypatch):
+    """A worker's start-up is import + memory map: the ink boxes come from the cache."""
+    from strokeseq.sources import base
+    from strokeseq.sources.mnist import files, source
+
+    monkeypatch.setattr(files, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setenv("STROKESEQ_DATA_DIR", str(tmp_path / "cache"))
+    files._read_cached.cache_clear()
+    calls = []
+
+    def counting(images):
+        calls.append(len(images))
+        return base.ink_boxes(images)
+
+    monkeypatch.setattr(source, "ink_boxes", counting)
+    first = MnistSource("train", data_dir=fake_mnist_dir).extents
+    assert calls == [300]
+    files._read_cached.cache_clear()  # as a new worker process would
+    second = MnistSource("train", data_dir=fake_mnist_dir)
+    np.testing.assert_array_equal(second.extents, first, strict=True)
+    assert calls == [300]  # loaded, not recomputed
+    np.testing.assert_array_equal(first, base.ink_boxes(second.images))
+    assert second.max_ink_width(9) == 21  # the fixture's widest bar

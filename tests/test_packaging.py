@@ -41,6 +41,9 @@ def test_wheel_installs_and_runs_elsewhere(tmp_path, fake_mnist_dir):
     assert "strokeseq/commands/sequence.py" in names
     glyph_files = {n for n in names if n.startswith("strokeseq/glyphs/")}
     assert {f"strokeseq/glyphs/digit_{d}.toml" for d in range(10)} <= glyph_files
+    assert {f"strokeseq/augment/presets/{p}.toml" for p in ("light", "medium", "heavy")} <= set(
+        names
+    )
     assert not any("tests/" in n for n in names)
     target = tmp_path / "site"
     subprocess.run(

@@ -165,5 +165,7 @@ def test_memorisation_flags_copies_only(real_sample):
     ref = xall[:20000]
     copies = R.memorisation(ref[:300], ref, xte, n=300)
     assert copies.source == 0.0 and copies.real > 0.0 and copies.ratio == 0.0
-    honest = R.memorisation(xte[300:600], ref, xte, n=300, seed=1)
+    assert copies.near_copies == 1.0
+    honest = R.memorisation(xte[300:600], ref, xte[:300], n=300, seed=1)
     assert 0.8 < honest.ratio < 1.25 and honest.source > 0.0
+    assert honest.near_copies < 0.05

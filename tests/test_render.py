@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from strokeseq.sources.stroke import render
 from strokeseq.sources.stroke.glyph_schema import load_glyphs
 from strokeseq.sources.stroke.render import (
+    _rasterise_capsules_reference,
+    _window_groups,
     bezier_basis,
     centre_of_mass,
     compile_glyphs,
@@ -126,3 +129,166 @@ def test_rasterise_empty_batch(size):
         z, z, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3), bool), size
     )
     assert out.shape == (0, size, size)
+
+
+# -- the batched rasteriser against the former per-layer one ----------------------------------
+#
+# Tolerance: none. The batched rasteriser performs the same float32 operations
+# on every (pixel, capsule) pair as the per-layer reference (only the window
+# shapes and the order of the max-combination differ, and max is exact), so
+# the images are compared bit for bit.
+
+
+def _random_capsules(rng, n, c, size, r_lo, r_hi, spread=1.0):
+    """Polyline-like capsules of n digits: chains of short random steps, with
+    zero-length pieces and pieces reaching past the canvas edge mixed in."""
+    start = rng.uniform(-0.1 * size, 1.1 * size, (n, 1, 2))
+    steps = rng.normal(0, 2.0 * spread, (n, c, 2))
+    steps[rng.random((n, c)) < 0.1] = 0.0  # zero-length capsules
+    pts = start + np.concatenate([np.zeros((n, 1, 2)), np.cumsum(steps, axis=1)], axis=1)
+    r = rng.uniform(r_lo, r_hi, (n, c + 1))
+    valid = rng.random((n, c)) < 0.85
+    return pts[:, :-1], pts[:, 1:], r[:, :-1], r[:, 1:], valid
+
+
+@pytest.mark.parametrize(
+    ("size", "r_lo", "r_hi", "soft"),
+    [
+        (84, 3.0, 7.0, 0.5),  # the default look at supersample 3
+        (28, 0.05, 0.4, 0.5),  # very thin pens, thinner than a pixel
+        (56, 8.0, 20.0, 0.3),  # very thick pens: windows as large as the canvas
+        (40, 0.5, 4.0, 1.0),  # the softest profile
+        (28, 1.0, 2.0, 0.05),  # the hardest profile
+    ],
+)
+def test_batched_rasteriser_equals_the_per_layer_reference(size, r_lo, r_hi, soft):
+    rng = np.random.default_rng(size + int(10 * r_hi))
+    args = _random_capsules(rng, 40, 30, size, r_lo, r_hi)
+    new = rasterise_capsules(*args, size, soft=soft)
+    old = _rasterise_capsules_reference(*args, size, soft=soft)
+    assert new.dtype == np.float32 and new.shape == (40, size, size)
+    assert old.any() and np.array_equal(new, old)
+
+
+def test_edge_cases_equal_the_reference():
+    size = 20
+    a = np.array(
+        [
+            [[5.0, 5.0], [-30.0, -30.0], [10.0, 10.0], [-2.0, 10.0], [10.0, 19.9]],
+            [[0.0, 0.0], [20.0, 20.0], [10.0, -3.0], [25.0, 10.0], [3.3, 3.3]],
+        ]
+    )
+    b = np.array(
+        [
+            [[5.0, 5.0], [-20.0, -30.0], [10.0, 10.0], [4.0, 10.0], [10.0, 25.0]],
+            [[20.0, 20.0], [20.0, 20.0], [10.0, 3.0], [30.0, 10.0], [3.3, 3.3]],
+        ]
+    )
+    # zero-length, fully off canvas, zero-length tiny, crossing the left edge,
+    # crossing the bottom edge; a diagonal, a point on the corner, crossing the
+    # top edge, off the right edge with a reach back in, zero radius.
+    r = np.array([[3.0, 4.0, 0.01, 2.5, 1.5], [1.0, 2.0, 0.7, 6.0, 0.0]])
+    valid = np.ones((2, 5), bool)
+    new = rasterise_capsules(a, b, r, r, valid, size)
+    old = _rasterise_capsules_reference(a, b, r, r, valid, size)
+    assert np.array_equal(new, old)
+    assert new[0, 5, 5] == 1.0  # the zero-length capsule is a disc
+    assert new[1, :, 10].any()  # the right-edge capsule reaches back in (radius 6)
+    # every capsule off the canvas: blank, not an error
+    off = rasterise_capsules(a - 100, b - 100, r, r, valid, size)
+    assert off.shape == (2, size, size) and not off.any()
+
+
+def test_a_digit_does_not_depend_on_its_batch_mates():
+    rng = np.random.default_rng(7)
+    a, b, ra, rb, valid = _random_capsules(rng, 300, 28, 84, 3.0, 7.0)
+    whole = rasterise_capsules(a, b, ra, rb, valid, 84)
+    # the big batch is drawn with windows grouped by size, one digit alone with
+    # one window for all: the same pixels either way
+    caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
+    assert len(_window_groups(caps["span"])) > 1
+    one = render._capsules(a[:1], b[:1], ra[:1], rb[:1], valid[:1], 84, 0.5)
+    assert len(_window_groups(one["span"])) == 1
+    for i in (0, 1, 150, 299):
+        s = slice(i, i + 1)
+        alone = rasterise_capsules(a[s], b[s], ra[s], rb[s], valid[s], 84)
+        np.testing.assert_array_equal(alone[0], whole[i])
+    # other batch-mates, in another order (one of them with a canvas-sized window)
+    perm = rng.permutation(300)[:50]
+    big = np.array([[[0.0, 0.0]]]), np.array([[[84.0, 84.0]]])
+    mixed = rasterise_capsules(
+        np.concatenate([a[perm], np.repeat(big[0], 28, axis=1)]),
+        np.concatenate([b[perm], np.repeat(big[1], 28, axis=1)]),
+        np.concatenate([ra[perm], np.full((1, 28), 30.0)]),
+        np.concatenate([rb[perm], np.full((1, 28), 30.0)]),
+        np.concatenate([valid[perm], np.ones((1, 28), bool)]),
+        84,
+    )
+    np.testing.assert_array_equal(mixed[:50], whole[perm])
+
+
+def test_rasterise_does_not_modify_its_inputs_and_accepts_float32():
+    rng = np.random.default_rng(3)
+    args = _random_capsules(rng, 5, 10, 40, 1.0, 3.0)
+    copies = [x.copy() for x in args]
+    out64 = rasterise_capsules(*args, 40)
+    for x, y in zip(args, copies, strict=True):
+        np.testing.assert_array_equal(x, y)
+    f32 = [x.astype(np.float32) if x.dtype != bool else x for x in args]
+    np.testing.assert_array_equal(
+        rasterise_capsules(*f32, 40), _rasterise_capsules_reference(*f32, 40)
+    )
+    assert out64.any()
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 8])
+def test_downsample_equals_the_block_mean(factor):
+    rng = np.random.default_rng(factor)
+    x = rng.random((4, 7 * factor, 5 * factor)).astype(np.float32)
+    expect = x.reshape(4, 7, factor, 5, factor).mean(axis=(2, 4))
+    out = downsample(x, factor)
+    assert out.shape == (4, 7, 5) and out.flags.c_contiguous
+    np.testing.assert_allclose(out, expect, rtol=1e-6, atol=1e-7)
+
+
+def test_shift_images_equals_a_padded_crop_for_mixed_shifts():
+    rng = np.random.default_rng(5)
+    x = rng.random((30, 12, 9)).astype(np.float32)
+    dy = rng.integers(-3, 4, 30)
+    dx = rng.integers(-3, 4, 30)
+    out = shift_images(x, dy, dx)
+    pad = np.pad(x, ((0, 0), (3, 3), (3, 3)))
+    for i in range(30):
+        np.testing.assert_array_equal(
+            out[i], pad[i, 3 - dy[i] : 15 - dy[i], 3 - dx[i] : 12 - dx[i]]
+        )
+
+
+def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch):
+    """The whole synthetic pipeline: new rasteriser, downsample and shift against
+    the former ones, on 300 digits (a few chunks of windows grouped by size)."""
+    from strokeseq.sources.stroke import StrokeSource
+
+    src = StrokeSource()
+    labels = np.arange(300) % 10
+    new = src.sample(labels, rng=11)
+
+    def old_downsample(canvas, f):
+        n, h, w = canvas.shape
+        out = canvas.reshape(n, h // f, f, w // f, f).sum(axis=(2, 4), dtype=np.float32)
+        return out * np.float32(1.0 / (f * f))
+
+    monkeypatch.setattr(render, "rasterise_capsules", _rasterise_capsules_reference)
+    monkeypatch.setattr(render, "downsample", old_downsample)
+    old = src.sample(labels, rng=11)
+    assert new.shape == old.shape == (300, 28, 28)
+    # the canvases are bit-identical; the block sums add in another order
+    np.testing.assert_allclose(new, old, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("k", [2, 9, 16])
+def test_bezier_points_equal_the_einsum_bit_for_bit(k):
+    rng = np.random.default_rng(k)
+    ctrl = rng.normal(0, 10, (20, 7, 4, 2))
+    expect = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
+    np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)

@@ -10,15 +10,21 @@ polarity is applied later by the composer.
   :func:`slant`; pixel-wise on any batch: :func:`contrast`, :func:`clutter`,
   :func:`blur`, :func:`noise`.
 - :class:`Augmenter` runs a pipeline from a config dict / TOML / JSON /
-  preset name; :data:`DEFAULT_CONFIG`, :data:`PRESETS`. Its
+  preset name; :data:`DEFAULT_CONFIG`, :data:`PRESETS` (the files in
+  ``presets/``), :func:`strength_config` for exact strengths. Its
   ``digits_rows`` / ``sequences_rows`` take one generator per row and give
   exactly a loop of ``digits`` / ``sequences`` calls over the rows, batched.
 
-See the README, section "Augmentation", for the formulations, ranges and the config format.
+Modules: ``config`` (schema, presets, validation), ``units`` (the transforms
+of a pipeline: draw per call, apply batched), ``pipeline`` (the Augmenter),
+``digit`` / ``sequence`` (the transforms as functions), ``warp`` (the digits'
+resampling: elastic fields, affine maps, blocks, thread pool), ``_core`` (kernels).
+See docs/augmentation.md for the formulations, ranges and the config format.
 """
 
 from __future__ import annotations
 
+from .config import strength_config
 from .digit import (
     affine,
     blur,
@@ -48,6 +54,7 @@ __all__ = [
     "noise",
     "renormalize_mnist",
     "slant",
+    "strength_config",
     "stroke_width",
     "wobble",
 ]

@@ -12,23 +12,14 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
+import functools
 import math
-import os
 
 import numpy as np
 
 from ..rng import as_generator
-from ._core import (
-    CHUNK,
-    bilinear,
-    check_batch,
-    finish,
-    gaussian_blur,
-    kernel_bank,
-    per_sample,
-    smooth_fields,
-    smoothed_ones,
-)
+from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample
+from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, Fields, affine_inverse, warp
 
 __all__ = [
     "affine",
@@ -40,12 +31,6 @@ __all__ = [
     "renormalize_mnist",
     "stroke_width",
 ]
-
-SIZE = 28
-CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
-_GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-# the same grid in the coordinates of the image padded by one pixel (see bilinear)
-_GRID_Y1, _GRID_X1 = _GRID_Y + 1, _GRID_X + 1
 
 
 def elastic_field(
@@ -81,188 +66,24 @@ def elastic_field(
         displacement dx. The uniform draws are ``rng.random((m, 2, 28, 28),
         dtype=float32) * 2 - 1`` for consecutive chunks of ``m <= 2048`` digits.
     """
+    gen = as_generator(rng)
+    alpha_a, sigma_a = _check_elastic(n, alpha, sigma)
     out = np.empty((n, 2, SIZE, SIZE), np.float32)
-    for s, f in _field_chunks(n, rng, alpha, sigma):
-        out[s : s + f.shape[0]] = f
+    for s in range(0, n, CHUNK):
+        e = min(n, s + CHUNK)
+        u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
+        out[s:e] = Fields(u, alpha_a[s:e], sigma_a[s:e]).block(0, e - s)
     return out
 
 
-def _field_chunks(n: int, rng: object, alpha: object, sigma: object):
-    """Yield ``(start, field)`` for consecutive chunks of :data:`CHUNK` digits.
-
-    The fields are produced chunk by chunk so a caller can warp each chunk while
-    it is in cache instead of materialising ``n`` fields.
-    """
-    gen = as_generator(rng)
+def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np.ndarray]:
     alpha_a = per_sample(alpha, n, "alpha")
     sigma_a = per_sample(sigma, n, "sigma")
     if np.any(alpha_a < 0):
         raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
     if np.any(sigma_a <= 0):
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
-    for s in range(0, n, CHUNK):
-        e = min(n, s + CHUNK)
-        u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
-        yield s, _fields_from_noise(u, alpha_a[s:e], sigma_a[s:e])
-
-
-def _fields_from_noise(
-    u: np.ndarray, alpha: np.ndarray, sigma: np.ndarray, groups: np.ndarray | None = None
-) -> np.ndarray:
-    """Elastic fields ``(m, 2, 28, 28)`` from pre-drawn uniform [0, 1) noise ``u`` of that shape.
-
-    ``alpha`` and ``sigma`` are checked float64 ``(m,)`` arrays. Without
-    ``groups`` the noise is one chunk of one call (what :func:`elastic_field`
-    draws at a time). With ``groups`` (m,), the noise comes from several
-    chunks or calls, each labelled; every field is then exactly the one its
-    own chunk would give (see :func:`strokeseq.augment._core.kernel_bank`).
-    """
-    if groups is None:
-        f = smooth_fields(u, sigma)
-        ones = smoothed_ones(sigma, SIZE)
-    else:
-        bank, inverse = kernel_bank(sigma, groups, SIZE)
-        if bank.shape[0] == 1:
-            f = bank[0] @ u @ bank[0].T
-        else:
-            g = bank[inverse][:, None]
-            f = g @ u @ g.transpose(0, 1, 3, 2)
-        r = bank.sum(axis=2)  # row sums of G, as smoothed_ones
-        ones = (r[:, :, None] * r[:, None, :])[inverse][:, None]
-    # alpha * G(2u - 1)G^T = 2 alpha * G u G^T - alpha * G 1 G^T: the constant
-    # part is the smoothed all-ones field (small near the edges, where the zero
-    # padding bites), which saves two passes over the noise.
-    a = alpha.astype(np.float32)[:, None, None, None]
-    f *= 2 * a
-    f -= a * ones
-    return f
-
-
-def _affine_inverse(
-    n: int,
-    rotation: object,
-    shear: object,
-    scale: object,
-    aspect: object,
-    translate: object,
-) -> np.ndarray:
-    """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
-    rot = np.deg2rad(per_sample(rotation, n, "rotation"))
-    sh = per_sample(shear, n, "shear")
-    if np.any(np.abs(sh) >= 80):
-        raise ValueError("shear must be within (-80, 80) degrees")
-    sh = np.tan(np.deg2rad(sh))
-    sc = per_sample(scale, n, "scale")
-    asp = per_sample(aspect, n, "aspect")
-    if np.any(sc <= 0) or np.any(asp <= 0):
-        raise ValueError("scale and aspect must be > 0")
-    t = np.asarray(translate, dtype=np.float64)
-    if t.shape == (2,):
-        t = np.broadcast_to(t, (n, 2))
-    if t.shape != (n, 2) or not np.all(np.isfinite(t)):
-        raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
-    sx, sy = sc * np.sqrt(asp), sc / np.sqrt(asp)
-    cos, sin = np.cos(rot), np.sin(rot)
-    # Forward map on centred (x, y) with y pointing down, applied right to left:
-    # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
-    # for shear > 0), then rotation (counter-clockwise as displayed for > 0).
-    # R = [[cos, sin], [-sin, cos]], H = [[1, -sh], [0, 1]], S = diag(sx, sy).
-    m00 = cos * sx
-    m01 = (-cos * sh + sin) * sy
-    m10 = -sin * sx
-    m11 = (sin * sh + cos) * sy
-    det = m00 * m11 - m01 * m10
-    i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
-    inv = np.empty((n, 2, 3))
-    # source (x, y) = c + Minv @ (out - c - t); stored as rows for (y, x).
-    tx, ty = t[:, 0], t[:, 1]
-    inv[:, 1, 0], inv[:, 1, 1] = i01, i00  # x_src from (y, x)
-    inv[:, 0, 0], inv[:, 0, 1] = i11, i10  # y_src from (y, x)
-    inv[:, 1, 2] = CENTRE - i00 * (CENTRE + tx) - i01 * (CENTRE + ty)
-    inv[:, 0, 2] = CENTRE - i10 * (CENTRE + tx) - i11 * (CENTRE + ty)
-    return inv
-
-
-def warp(
-    ink: np.ndarray,
-    inv: np.ndarray | None,
-    field: np.ndarray | None,
-    field_chunks=None,
-) -> np.ndarray:
-    """One bilinear resampling: ``out(q) = in(A^-1 q + d(q))`` (affine, then field).
-
-    ``inv`` is from :func:`_affine_inverse` (None = identity); the displacement
-    ``d`` is ``field`` (from :func:`elastic_field`), or the chunks yielded by
-    ``field_chunks`` (same :data:`CHUNK` split), or none. Processed in chunks.
-    """
-    n = ink.shape[0]
-    out = np.empty_like(ink)
-    pool = _threads() if n > CHUNK else None
-    pending = []
-    for s in range(0, n, CHUNK):
-        e = min(n, s + CHUNK)
-        f = field[s:e] if field is not None else None
-        if field_chunks is not None:
-            f = next(field_chunks)[1]
-        if inv is None:
-            # one pass each: grid + displacement (coordinates of the padded image)
-            if f is None:
-                ys = np.broadcast_to(_GRID_Y1, (e - s, SIZE, SIZE)).copy()
-                xs = np.broadcast_to(_GRID_X1, (e - s, SIZE, SIZE)).copy()
-            else:
-                ys = f[:, 0] + _GRID_Y1
-                xs = f[:, 1] + _GRID_X1
-        else:
-            a = inv[s:e].astype(np.float32)[:, :, :, None, None]
-            ys = a[:, 0, 0] * _GRID_Y + a[:, 0, 1] * _GRID_X
-            ys += a[:, 0, 2] + 1.0
-            xs = a[:, 1, 0] * _GRID_Y + a[:, 1, 1] * _GRID_X
-            xs += a[:, 1, 2] + 1.0
-            if f is not None:
-                ys += f[:, 0]
-                xs += f[:, 1]
-        if pool is None:
-            out[s:e] = bilinear(ink[s:e], ys, xs)
-        else:
-            # The random fields are drawn here, in order, on this thread; only
-            # the resampling (pure NumPy, GIL released) overlaps: same output.
-            pending.append(pool.submit(_resample_into, out, ink, s, e, ys, xs))
-    for job in pending:
-        job.result()
-    return out
-
-
-def _resample_into(out, ink, s, e, ys, xs) -> None:
-    out[s:e] = bilinear(ink[s:e], ys, xs)
-
-
-_POOL = None
-
-
-def _forget_pool() -> None:
-    # Threads do not survive fork: a child must build its own pool, or work
-    # submitted to the inherited one would wait forever.
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _threads():
-    """A small process-wide thread pool for resampling large batches (None: single-threaded).
-
-    ``STROKESEQ_THREADS`` sets its size (default: the CPUs, at most 4; 1
-    turns it off, e.g. inside worker processes that already fill the CPUs).
-    """
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
-        _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
-    return _POOL or None
+    return alpha_a, sigma_a
 
 
 def elastic(
@@ -298,8 +119,15 @@ def elastic(
     exact MNIST framing.
     """
     x = check_batch(ink)
-    chunks = _field_chunks(x.shape[0], rng, alpha, sigma)
-    return finish(warp(x, None, None, field_chunks=chunks))
+    n = x.shape[0]
+    gen = as_generator(rng)
+    alpha_a, sigma_a = _check_elastic(n, alpha, sigma)
+    out = np.empty_like(x)
+    for s in range(0, n, CHUNK):  # noise drawn and kernels built per chunk, as elastic_field
+        e = min(n, s + CHUNK)
+        u = gen.random((e - s, 2, SIZE, SIZE), dtype=np.float32)
+        warp(x[s:e], None, Fields(u, alpha_a[s:e], sigma_a[s:e]), out=out[s:e])
+    return finish(out)
 
 
 def affine(
@@ -343,10 +171,11 @@ def affine(
     ndarray, shape (n, 28, 28), float32 in [0, 1]
     """
     x = check_batch(ink)
-    inv = _affine_inverse(x.shape[0], rotation, shear, scale, aspect, translate)
+    inv = affine_inverse(x.shape[0], rotation, shear, scale, aspect, translate)
     return finish(warp(x, inv, None))
 
 
+@functools.lru_cache(maxsize=8)
 def _ring_offsets(kmax: int) -> list[list[tuple[int, int]]]:
     """Offsets of the digital disk, grouped into rings ``k-1 < |d| <= k`` for k = 1..kmax."""
     rings: list[list[tuple[int, int]]] = [[] for _ in range(kmax + 1)]
@@ -396,10 +225,12 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
         base = np.floor(mag)
         frac = (mag - base).astype(np.float32)
         src = x[sel]
-        pad = np.pad(src, ((0, 0), (kmax, kmax), (kmax, kmax)))
+        pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
+        pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
         cur = src.copy()
         acc = np.zeros_like(src)
         rings = _ring_offsets(kmax)
+        used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
         for k in range(kmax + 1):
             if k > 0:
                 for dy, dx in rings[k]:
@@ -408,6 +239,8 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
                         pad[:, kmax + dy : kmax + dy + SIZE, kmax + dx : kmax + dx + SIZE],
                         out=cur,
                     )
+            if k not in used:  # weight 0 for every digit: adds nothing
+                continue
             # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
             w = np.where(base == k, 1.0 - frac, 0.0) + np.where(base + 1 == k, frac, 0.0)
             acc += w.astype(np.float32)[:, None, None] * cur

@@ -107,6 +107,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST IDX files")
     o.add_argument("--overwrite", action="store_true", help="replace a different dataset in OUT")
     o.add_argument("--verify", action="store_true", help="re-hash shards kept when resuming")
+    o.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is writing OUT, wait for it to finish (default: refuse)",
+    )
     o.add_argument("--fsync", action="store_true", help="flush each shard to disk before renaming")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -114,7 +119,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_config_file(path: str) -> dict[str, Any]:
     """A dataset config from a JSON or TOML file (a ``[dataset]`` table or the top level)."""
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     try:
         text = Path(path).read_bytes()
@@ -135,7 +140,7 @@ def load_config_file(path: str) -> dict[str, Any]:
 
 def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Config dict: the --config file, overridden by each option given."""
-    from ..cli import CommandError
+    from ..errors import CommandError
 
     cfg = load_config_file(args.config) if args.config else {}
     cfg.pop("seed", None)
@@ -202,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
             verify=args.verify,
             fsync=args.fsync,
             progress=progress,
+            wait=args.wait,
         )
     finally:
         if bar is not None:

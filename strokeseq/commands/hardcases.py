@@ -59,20 +59,49 @@ def add_ladder_options(p: argparse.ArgumentParser, per_level_default: int | None
 
 
 def make_ladder_from_args(args: argparse.Namespace):
-    from ..hardcases import make_ladder
+    """The ladder the options describe, checked for size first, with a progress bar.
 
-    return make_ladder(
-        args.axis,
-        args.per_level,
-        args.seed,
+    Each (axis, level) is made by its own :func:`make_ladder` call with the
+    same seed: the ladder draws every (axis, level) from its own child stream,
+    so the parts are exactly those of one call, and the bar can advance per part.
+    """
+    from ..hardcases import Ladder, make_ladder
+    from ..hardcases.ladder import AXES, N_LEVELS
+    from ..hardcases.mining import check_size
+    from ..hardcases.report import progress_bar
+
+    text = args.axis.strip()
+    axes = list(AXES) if text == "all" else [a.strip() for a in text.split(",") if a.strip()]
+    if not axes:
+        raise ValueError(f"--axis needs 'all' or axes among {', '.join(AXES)}")
+    axes = list(dict.fromkeys(axes))  # make_ladder checks each name
+    levels = list(range(N_LEVELS)) if args.levels is None else args.levels
+    if not levels:
+        raise ValueError(f"--levels needs at least one level among 0..{N_LEVELS - 1}")
+    parts_n = len(axes) * len(levels)
+    check_size(
+        args.kind,
+        args.per_level * parts_n,
+        args.length,
+        args.width,
+        what=f"--per-level {args.per_level} x {len(axes)} axes x {len(levels)} levels",
+    )
+    kw = dict(
         kind=args.kind,
         source=args.source,
         split=args.split,
         data_dir=args.data_dir,
         length=args.length,
         width=args.width,
-        levels=args.levels,
     )
+    parts = []
+    with progress_bar(None, total=parts_n, desc="ladder", unit="level") as bar:
+        for a in axes:
+            for i in levels:
+                parts.append(make_ladder(a, args.per_level, args.seed, levels=[i], **kw))
+                bar.update(1)
+    info = dict(parts[0].info, axes=axes, levels=[int(i) for i in levels])
+    return Ladder.concat(parts, info)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -40,8 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..cli import CommandError
     from ..dataset.preview import contact_sheet
+    from ..errors import CommandError
 
     src = Path(args.source)
     images: list[np.ndarray] = []

@@ -19,7 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Run MODEL (package.module:function; digits: (n,28,28) array -> n labels, "
             "sequences: (n,28,W) array -> n strings) over the hard-case ladder and write "
-            "OUT/robustness.json, .md, _accuracy.png and _failures.png. Example: strokeseq "
+            "OUT/robustness.json, .md, _accuracy.png, _failures.png, _levels.png and "
+            "_confusion.png (OUT must be empty or new unless --overwrite). Example: strokeseq "
             "robustness --model strokeseq.hardcases.model:reference_predict --per-level 200"
         ),
     )
@@ -40,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="report folder (default: robustness_report)",
     )
     p.add_argument(
+        "--overwrite", action="store_true", help="write into OUT even if it is not empty"
+    )
+    p.add_argument(
         "--input-ink",
         choices=("white", "black"),
         default="white",
@@ -57,7 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=1024,
         help="images per model call (default 1024)",
     )
-    p.add_argument("--worst", type=int, default=40, help="failures in the contact sheet (40)")
+    p.add_argument(
+        "--worst",
+        type=int,
+        default=56,
+        help="failures in the contact sheet, taken from every axis and level (default 56)",
+    )
     p.add_argument(
         "--mine",
         type=positive_int,
@@ -74,8 +83,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hardcases import evaluate, load_model, mine_hard_cases, read_hardcases, write_report
+    from ..hardcases import (
+        N_LEVELS,
+        evaluate,
+        load_model,
+        mine_hard_cases,
+        read_hardcases,
+        write_report,
+    )
 
+    out = Path(args.output)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.overwrite)):
+        raise ValueError(
+            f"{out} exists and is not an empty folder; pass --overwrite to replace its report, "
+            "or choose another -o"
+            if out.is_dir()
+            else f"{out} exists and is not a folder"
+        )
     predict = load_model(args.model)
     if args.ladder:
         ladder, _manifest = read_hardcases(args.ladder)
@@ -89,11 +113,12 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         worst=args.worst,
         name=args.model,
+        progress=None,
     )
-    out = Path(args.output)
     paths = write_report(report, out)
     what = "sequence accuracy" if report.kind == "sequences" else "accuracy"
     print(f"{args.model}: {what} per level ({report.overall['n']} samples)", file=sys.stdout)
+    print(f"  {'axis':<11} " + " ".join(f"{f'L{i}':>5}" for i in range(N_LEVELS)))
     for axis in dict.fromkeys(str(a) for a in ladder.axis):
         cells = " ".join("  -  " if v != v else f"{100 * v:5.1f}" for v in report.accuracy(axis))
         print(f"  {axis:<11} {cells}", file=sys.stdout)
@@ -115,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             out=out / "mined",
             overwrite=True,
             name=args.model,
+            progress=None,
         )
         print(
             f"mined {res.found} hard cases ({res.failures} failures in {res.generated} samples, "

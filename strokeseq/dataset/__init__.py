@@ -11,6 +11,7 @@ number of workers or engine. See the README, section "Datasets at scale".
 
 from __future__ import annotations
 
+from .collate import SequenceCollate, collate_sequences
 from .config import DatasetConfig
 from .reader import LoadedDataset, iter_shards, load_dataset
 from .runner import DatasetSummary, generate_dataset
@@ -23,7 +24,9 @@ __all__ = [
     "DatasetSummary",
     "LoadedDataset",
     "SampleContext",
+    "SequenceCollate",
     "SequenceDataset",
+    "collate_sequences",
     "generate",
     "generate_dataset",
     "iter_shards",

@@ -20,7 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["SOURCE_CODES", "SPLIT_CODES", "DatasetConfig", "parse_pattern"]
+__all__ = [
+    "SOURCE_CODES",
+    "SPLIT_CODES",
+    "DatasetConfig",
+    "parse_pattern",
+    "source_code",
+    "source_name",
+]
 
 #: Spawn-key word of each split: the same seed gives independent train and test sets.
 SPLIT_CODES = {"train": 0, "test": 1}
@@ -119,8 +126,13 @@ def _check_sources(source: Any) -> dict[str, float]:
         )
     out: dict[str, float] = {}
     for name, w in source.items():
-        if name not in SOURCE_CODES:
-            raise ValueError(f"unknown source {name!r}; use {', '.join(SOURCE_CODES)}")
+        if name not in SOURCE_CODES and not _other_source(name):
+            from ..sources import registered_sources
+
+            raise ValueError(
+                f"unknown source {name!r}; use {', '.join(registered_sources())} "
+                "or an import path 'package.module:Class'"
+            )
         if not isinstance(w, numbers.Real) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
             raise ValueError(f"proportion of source {name!r} must be a number >= 0, got {w!r}")
         if w > 0:
@@ -129,7 +141,11 @@ def _check_sources(source: Any) -> dict[str, float]:
         raise ValueError("at least one source needs a proportion > 0")
     total = sum(out.values())
     # canonical order and normalised weights: {"synthetic": 1, "mnist": 3} == {"mnist": .75, ...}
-    return {k: out[k] / total for k in SOURCE_CODES if k in out}
+    order = [k for k in SOURCE_CODES if k in out] + sorted(k for k in out if k not in SOURCE_CODES)
+    codes = [source_code(k) for k in order]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"sources {order} share a source code; rename one of them")
+    return {k: out[k] / total for k in order}
 
 
 def _normalise_augment(augment: Any) -> dict[str, Any] | None:
@@ -366,3 +382,33 @@ class DatasetConfig:
         d = self.to_dict()
         d.update(changes)
         return DatasetConfig.from_dict(d)
+
+
+# -- sources beyond the built-in two (registered names, import paths) ------------------------
+_CODE_NAMES: dict[int, str] = {v: k for k, v in SOURCE_CODES.items()}
+
+
+def _other_source(name: object) -> bool:
+    from ..sources import is_source_name
+
+    return is_source_name(name)
+
+
+def source_code(name: str) -> int:
+    """The ``source`` column code of a source name: 0 mnist, 1 synthetic, 2..121 the others.
+
+    Other names get a code from a checksum of the name, so every process
+    (dataset workers, readers) agrees on it without a shared table.
+    """
+    code = SOURCE_CODES.get(name)
+    if code is None:
+        import zlib
+
+        code = 2 + zlib.crc32(name.encode()) % 120
+        _CODE_NAMES.setdefault(code, name)
+    return code
+
+
+def source_name(code: int) -> str:
+    """The name behind a ``source`` column code (``"source<code>"`` if not seen in this process)."""
+    return _CODE_NAMES.get(int(code), f"source{int(code)}")

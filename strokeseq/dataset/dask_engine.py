@@ -17,12 +17,29 @@ from typing import Any
 
 from .shards import ShardJob, build_shard
 
-__all__ = ["run_dask"]
+__all__ = ["connect", "run_dask"]
 
 log = logging.getLogger(__name__)
 
 
-def _client(client: Any, address: str | None):
+#: How long to try reaching a scheduler before giving up.
+CONNECT_TIMEOUT = "30s"
+
+
+def connect(client: Any, address: str | None) -> tuple[Any, bool]:
+    """The Dask client to use and whether the caller must close it.
+
+    ``client`` is used as given (left open); otherwise a client connects to
+    ``address``. Called before the dataset folder is created, so an
+    unreachable scheduler leaves nothing behind.
+
+    Raises
+    ------
+    ValueError
+        Dask is not installed.
+    OSError
+        The scheduler cannot be reached within :data:`CONNECT_TIMEOUT`.
+    """
     try:
         from dask.distributed import Client
     except ImportError:
@@ -32,7 +49,7 @@ def _client(client: Any, address: str | None):
     if client is not None:
         return client, False
     try:
-        return Client(address, timeout="30s"), True
+        return Client(address, timeout=CONNECT_TIMEOUT), True
     except OSError as exc:
         raise OSError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
 
@@ -61,7 +78,7 @@ def run_dask(
         return
     from dask.distributed import as_completed
 
-    dc, owned = _client(client, address)
+    dc, owned = connect(client, address)
     run = secrets.token_hex(4)
     futures = []
     try:

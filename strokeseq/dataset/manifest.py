@@ -1,9 +1,9 @@
 """``manifest.json``: what a dataset folder holds, written atomically, checked on read.
 
-Layout (``format_version`` 1)::
+Layout (``format_version`` 2; 1 has the same layout)::
 
     {
-      "format": "strokeseq-dataset", "format_version": 1,
+      "format": "strokeseq-dataset", "format_version": 2,
       "config": {...DatasetConfig.to_dict()...}, "config_sha256": "...",
       "seed": 7, "count": 1000000, "shard_size": 10000,
       "file_format": "npz", "compress": false,
@@ -24,28 +24,46 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
+import secrets
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
+
+from ..errors import DatasetError
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "IDENTITY_KEYS",
     "MANIFEST",
+    "check_manifest",
     "read_manifest",
+    "safe_shard_path",
     "versions",
     "write_manifest",
 ]
 
 FORMAT = "strokeseq-dataset"
-FORMAT_VERSION = 1
+#: 2: one composer for API, datasets and ladders (uint8 ink divided by 255 once,
+#: per-digit augmentation skipped when it is the identity): the bytes of
+#: augmented samples changed. Version 1 datasets still read, but do not resume.
+FORMAT_VERSION = 2
+#: Versions this strokeseq reads (their file layout is the same).
+READ_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 #: Keys that must match for a run to continue a folder (anything else: a different dataset).
-IDENTITY_KEYS = ("config_sha256", "seed", "count", "shard_size", "file_format", "compress")
+IDENTITY_KEYS = (
+    "format_version",
+    "config_sha256",
+    "seed",
+    "count",
+    "shard_size",
+    "file_format",
+    "compress",
+    "data",
+)
 
 
 def versions() -> dict[str, str]:
@@ -61,48 +79,153 @@ def versions() -> dict[str, str]:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically: a temporary file in the folder, then ``os.replace``."""
+    """Write ``manifest.json`` atomically: a temporary file in the folder, then ``os.replace``.
+
+    The temporary file is created with ``open(..., "xb")`` (mode 0666 less
+    the umask, like the shards), not ``mkstemp`` (always 0600).
+    """
     data = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=folder)
+    tmp = Path(folder) / f".manifest.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(data)
-        os.replace(tmp, folder / MANIFEST)
+        os.replace(tmp, Path(folder) / MANIFEST)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a dataset's manifest.
 
+    Every field the readers and the runner use is checked for its type and
+    for consistency (shard ranges, unique ids, file names inside the folder),
+    so a damaged or hand-edited manifest is refused with what is wrong rather
+    than failing later with a ``KeyError`` or ``TypeError``.
+
     Raises
     ------
-    FileNotFoundError
-        No ``manifest.json`` in ``folder``.
-    ValueError
-        Not JSON, not a strokeseq dataset, or a format version this strokeseq
-        does not understand.
+    strokeseq.errors.DatasetError
+        (a ValueError) No ``manifest.json`` in ``folder``, not JSON, not a
+        strokeseq dataset, a format version this strokeseq does not
+        understand, or a field that is missing, of the wrong type or
+        inconsistent.
     """
     path = Path(folder) / MANIFEST
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{folder} is not a strokeseq dataset: no {MANIFEST}") from None
+        raise DatasetError(f"{folder} is not a strokeseq dataset: no {MANIFEST}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from None
     try:
         m = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        raise DatasetError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a strokeseq dataset manifest")
+        raise DatasetError(f"{path} is not a strokeseq dataset manifest")
     version = m.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(
+    if version not in READ_VERSIONS:
+        raise DatasetError(
             f"{path} has manifest format version {version!r}; this strokeseq "
-            f"reads version {FORMAT_VERSION} only (upgrade strokeseq to read it)"
+            f"reads versions {', '.join(map(str, READ_VERSIONS))} (upgrade strokeseq to read it)"
         )
+    check_manifest(m, path)
+    return m
+
+
+def _is_int(v: Any, lo: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def safe_shard_path(folder: Path, name: Any) -> Path:
+    """``folder / name`` for a shard name that stays inside ``folder``; DatasetError otherwise."""
+    pure = PurePosixPath(name) if isinstance(name, str) else None
+    if (
+        pure is None
+        or not name
+        or pure.is_absolute()
+        or PureWindowsPath(name).is_absolute()
+        or PureWindowsPath(name).drive
+        or ".." in pure.parts
+        or "\\" in name
+        or "\0" in name
+    ):
+        raise DatasetError(
+            f"{folder / MANIFEST}: shard file {name!r} is not a path inside the dataset folder"
+        )
+    return folder / pure
+
+
+def check_manifest(m: dict[str, Any], path: Path) -> None:
+    """Check the fields of a manifest; raise :class:`DatasetError` naming the first problem."""
+    from .writers import FORMATS
+
+    def bad(what: str) -> DatasetError:
+        return DatasetError(f"{path} is malformed: {what}")
+
     for key in ("config", "seed", "count", "shard_size", "file_format", "shards", "columns"):
         if key not in m:
-            raise ValueError(f"{path} is missing {key!r}")
-    return m
+            raise bad(f"missing {key!r}")
+    if not isinstance(m["config"], dict):
+        raise bad("'config' must be a table")
+    if not _is_int(m["seed"]):
+        raise bad(f"'seed' must be an integer >= 0, got {m['seed']!r}")
+    count, size = m["count"], m["shard_size"]
+    if not _is_int(count, 1) or not _is_int(size, 1):
+        raise bad(f"'count' and 'shard_size' must be integers >= 1, got {count!r}, {size!r}")
+    if m["file_format"] not in FORMATS:
+        raise bad(f"'file_format' must be one of {', '.join(FORMATS)}, got {m['file_format']!r}")
+    if not isinstance(m.get("complete", False), bool):
+        raise bad("'complete' must be true or false")
+    cols = m["columns"]
+    if not isinstance(cols, dict) or not all(isinstance(v, dict) for v in cols.values()):
+        raise bad("'columns' must be a table of column tables")
+    for name in ("images", "index", "text", "length", "width", "source", "digits", "boxes"):
+        spec = cols.get(name)
+        if spec is None:
+            raise bad(f"column {name!r} is missing")
+        shape = spec.get("shape")
+        if (
+            not isinstance(spec.get("dtype"), str)
+            or not isinstance(shape, list)
+            or not all(_is_int(d) and d <= 100_000 for d in shape)
+        ):
+            raise bad(f"column {name!r} needs a 'dtype' string and a 'shape' list of sizes")
+    if cols["images"]["shape"][:1] != [28] or len(cols["images"]["shape"]) != 2:
+        raise bad(f"images must have shape [28, width], got {cols['images']['shape']}")
+    n_plan = -(-count // size)
+    shards = m["shards"]
+    if not isinstance(shards, list):
+        raise bad("'shards' must be a list")
+    seen: set[int] = set()
+    folder = path.parent
+    for e in shards:
+        if not isinstance(e, dict):
+            raise bad(f"shard entry {e!r} is not a table")
+        missing = [
+            k for k in ("id", "start", "stop", "count", "file", "bytes", "sha256") if k not in e
+        ]
+        if missing:
+            raise bad(f"shard entry {e.get('id', '?')!r} is missing {', '.join(missing)}")
+        k = e["id"]
+        if not _is_int(k) or k >= n_plan:
+            raise bad(f"shard id {k!r} is not in 0..{n_plan - 1}")
+        if k in seen:
+            raise bad(f"shard {k} is listed twice")
+        seen.add(k)
+        start, stop = k * size, min((k + 1) * size, count)
+        if (e["start"], e["stop"], e["count"]) != (start, stop, stop - start):
+            raise bad(
+                f"shard {k} covers {e['start']!r}..{e['stop']!r} ({e['count']!r} rows); "
+                f"shard {k} of {count} in shards of {size} is {start}..{stop}"
+            )
+        if not _is_int(e["bytes"]) or not isinstance(e["sha256"], str):
+            raise bad(f"shard {k} needs 'bytes' (an integer) and 'sha256' (hex text)")
+        safe_shard_path(folder, e["file"])
+    if m.get("complete") and len(seen) != n_plan:
+        absent = sorted(set(range(n_plan)) - seen)
+        raise bad(
+            f"marked complete but shard(s) {absent[:5]}{'...' if len(absent) > 5 else ''} "
+            f"of 0..{n_plan - 1} are not listed"
+        )

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import SOURCE_CODES
+from .config import source_code, source_name
 
 __all__ = ["CSV_FIELDS", "csv_row", "record", "records_to_columns"]
 
-_SOURCE_NAMES = {v: k for k, v in SOURCE_CODES.items()}
 #: Scalar fields of a record, then the per-digit lists (space-separated in CSV).
 _SCALARS = ("index", "text", "length", "width", "source")
 CSV_FIELDS = ("file", *_SCALARS, "digits", "boxes", "gaps", "src_index", "src_writer")
@@ -40,7 +39,7 @@ def record(cols: dict[str, np.ndarray], r: int) -> dict[str, Any]:
     ``syn_<parameter>`` per digit.
     """
     n = int(cols["length"][r])
-    source = _SOURCE_NAMES[int(cols["source"][r])]
+    source = source_name(cols["source"][r])
     out: dict[str, Any] = {
         "index": int(cols["index"][r]),
         "text": str(cols["text"][r]),
@@ -85,7 +84,7 @@ def records_to_columns(
         k = rec["length"]
         for name in ("index", "text", "length", "width"):
             out[name][r] = rec[name]
-        out["source"][r] = SOURCE_CODES[rec["source"]]
+        out["source"][r] = source_code(rec["source"])
         out["digits"][r, :k] = rec["digits"]
         if k:
             out["boxes"][r, :k] = rec["boxes"]

@@ -1,22 +1,24 @@
-"""Making a whole dataset: plan shards, resume, run them on an engine, keep the manifest.
+"""Making a whole dataset: check, lock the folder, plan shards, run them on an engine.
 
 Resume semantics: the manifest lists finished shards only, and is replaced
 atomically after each one. A shard file appears under its final name only
 when complete (temporary name + rename). So after a kill at any moment the
 folder holds a valid manifest, complete shards, and perhaps temporary files;
-a new run with the same arguments deletes the temporary files, keeps the
-shards the manifest lists (present with the recorded size; ``verify=True``
-also re-hashes them) and generates the others. Since a shard is a pure
-function of (config, seed, shard range), the result is byte-identical to an
-uninterrupted run.
-"""
+a new run with the same arguments (and the same digit data) deletes the
+temporary files, keeps the shards the manifest lists (the very files written,
+or matching their SHA-256: :mod:`strokeseq.dataset.resume`) and generates the
+others. Since a shard is a pure function of (config, seed, shard range), the
+result is byte-identical to an uninterrupted run. One run at a time holds the
+folder (:mod:`strokeseq.dataset.folder_lock`); everything that can refuse a
+run is checked before the folder is created. Engines: in this process, local
+worker processes (:mod:`strokeseq.dataset.local_engine`) or Dask
+(:mod:`strokeseq.dataset.dask_engine`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,17 +28,16 @@ from typing import Any
 import numpy as np
 
 from .config import DatasetConfig
+from .folder_lock import FolderLock
 from .manifest import (
     FORMAT,
     FORMAT_VERSION,
-    IDENTITY_KEYS,
-    MANIFEST,
-    read_manifest,
     versions,
     write_manifest,
 )
+from .resume import clean_temporaries, discard_if_empty, prepare, stamp
 from .sampling import SampleContext, label_columns
-from .shards import ShardJob, build_shard, hash_shard
+from .shards import ShardJob, build_shard
 from .writers import FORMATS
 
 __all__ = ["DatasetSummary", "generate_dataset"]
@@ -93,12 +94,41 @@ def _plan(count: int, shard_size: int) -> list[tuple[int, int, int]]:
     ]
 
 
+#: Most shards in one dataset: the manifest lists every shard and is rewritten
+#: after each one, so its size (~200 bytes a shard) must stay small.
+MAX_SHARDS = 100_000
+#: Most bytes of images in one shard (held in memory by each worker, twice while queued).
+MAX_SHARD_BYTES = 2 << 30
+
+
 def _check_args(count: Any, shard_size: Any, file_format: str, workers: Any) -> None:
     for name, v in (("count", count), ("shard_size", shard_size), ("workers", workers)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")
+    if workers > 1024:
+        raise ValueError(f"workers must be at most 1024, got {workers}")
+
+
+def _check_sizes(count: int, shard_size: int, cfg: DatasetConfig) -> None:
+    """Refuse sizes that cannot be planned or held, before anything is allocated or created."""
+    n_shards = -(-count // shard_size)
+    if n_shards > MAX_SHARDS:
+        raise ValueError(
+            f"count {count:,} in shards of {shard_size:,} makes {n_shards:,} shards; the limit "
+            f"is {MAX_SHARDS:,} shards (count <= {MAX_SHARDS * shard_size:,} at this shard "
+            "size): use a larger shard size or several datasets"
+        )
+    per_sample = 28 * cfg.max_width
+    need = min(count, shard_size) * per_sample
+    if need > MAX_SHARD_BYTES:
+        fit = max(MAX_SHARD_BYTES // per_sample, 1)
+        raise ValueError(
+            f"a shard of {min(count, shard_size):,} images of 28 x {cfg.max_width} px needs "
+            f"{need / 2**30:,.1f} GiB of memory; the limit is {MAX_SHARD_BYTES / 2**30:.0f} GiB "
+            f"per shard: use a shard size <= {fit:,}"
+        )
 
 
 def _level(compress: bool | int) -> int:
@@ -109,97 +139,6 @@ def _level(compress: bool | int) -> int:
     if not isinstance(compress, (int, np.integer)) or not 0 <= compress <= 9:
         raise ValueError(f"compress must be a bool or a zlib level 0-9, got {compress!r}")
     return int(compress)
-
-
-def _ours(p: Path) -> bool:
-    n = p.name
-    return n == MANIFEST or n.startswith(("shard-", ".shard-", ".manifest."))
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
-    else:
-        p.unlink(missing_ok=True)
-
-
-def _clean_temporaries(folder: Path) -> None:
-    for p in folder.iterdir():
-        if p.name.startswith((".shard-", ".manifest.")) and ".tmp" in p.name:
-            _remove(p)
-
-
-def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    diffs = []
-    for key in IDENTITY_KEYS:
-        if old.get(key) != new.get(key):
-            if key == "config_sha256":
-                oc, nc = old.get("config", {}), new["config"]
-                keys = sorted(k for k in set(oc) | set(nc) if oc.get(k) != nc.get(k))
-                diffs.append(f"config ({', '.join(keys) or 'details'})")
-            else:
-                diffs.append(f"{key} ({old.get(key)!r} there, {new.get(key)!r} now)")
-    return "; ".join(diffs)
-
-
-def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) -> list[dict]:
-    """Create or reopen ``folder``; return the finished shards that can be kept."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"output {folder} exists and is not a folder")
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        return []
-    old = None
-    if (folder / MANIFEST).exists():
-        try:
-            old = read_manifest(folder)
-        except ValueError as exc:
-            if not overwrite:
-                raise ValueError(
-                    f"{exc}; use --overwrite (overwrite=True) to replace it"
-                ) from None
-    elif any(not _ours(p) for p in folder.iterdir()) and not overwrite:
-        raise ValueError(
-            f"{folder} is not empty and is not a strokeseq dataset; choose a new folder "
-            "or use --overwrite (overwrite=True) to write into it"
-        )
-    if old is not None and head["seed"] is None:
-        head["seed"] = old.get("seed")  # resuming without a seed: the folder's seed
-    if old is not None and any(old.get(k) != head.get(k) for k in IDENTITY_KEYS):
-        if not overwrite:
-            raise ValueError(
-                f"{folder} holds a different dataset: {_describe_difference(old, head)}. "
-                "Use the same arguments to resume it, another folder, or --overwrite "
-                "(overwrite=True) to replace it"
-            )
-        old = None
-    if old is None:  # fresh start (overwrite, or only our leftovers): clear our files
-        for p in folder.iterdir():
-            if _ours(p):
-                _remove(p)
-        return []
-    if old.get("versions") != head["versions"]:
-        log.warning(
-            "resuming %s made with %s, now %s: shards may differ byte-wise",
-            folder,
-            old.get("versions"),
-            head["versions"],
-        )
-    kept = []
-    for entry in old["shards"]:
-        path = folder / entry["file"]
-        if not path.exists():
-            continue
-        if verify or path.is_dir():
-            size, digest = hash_shard(path)
-            ok = size == entry["bytes"] and digest == entry["sha256"]
-        else:
-            ok = path.stat().st_size == entry["bytes"]
-        if ok:
-            kept.append(entry)
-        else:
-            log.warning("shard %s does not match the manifest: making it again", entry["file"])
-    return kept
 
 
 def generate_dataset(
@@ -220,6 +159,7 @@ def generate_dataset(
     verify: bool = False,
     fsync: bool = False,
     progress: Progress | None = None,
+    wait: bool | float = False,
 ) -> DatasetSummary:
     """Generate (or finish) a sharded dataset in ``out``.
 
@@ -260,13 +200,18 @@ def generate_dataset(
     overwrite : bool
         Replace a folder holding a different dataset (or other files).
     verify : bool
-        Re-hash the shards kept from an earlier run (default: size check).
+        Re-hash every shard kept from an earlier run (default: only those whose
+        size, inode or modification time differ from when they were written).
     fsync : bool
         Flush each shard to disk before it is renamed (power-loss safety;
         not needed against killed processes).
     progress : callable, optional
         ``progress(done_samples, total_samples)``, called at the start and
         after every shard.
+    wait : bool or float
+        When another run holds ``out`` (one run per folder, see
+        :mod:`strokeseq.dataset.folder_lock`): False refuses at once, True
+        waits for it, a number waits at most that many seconds.
 
     Returns
     -------
@@ -275,7 +220,11 @@ def generate_dataset(
     Raises
     ------
     ValueError
-        Bad arguments, a width that cannot fit, or a folder holding another dataset.
+        Bad arguments, sizes over the limits (:data:`MAX_SHARDS`,
+        :data:`MAX_SHARD_BYTES`), a width that cannot fit, or a folder holding
+        another dataset or other digit data.
+    strokeseq.errors.DatasetLockedError
+        (a ValueError) Another run holds the folder and ``wait`` did not allow waiting.
     OSError
         The folder cannot be created or written (disk full...): no partial
         shard is left under a final name.
@@ -285,7 +234,11 @@ def generate_dataset(
     if transfer not in ("shared", "client"):
         raise ValueError(f"transfer must be 'shared' or 'client', got {transfer!r}")
     cfg = DatasetConfig() if config is None else DatasetConfig.from_dict(config)
+    _check_sizes(int(count), int(shard_size), cfg)
     folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"output {folder} exists and is not a folder")
+    lock = FolderLock(folder, wait)  # validates ``wait``
     head: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -299,12 +252,61 @@ def generate_dataset(
         "versions": versions(),
     }
     data = None if data_dir is None else str(data_dir)
-    # Everything that can refuse the config is checked before the folder is
-    # created or touched: a refused run leaves nothing behind.
+    # Everything that can refuse the run is checked before the folder is
+    # created or touched: a refused run leaves nothing behind. Loading each
+    # source validates its options and tells what data it draws from.
     probe = SampleContext(cfg, 0, data)
+    head["data"] = {name: probe.source(name).data_identity() for name in cfg.source_names}
     probe.check_widths()
     probe.augmenter  # noqa: B018 - validates the augmentation config
-    kept = _prepare(folder, head, overwrite, verify)
+    client, owned = None, False
+    if executor is not None or scheduler is not None:
+        from .dask_engine import connect
+
+        client, owned = connect(executor, scheduler)
+    created = not folder.exists()
+    held = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with lock:
+            held = True
+            try:
+                return _run(
+                    folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
+                    progress, t0,
+                )  # fmt: skip
+            except BaseException:
+                if created:  # cleared while still held, so no waiter sees it half-removed
+                    discard_if_empty(folder, keep_lock=True)
+                raise
+    except BaseException:
+        # Only a run that held the folder clears it: a run refused because
+        # another one holds it (both created it at once) leaves it alone.
+        if created and held:
+            discard_if_empty(folder)
+        raise
+    finally:
+        if owned:
+            client.close()
+
+
+def _run(
+    folder: Path,
+    head: dict[str, Any],
+    cfg: DatasetConfig,
+    data: str | None,
+    client: Any,
+    transfer: str,
+    workers: int,
+    overwrite: bool,
+    verify: bool,
+    fsync: bool,
+    progress: Progress | None,
+    t0: float,
+) -> DatasetSummary:
+    """The run proper, with the folder locked."""
+    count, file_format = head["count"], head["file_format"]
+    kept = prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
         head["seed"] = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         log.info("no seed given: using %d", head["seed"])
@@ -320,11 +322,11 @@ def generate_dataset(
         "shape": [28, cfg.max_width],
         "pad": 255 if cfg.ink == "black" else 0,
     }
-    plan = _plan(int(count), int(shard_size))
+    plan = _plan(count, head["shard_size"])
     done = {e["id"]: e for e in kept}
     manifest = dict(head, shards=sorted(done.values(), key=lambda e: e["id"]), complete=False)
     write_manifest(folder, manifest)  # also proves the folder is writable before any work
-    _clean_temporaries(folder)
+    clean_temporaries(folder)
     todo = [
         ShardJob(
             ctx,
@@ -333,15 +335,16 @@ def generate_dataset(
             b,
             file_format,
             head["compress"],
-            None if transfer == "client" and (executor or scheduler) else str(folder),
+            None if transfer == "client" and client is not None else str(folder),
             fsync,
+            head["data"],
         )
         for k, a, b in plan
         if k not in done
     ]
     n_done = sum(e["count"] for e in done.values())
     if progress:
-        progress(n_done, int(count))
+        progress(n_done, count)
     rss: dict[int, float] = {}
 
     def record(entry: dict[str, Any]) -> None:
@@ -357,31 +360,36 @@ def generate_dataset(
         kb = entry.pop("_maxrss_kb", None)
         if pid is not None and kb is not None:
             rss[pid] = max(rss.get(pid, 0.0), kb / 1024)
+        path = folder / entry["file"]
+        if not path.is_dir():
+            entry["stat"] = stamp(path)
         done[entry["id"]] = entry
         manifest["shards"] = sorted(done.values(), key=lambda e: e["id"])
         write_manifest(folder, manifest)
         n_done += entry["count"]
         if progress:
-            progress(n_done, int(count))
+            progress(n_done, count)
 
     try:
-        if executor is not None or scheduler is not None:
+        if client is not None:
             from .dask_engine import run_dask
 
-            run_dask(todo, record, client=executor, address=scheduler)
+            run_dask(todo, record, client=client)
         elif workers == 1 or len(todo) <= 1:
             for job in todo:
                 record(build_shard(job))
         else:
-            _run_processes(todo, record, workers)
+            from .local_engine import run_processes
+
+            run_processes(todo, record, workers)
     finally:
         with contextlib.suppress(OSError):
-            _clean_temporaries(folder)
+            clean_temporaries(folder)
     manifest["complete"] = len(done) == len(plan)
     write_manifest(folder, manifest)
     return DatasetSummary(
         folder=folder,
-        count=int(count),
+        count=count,
         shards=len(plan),
         shards_written=len(todo),
         shards_kept=len(kept),
@@ -391,54 +399,3 @@ def generate_dataset(
         bytes=sum(e["bytes"] for e in done.values()),
         worker_maxrss_mb=rss,
     )
-
-
-def _worker_init() -> None:
-    import signal
-
-    # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
-    # digit source is loaded by the first shard of each process (and cached),
-    # so a loading error reaches the parent with its own message.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The worker processes already fill the CPUs: no extra resampling threads
-    # per process (augmentation), unless the user asked for them.
-    os.environ.setdefault("STROKESEQ_THREADS", "1")
-
-
-def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
-    """Run shards in ``workers`` spawned processes; stop them all on any error or Ctrl-C."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    n = min(workers, len(jobs))
-    # spawn: no inherited state, same behaviour on every OS (scripts need the
-    # usual ``if __name__ == "__main__":`` guard).
-    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
-    pending = iter(jobs)
-    running: set = set()
-    try:
-        # At most two shards queued per worker: memory stays bounded by the shard size.
-        for job in pending:
-            running.add(pool.submit(build_shard, job))
-            if len(running) >= 2 * n:
-                break
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                record(fut.result())  # re-raises a worker's exception here
-                nxt = next(pending, None)
-                if nxt is not None:
-                    running.add(pool.submit(build_shard, nxt))
-        pool.shutdown(wait=True)
-    except BaseException:
-        # Stop at once: queued shards are cancelled and running ones killed (their
-        # temporary files are removed by the caller). ProcessPoolExecutor has no
-        # public way to kill its workers before Python 3.14.
-        procs = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(5)
-        raise

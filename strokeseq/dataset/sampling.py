@@ -9,7 +9,9 @@ the left margin, each label, each MNIST pick, each gap. Nothing depends on
 the other samples of the chunk, so the chunk size, shard size, worker count
 and engine cannot change a sample.
 
-Digits from the synthetic source, and augmentation, need a full
+Sources that draw from given uniforms (``DigitSource.uniform_draws``, e.g.
+MNIST) read the pick words (``DigitSource.draw_from_uniforms``). Other
+sources (synthetic, third-party), and augmentation, need a full
 ``Generator``: they get the sample's children ``SeedSequence(seed,
 spawn_key=(split_code, i, 0))`` (source) and ``(..., i, 1)`` (augmentation),
 the same as ``sample_seedsequence(...).spawn(2)``, one per sample; only their
@@ -17,8 +19,8 @@ random draws loop over samples, the rendering and transforms are batched
 (``DigitSource.draw_rows``, ``Augmenter.digits_rows`` / ``sequences_rows``).
 
 The rows of a chunk are then grouped (same source, same length) and composed
-with the vectorised :func:`strokeseq.compose.arrange`, whose gap draws never
-depend on the other rows of the batch.
+with :func:`strokeseq.compose.compose_rows`, whose gap draws never depend on
+the other rows of the batch.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from ..compose import arrange, to_image
-from ..layout import min_width
-from ..sources.base import TILE, Digits
-from .config import SOURCE_CODES, DatasetConfig, parse_pattern
+from ..compose import compose_rows, to_image
+from ..layout import required_width
+from ..sources.base import TILE
+from .config import DatasetConfig, parse_pattern, source_code
 from .seeding import sample_words
 
 __all__ = ["CHUNK", "SampleContext", "generate", "label_columns", "word_layout"]
@@ -120,7 +122,7 @@ class SampleContext:
         w = np.array(list(config.source.values()))  # type: ignore[union-attr]
         self._source_cum = np.cumsum(w)
         self._source_cum[-1] = 1.0  # u < 1 always picks a source
-        self._source_codes = np.array([SOURCE_CODES[s] for s in config.source], np.int64)
+        self._source_codes = np.array([source_code(s) for s in config.source], np.int64)
         self._augmenter = None
         self._sources: dict[str, Any] = {}
 
@@ -137,13 +139,12 @@ class SampleContext:
         if src is None:
             from ..sources import get_source
 
-            if name == "mnist":
-                src = get_source("mnist", split=self.config.split, data_dir=self.data_dir)
-                # Look the QMNIST writers up now, so every digit's writer is recorded
-                # (None, with a logged warning, when the files are not available).
-                src.writers  # noqa: B018
-            else:
-                src = get_source("synthetic", **dict(self.config.synthetic))
+            options = dict(self.config.synthetic) if name == "synthetic" else {}
+            context = {"split": self.config.split, "data_dir": self.data_dir}
+            src = get_source(name, context=context, **options)
+            # Load up front (MNIST: the QMNIST writers, so every digit's writer is
+            # recorded; None, with a logged warning, when the files are not available).
+            src.prepare(_writer_for(src, self.config))
             self._sources[name] = src
         return src
 
@@ -167,26 +168,21 @@ class SampleContext:
         cfg = self.config
         lo_gap = cfg.spacing[0]
         lo, hi = cfg.length_range
-        if cfg.layout == "tile":
-            per_len = {n: [TILE] * n for n in range(lo, hi + 1)}
+        sources = (
+            [self.source(name) for name in cfg.source]  # type: ignore[union-attr]
+            if cfg.layout == "ink"
+            else None
+        )
+        rows: dict[int, Any]
+        if self._seq_table is not None:
+            table, lens = self._seq_table
+            rows = {int(n): table[lens == n][:, :n] for n in np.unique(lens).tolist()}
+        elif self._pattern is not None:
+            rows = {len(self._pattern): [p.tolist() for p in self._pattern]}
         else:
-            widest = np.zeros(10, np.int64)
-            for name in cfg.source:  # type: ignore[union-attr]
-                src = self.source(name)
-                widest = np.maximum(widest, [src.max_ink_width(d) for d in range(10)])
-            if self._seq_table is not None:
-                table, lens = self._seq_table
-                per_len = {}
-                for row, n in zip(table, lens, strict=True):
-                    w = widest[row[:n]].tolist()
-                    if sum(w) > sum(per_len.get(int(n), [0])):
-                        per_len[int(n)] = w
-            elif self._pattern is not None:
-                per_len = {len(self._pattern): [int(widest[p].max()) for p in self._pattern]}
-            else:
-                per_len = {n: [int(widest.max())] * n for n in range(lo, hi + 1)}
-        for n, widths in sorted(per_len.items()):
-            need = min_width(n, lo_gap, widths)
+            rows = {n: n for n in range(lo, hi + 1)}
+        for n, labels in sorted(rows.items()):
+            need = required_width(labels, lo_gap, cfg.layout, sources)
             have = cfg.width_for(n)
             if have < need:
                 raise ValueError(
@@ -197,20 +193,32 @@ class SampleContext:
 
     # -- columns ------------------------------------------------------------------------------
     def synthetic_keys(self) -> list[tuple[str, np.dtype]]:
-        """Provenance columns of synthetic digits (``syn_<key>``), from a probe draw."""
-        if "synthetic" not in self.config.source:  # type: ignore[operator]
-            return []
-        return _synthetic_schema(self.source("synthetic"))
+        """Source-specific provenance columns (``syn_<key>``) of the config's sources."""
+        keys: dict[str, np.dtype] = {}
+        for name in self.config.source:  # type: ignore[union-attr]
+            for k, dt in _meta_schema(self.source(name)):
+                keys.setdefault(k, dt)
+        return list(keys.items())
+
+
+def _writer_for(src, cfg: DatasetConfig) -> str | None:
+    """The config's ``writer`` for sources that support it, None for the others.
+
+    The config refuses ``writer`` without a source that supports it; in a mix,
+    the sources without writers draw as usual.
+    """
+    if cfg.writer is None:
+        return None
+    try:
+        src.check_writer(cfg.writer)
+    except ValueError:
+        return None
+    return cfg.writer
 
 
 @lru_cache(maxsize=8)
-def _synthetic_schema(src) -> list[tuple[str, np.dtype]]:
-    probe = src.draw(np.array([0]), np.random.default_rng(0))
-    return [
-        (k, np.dtype(np.int32) if v.dtype.kind in "iub" else np.dtype(np.float32))
-        for k, v in probe.meta.items()
-        if k not in ("index", "writer")
-    ]
+def _meta_schema(src) -> list[tuple[str, np.dtype]]:
+    return list(src.meta_columns().items())
 
 
 def label_columns(ctx: SampleContext) -> dict[str, tuple[tuple[int, ...], np.dtype, Any]]:
@@ -319,82 +327,42 @@ def _compose_group(
     """Draw the digits of equal-length rows of one source and compose them."""
     cfg, lay = ctx.config, ctx.layout
     src = ctx.source(name)
-    u_pick = u[:, lay.picks][:, :n]
-    if name == "mnist":
-        if cfg.writer == "same":
-            flat = src.same_writer_indices(labels, u[:, lay.writer], u_pick)
-        else:
-            flat = src.indices_from_uniform(labels.ravel(), u_pick.ravel())
-        digits = src.digits_at(flat)
-    else:
-        digits = _synthetic_digits(ctx, src, idx, labels)
-    u_gaps = u[:, lay.gaps][:, : n - 1]
-    u_margin = u[:, lay.margin]
+    writer = _writer_for(src, cfg)
+    digits = src.draw_from_uniforms(
+        labels, u[:, lay.picks][:, :n], u_writer=u[:, lay.writer], writer=writer
+    )
+    if digits is None:  # the source needs generators: the sample's first child seed
+        gens = _row_generators(ctx, idx, 0)
+        digits = (
+            src.draw_rows(labels, gens)
+            if writer is None
+            else src.draw_rows(labels, gens, writer=writer)
+        )
+    aug = ctx.augmenter
     width = cfg.width_for(n)
-    if ctx.augmenter is not None and not ctx.augmenter.is_identity:
-        _compose_augmented(ctx, digits, idx, labels, u_gaps, u_margin, width, out, rows)
-        return
-    batch = arrange(
+    batch = compose_rows(
         digits,
         labels,
         cfg.spacing,
         width,
         layout=cfg.layout,
-        u_gaps=u_gaps,
-        u_margin=u_margin,
+        uniforms=(u[:, lay.gaps][:, : n - 1], u[:, lay.margin]),
+        augmenter=aug,
+        # Augmentation: one generator per sample (its second child seed); the
+        # rows API draws each row's randomness from it, in the order a one-row
+        # call would, and applies the transforms to all rows at once.
+        row_rngs=None if aug is None or aug.is_identity else _row_generators(ctx, idx, 1),
     )
     _store(ctx, batch, out, rows, n, width)
 
 
-def _synthetic_digits(ctx: SampleContext, src, idx: np.ndarray, labels: np.ndarray) -> Digits:
-    """One generator per sample (its first child seed); the rendering is batched."""
-    gens = [
-        np.random.default_rng(
-            np.random.SeedSequence(ctx.seed, spawn_key=(ctx.config.split_code, i, 0))
-        )
+def _row_generators(ctx: SampleContext, idx: np.ndarray, child: int) -> list:
+    """Generator of child ``child`` of each sample's seed (0: source, 1: augmentation)."""
+    code = ctx.config.split_code
+    return [
+        np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(code, i, child)))
         for i in idx.tolist()
     ]
-    if ctx.config.writer is not None:  # one drawn writer style per sample
-        return src.draw_rows(labels, gens, writer=ctx.config.writer)
-    return src.draw_rows(labels, gens)
-
-
-def _compose_augmented(
-    ctx: SampleContext,
-    digits: Digits,
-    idx: np.ndarray,
-    labels: np.ndarray,
-    u_gaps: np.ndarray,
-    u_margin: np.ndarray,
-    width: int,
-    out: dict[str, np.ndarray],
-    rows: np.ndarray,
-) -> None:
-    """Augmented samples: one generator per sample (second child seed), transforms batched.
-
-    ``digits_rows`` / ``sequences_rows`` draw each row's randomness from its
-    own generator, in the order a one-row call would, and apply the
-    transforms to all rows at once: the same bytes as a loop over samples.
-    """
-    cfg, aug = ctx.config, ctx.augmenter
-    n = labels.shape[1]
-    gens = [
-        np.random.default_rng(np.random.SeedSequence(ctx.seed, spawn_key=(cfg.split_code, i, 1)))
-        for i in idx.tolist()
-    ]
-    ink = aug.digits_rows(digits.as_float(), gens, n)
-    moved = Digits(np.ascontiguousarray(ink, np.float32), digits.labels, digits.meta, None)
-    batch = arrange(
-        moved,
-        labels,
-        cfg.spacing,
-        width,
-        layout=cfg.layout,
-        u_gaps=u_gaps,
-        u_margin=u_margin,
-    )
-    batch.ink, batch.boxes = aug.sequences_rows(batch.ink, batch.boxes, gens)
-    _store(ctx, batch, out, rows, n, width)
 
 
 def _store(

@@ -22,7 +22,7 @@ import numpy as np
 from .sampling import SampleContext, generate
 from .writers import png_files, shard_name, write_npz, write_tar
 
-__all__ = ["ShardJob", "build_shard", "hash_shard", "store_payload"]
+__all__ = ["ShardJob", "build_shard", "hash_shard", "png_listing", "store_payload"]
 
 _BLOCK = 1 << 20
 
@@ -40,6 +40,9 @@ class ShardJob:
     #: Folder to write into; None: return the bytes to the caller instead.
     folder: str | None
     fsync: bool = False
+    #: The run's digit-data identity (manifest ``data``): a worker that would
+    #: draw from other data (another MNIST set on a Dask node) refuses.
+    data: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -65,12 +68,46 @@ def _hash_listing(entries: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def png_listing(path: Path) -> list[str]:
+    """Files of a PNG-folder shard: ``labels.csv`` and the images it names.
+
+    Anything else in the folder (``.ipynb_checkpoints``, thumbnails) is not
+    part of the shard and is ignored.
+
+    Raises
+    ------
+    strokeseq.errors.DatasetError
+        ``labels.csv`` is missing or unreadable, or names a file that is not
+        a plain file name or is not there.
+    """
+    import csv
+
+    from ..errors import DatasetError
+
+    try:
+        with open(path / "labels.csv", newline="", encoding="utf-8") as fh:
+            names = [row.get("file") for row in csv.DictReader(fh)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"PNG shard {path}: cannot read labels.csv ({exc})") from None
+    for name in names:
+        if not isinstance(name, str) or not name or name != Path(name).name or name == "..":
+            raise DatasetError(f"PNG shard {path}: labels.csv names the file {name!r}")
+        if not (path / name).is_file():
+            raise DatasetError(f"PNG shard {path}: {name} (named in labels.csv) is missing")
+    return [*names, "labels.csv"]
+
+
 def hash_shard(path: Path) -> tuple[int, str]:
-    """Size in bytes and SHA-256 of a shard file, or of a PNG shard folder's listing."""
+    """Size in bytes and SHA-256 of a shard file, or of a PNG shard folder's listing.
+
+    A PNG folder's listing covers ``labels.csv`` and the images it names
+    (:func:`png_listing`); stray entries do not count.
+    """
     if path.is_dir():
         entries, size = [], 0
-        for f in path.iterdir():
-            entries.append((f.name, _hash_file(f)))
+        for name in png_listing(path):
+            f = path / name
+            entries.append((name, _hash_file(f)))
             size += f.stat().st_size
         return size, _hash_listing(entries)
     return path.stat().st_size, _hash_file(path)
@@ -128,6 +165,28 @@ def store_payload(folder: Path, name: str, file_format: str, payload: Any, fsync
     return _store_file(folder, name, lambda fh: fh.write(payload), fsync)
 
 
+_DATA_CHECKED: set[str] = set()
+
+
+def _check_data(job: ShardJob) -> None:
+    """Refuse to draw from other digit data than the run recorded (once per process)."""
+    import json
+
+    from ..errors import DatasetError
+
+    key = json.dumps([job.data, job.ctx.data_dir], sort_keys=True)
+    if key in _DATA_CHECKED:
+        return
+    here = {name: job.ctx.source(name).data_identity() for name in job.data}
+    if here != job.data:
+        raise DatasetError(
+            f"shard {job.shard}: this worker (pid {os.getpid()}) would draw from other digit "
+            f"data than the run recorded in its manifest ({here} here, {job.data} there); "
+            "give every worker the same MNIST files (and QMNIST writer files, or none)"
+        )
+    _DATA_CHECKED.add(key)
+
+
 def build_shard(job: ShardJob) -> dict[str, Any]:
     """Generate and write one shard; return its manifest entry.
 
@@ -138,6 +197,8 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     """
     import resource
 
+    if job.data is not None:
+        _check_data(job)
     cols = generate(job.ctx, np.arange(job.start, job.stop, dtype=np.int64))
     entry: dict[str, Any] = {
         "id": job.shard,

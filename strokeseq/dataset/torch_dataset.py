@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .collate import SequenceCollate
 from .config import DatasetConfig
 from .records import record
 from .sampling import SampleContext, generate
@@ -36,6 +37,12 @@ class SequenceDataset:
         Folder of the MNIST files.
     dtype : numpy.float32 or numpy.uint8
         Image type: float32 in [0, 1] (default) or the stored uint8.
+    transform : callable, optional
+        Applied to each image (``(28, width)`` array) before it is returned,
+        as in torchvision datasets (e.g. a conversion to a tensor, or your own
+        augmentation). ``dataset[i]`` stays deterministic if it is.
+    target_transform : callable, optional
+        Applied to each label dict (e.g. ``lambda lab: lab["text"]``).
 
     Examples
     --------
@@ -43,6 +50,11 @@ class SequenceDataset:
     >>> image, label = ds[12]  # doctest: +SKIP
     >>> label["text"], image.shape  # doctest: +SKIP
     ('0451', (28, 200))
+
+    Batches of different widths for a ``torch.utils.data.DataLoader`` (see
+    :class:`strokeseq.dataset.SequenceCollate`):
+
+    >>> loader = DataLoader(ds, batch_size=32, collate_fn=ds.collate())  # doctest: +SKIP
     """
 
     def __init__(
@@ -53,12 +65,19 @@ class SequenceDataset:
         *,
         data_dir: str | None = None,
         dtype: Any = np.float32,
+        transform: Callable[[np.ndarray], Any] | None = None,
+        target_transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
         if np.dtype(dtype) not in (np.float32, np.uint8):
             raise TypeError(f"dtype must be float32 or uint8, got {dtype!r}")
+        for key, fn in (("transform", transform), ("target_transform", target_transform)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{key} must be callable or None, got {type(fn).__name__}")
         cfg = DatasetConfig() if config is None else DatasetConfig.from_dict(config)
+        self.transform = transform
+        self.target_transform = target_transform
         self.n = int(n)
         self.dtype = np.dtype(dtype)
         self._ctx = SampleContext(cfg, seed, None if data_dir is None else str(data_dir))
@@ -83,7 +102,7 @@ class SequenceDataset:
             raise IndexError(f"index {i} out of range for {self.n} samples")
         return j
 
-    def _items(self, idx: list[int]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    def _items(self, idx: list[int]) -> list[tuple[Any, Any]]:
         cols = generate(self._ctx, np.array(idx, np.int64))
         out = []
         for r in range(len(idx)):
@@ -93,14 +112,39 @@ class SequenceDataset:
                 if self.dtype == np.float32
                 else img.copy()
             )
-            out.append((img, record(cols, r)))
+            lab: Any = record(cols, r)
+            if self.transform is not None:
+                img = self.transform(img)
+            if self.target_transform is not None:
+                lab = self.target_transform(lab)
+            out.append((img, lab))
         return out
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, dict[str, Any]]:
-        """``(image (28, width), label dict)`` of sample ``i`` (see :func:`records.record`)."""
+    @property
+    def background(self) -> float:
+        """Pixel value of the background in this dataset's images (the padding value)."""
+        white_page = self.config.ink == "black"  # black ink on a white page
+        if self.dtype == np.uint8:
+            return 255.0 if white_page else 0.0
+        return 1.0 if white_page else 0.0
+
+    def collate(self, *, tensors: bool = True, channel: bool = True) -> SequenceCollate:
+        """A collate function for a DataLoader, padding with this dataset's background.
+
+        See :class:`strokeseq.dataset.SequenceCollate`. If ``transform`` changes
+        the pixel values, build a :class:`SequenceCollate` with the matching
+        ``pad_value`` yourself.
+        """
+        return SequenceCollate(self.background, tensors=tensors, channel=channel)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        """``(image (28, width), label dict)`` of sample ``i`` (see :func:`records.record`).
+
+        With ``transform`` / ``target_transform``, what they return instead.
+        """
         return self._items([self._index(i)])[0]
 
-    def __getitems__(self, indices: Sequence[int]) -> list[tuple[np.ndarray, dict[str, Any]]]:
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Any, Any]]:
         """A batch at once (vectorised); PyTorch's DataLoader uses it when present."""
         return self._items([self._index(i) for i in indices])
 

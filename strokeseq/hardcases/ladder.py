@@ -21,7 +21,6 @@ page polarity is applied by :func:`write_hardcases` and by
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,24 @@ from typing import Any
 import numpy as np
 
 from ..sources.base import TILE, Digits
+from .contact import classify_contact
+from .levels import (
+    _AXIS_CODE,
+    AXES,
+    BASE_JITTER,
+    CONTACT_NAMES,
+    CONTACT_THRESHOLD,
+    DIFFICULTY_TABLE,
+    ELASTIC_SIGMA,
+    KINDS,
+    LEVEL_TABLES,
+    N_LEVELS,
+    NEUTRAL_SPACING,
+    PARAM_NAMES,
+    axis_params,
+    difficulty_params,
+    strength_config,
+)
 
 __all__ = [
     "AXES",
@@ -46,186 +63,10 @@ __all__ = [
     "difficulty_params",
     "generate_level",
     "make_ladder",
+    "strength_config",
 ]
 
 log = logging.getLogger(__name__)
-
-#: Levels per axis; level ``i`` has difficulty ``i / (N_LEVELS - 1)``.
-N_LEVELS = 7
-#: The axes, in report order; "difficulty" is the combined knob.
-AXES = ("difficulty", "jitter", "elastic", "rotation", "slant", "thin", "thick", "touching")
-KINDS = ("digits", "sequences")
-#: Contact codes of two neighbouring digits (see :func:`classify_contact`).
-CONTACT_NAMES = {-1: "n/a", 0: "separate", 1: "touching", 2: "overlapping"}
-#: Parameters recorded per digit (NaN where a parameter played no part).
-PARAM_NAMES = ("jitter", "elastic_alpha", "rotation", "slant", "stroke_radius")
-
-#: Value of each single axis at levels 0..6. Chosen so the reference classifier
-#: loses accuracy at every step (measured: README, "Hard cases"). ``None`` in
-#: "touching" means no neighbours (digits) or the neutral spacing (sequences).
-LEVEL_TABLES: dict[str, tuple[Any, ...]] = {
-    "jitter": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0),
-    "elastic": (0.0, 12.0, 18.0, 24.0, 32.0, 42.0, 56.0),
-    "rotation": (0.0, 10.0, 18.0, 24.0, 32.0, 42.0, 56.0),
-    "slant": (0.0, 15.0, 22.0, 29.0, 36.0, 45.0, 55.0),
-    "thin": (0.0, -0.35, -0.5, -0.65, -0.8, -1.0, -1.3),
-    "thick": (0.0, 0.75, 1.0, 1.25, 1.5, 2.0, 2.75),
-    "touching": (None, 2, 1, 0, -1, -3, -5),
-}
-#: The combined knob: each parameter at d = 1 (linear in d from 0), except
-#: the gap (see :func:`difficulty_params`). Jitter applies to the synthetic source only.
-DIFFICULTY_TABLE: dict[str, float] = {
-    "jitter": 4.0,
-    "elastic_alpha": 30.0,
-    "rotation": 20.0,
-    "slant": 20.0,
-    "thick": 1.5,
-    "thin": -0.6,
-    "gap_start": 2.0,
-    "gap_end": -3.0,
-}
-ELASTIC_SIGMA = 4.0
-#: Jitter of the synthetic base digits on every axis but "jitter": milder than
-#: the StrokeSource default (2 px), so level 0 of each axis is clean handwriting.
-BASE_JITTER = 1.0
-#: Spacing of sequences on axes that are not about spacing (ink layout, px).
-NEUTRAL_SPACING = (6, 8)
-#: Ink level above which a pixel counts as ink for touching/overlap (ink units).
-CONTACT_THRESHOLD = 0.25
-_AXIS_CODE = {a: i for i, a in enumerate(AXES)}
-
-
-def _check_t(t: object) -> float:
-    if not isinstance(t, numbers.Real) or isinstance(t, bool) or not math.isfinite(float(t)):
-        raise TypeError(f"difficulty must be a number in [0, 1], got {t!r}")
-    if not 0.0 <= float(t) <= 1.0:
-        raise ValueError(f"difficulty must be in [0, 1], got {t}")
-    return float(t)
-
-
-def _interp(table: tuple[float, ...], t: float) -> float:
-    return float(np.interp(t, np.linspace(0.0, 1.0, len(table)), table))
-
-
-def difficulty_params(d: float) -> dict[str, Any]:
-    """Parameters of the combined ``difficulty`` knob at ``d`` in [0, 1].
-
-    Every parameter grows linearly from its clean value at ``d = 0`` (jitter:
-    :data:`BASE_JITTER`) to :data:`DIFFICULTY_TABLE` at ``d = 1``. Rotation and slant get a random
-    sign per digit; stroke width is thickened (radius ``thick * d``) or thinned
-    (``thin * d``) with equal probability per digit. The gap to neighbouring
-    digits is ``None`` (no neighbours / neutral spacing) for ``d < 1/6`` and
-    otherwise ``floor`` of the line from ``gap_start`` at ``d = 1/6`` to
-    ``gap_end`` at ``d = 1``.
-
-    Returns
-    -------
-    dict
-        ``jitter``, ``elastic_alpha``, ``rotation``, ``slant`` (magnitudes),
-        ``thick``, ``thin`` (signed radii), ``gap`` (int or None).
-    """
-    d = _check_t(d)
-    tab = DIFFICULTY_TABLE
-    first = 1.0 / (N_LEVELS - 1)
-    if d < first - 1e-9:
-        gap = None
-    else:
-        u = (d - first) / (1.0 - first)
-        gap = math.floor(tab["gap_start"] + u * (tab["gap_end"] - tab["gap_start"]) + 1e-9)
-    return {
-        "jitter": BASE_JITTER + (tab["jitter"] - BASE_JITTER) * d,
-        "elastic_alpha": tab["elastic_alpha"] * d,
-        "rotation": tab["rotation"] * d,
-        "slant": tab["slant"] * d,
-        "thick": tab["thick"] * d,
-        "thin": tab["thin"] * d + 0.0,  # + 0.0: no -0.0 at d = 0
-        "gap": gap,
-    }
-
-
-def axis_params(axis: str, t: float) -> dict[str, Any]:
-    """Parameters of one axis at difficulty ``t`` in [0, 1] (same keys as :func:`difficulty_params`).
-
-    Between the levels of :data:`LEVEL_TABLES` values are interpolated
-    linearly; the gap of "touching" steps (no neighbours below level 1).
-    """
-    t = _check_t(t)
-    if axis == "difficulty":
-        return difficulty_params(t)
-    if axis not in LEVEL_TABLES:
-        raise ValueError(f"axis must be one of {', '.join(AXES)} or 'all', got {axis!r}")
-    p: dict[str, Any] = {
-        "jitter": BASE_JITTER,
-        "elastic_alpha": 0.0,
-        "rotation": 0.0,
-        "slant": 0.0,
-        "thick": 0.0,
-        "thin": 0.0,
-        "gap": None,
-    }
-    table = LEVEL_TABLES[axis]
-    if axis == "touching":
-        i = math.floor(t * (N_LEVELS - 1) + 1e-6)  # t may come back as float32 (5/6 -> 0.8333333)
-        p["gap"] = table[i]
-    elif axis == "elastic":
-        p["elastic_alpha"] = _interp(table, t)
-    elif axis in ("thin", "thick", "jitter", "rotation", "slant"):
-        p[axis] = _interp(table, t)
-    return p
-
-
-# -- contact between neighbours ------------------------------------------------------------
-
-
-def classify_contact(
-    left: np.ndarray, right: np.ndarray, dx: np.ndarray, threshold: float = CONTACT_THRESHOLD
-) -> np.ndarray:
-    """Whether the ink of two placed digits is separate, touching or overlapping.
-
-    Parameters
-    ----------
-    left, right : numpy.ndarray
-        ``(m, 28, 28)`` ink tiles (float in [0, 1]) of the left and right digit.
-    dx : numpy.ndarray
-        ``(m,)`` int column offset of the right tile relative to the left one.
-    threshold : float
-        A pixel is ink when its value exceeds this (default 0.25: the faint
-        anti-aliased fringe does not count).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(m,)`` int8: 2 ``overlapping`` (some pixel is ink in both digits),
-        1 ``touching`` (no shared pixel, but an ink pixel of one is an
-        8-neighbour of an ink pixel of the other), 0 ``separate``.
-    """
-    a = np.asarray(left) > threshold
-    b = np.asarray(right) > threshold
-    dx = np.asarray(dx, np.int64).reshape(-1)
-    m = a.shape[0]
-    if b.shape != a.shape or a.shape[1:] != (TILE, TILE) or dx.shape != (m,):
-        raise ValueError("left and right must be (m, 28, 28) and dx (m,)")
-    # Both tiles on one canvas: left at column P, right at P + dx. Offsets beyond
-    # +-(TILE + 1) can touch nothing, so they are clipped to that (still apart).
-    pad = TILE + 1
-    dxc = np.clip(dx, -pad, pad)
-    width = 2 * pad + TILE
-    ca = np.zeros((m, TILE, width), bool)
-    cb = np.zeros((m, TILE, width), bool)
-    ca[:, :, pad : pad + TILE] = a
-    rows = np.arange(m)[:, None, None]
-    ys = np.arange(TILE)[None, :, None]
-    cols = (pad + dxc)[:, None, None] + np.arange(TILE)[None, None, :]
-    cb[rows, ys, cols] = b
-    overlap = (ca & cb).any(axis=(1, 2))
-    # 8-neighbour dilation of the left ink: OR of the 9 shifts.
-    p = np.pad(ca, ((0, 0), (1, 1), (1, 1)))
-    dil = np.zeros_like(ca)
-    for oy in range(3):
-        for ox in range(3):
-            dil |= p[:, oy : oy + TILE, ox : ox + width]
-    touch = (dil & cb).any(axis=(1, 2))
-    return np.where(overlap, 2, np.where(touch, 1, 0)).astype(np.int8)
 
 
 # -- the ladder container ------------------------------------------------------------------
@@ -333,12 +174,15 @@ def _signs(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 def _augment(
     ink: np.ndarray, p: dict[str, Any], gen: np.random.Generator
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Stroke width, then affine, then elastic; returns the ink and the signed per-digit values.
+    """Apply the strengths ``p`` through the augmentation pipeline; returns the ink and values.
 
-    Stroke width goes first so the morphology sees the clean pen trace; each
-    geometric transform is skipped entirely at strength 0 (exact identity).
+    Rotation and slant get a random sign per digit, and the difficulty knob
+    thickens or thins each digit with equal probability, so the digits fall
+    into a few groups of equal signed strengths; each group is augmented with
+    its own pinned :func:`strength_config` (stroke width, then affine, then
+    elastic: the pipeline's canonical order) and its own child generator.
     """
-    from .. import augment
+    from ..augment import Augmenter
 
     m = ink.shape[0]
     nan = np.full(m, np.nan, np.float32)
@@ -351,17 +195,20 @@ def _augment(
         radius = np.where(coin, p["thick"], p["thin"]).astype(np.float32)
     else:
         radius = np.full(m, p["thick"] or p["thin"], np.float32)
-    elastic_seed = gen.integers(0, 2**63)
-    x = ink
-    if np.any(radius != 0):
-        x = augment.stroke_width(x, radius=radius)
-    if np.any(rot != 0) or np.any(sla != 0):
-        x = augment.affine(x, rotation=rot, shear=sla)
-    alpha = p["elastic_alpha"]
-    if alpha > 0:
-        x = augment.elastic(
-            x, np.random.default_rng(elastic_seed), alpha=alpha, sigma=ELASTIC_SIGMA
-        )
+    seed = int(gen.integers(0, 2**63))
+    alpha = float(p["elastic_alpha"])
+    x = np.ascontiguousarray(ink, np.float32)
+    keys = np.stack([rot, sla, radius], axis=1)
+    groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = x.copy() if len(groups) > 1 else x
+    for g, (r, s, w) in enumerate(groups.tolist()):
+        aug = Augmenter(strength_config(r, s, w, alpha))
+        if aug.is_identity:
+            continue
+        sel = np.flatnonzero(inverse == g)
+        child = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(g,)))
+        out[sel] = aug.digits(x[sel], child)
     values = {
         "jitter": nan.copy() if p["jitter"] is None else np.full(m, p["jitter"], np.float32),
         "elastic_alpha": np.full(m, alpha, np.float32),
@@ -369,7 +216,7 @@ def _augment(
         "slant": sla,
         "stroke_radius": radius,
     }
-    return np.ascontiguousarray(x, np.float32), values
+    return np.ascontiguousarray(out, np.float32), values
 
 
 def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
@@ -378,16 +225,11 @@ def _balanced(gen: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _get_source(axis: str, p: dict[str, Any], source: Any, split: str, data_dir: Any):
-    from ..sources import get_source
+    from ..sources import get_source, source_for
 
     if axis == "jitter" or (isinstance(source, str) and source == "synthetic"):
         return get_source("synthetic", jitter=float(p["jitter"]))
-    if source == "mnist":
-        opts: dict[str, Any] = {"split": split}
-        if data_dir is not None:
-            opts["data_dir"] = str(data_dir)
-        return get_source("mnist", **opts)
-    return get_source(source)
+    return source_for(source, split, data_dir)
 
 
 def _arrange_rows(
@@ -398,19 +240,11 @@ def _arrange_rows(
     gen: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ink layout of ``(N, n)`` digits; returns canvas, tile left edges, gaps, contact."""
-    from ..compose import arrange
+    from ..compose import compose_rows
 
     n_rows, n = labels.shape
     digits = Digits(ink=digits_ink, labels=labels.reshape(-1))
-    batch = arrange(
-        digits,
-        labels,
-        spacing,
-        width,
-        layout="ink",
-        u_gaps=gen.random((n_rows, n - 1)),
-        u_margin=gen.random(n_rows),
-    )
+    batch = compose_rows(digits, labels, spacing, width, layout="ink", rng=gen)
     ext = digits.ink_boxes().reshape(n_rows, n, 4)
     tile_x = batch.boxes[:, :, 0].astype(np.int64) - ext[:, :, 0]
     tiles = digits_ink.reshape(n_rows, n, TILE, TILE)
@@ -460,7 +294,9 @@ def generate_level(
     split, data_dir
         MNIST split and folder (``source="mnist"``).
     length, width : int
-        Sequence length and image width (default ``28 * length + 8 * (length - 1)``).
+        Sequence length and image width (default and smallest:
+        :func:`strokeseq.layout.required_width` of ``length`` tiles at the
+        widest neutral spacing, ``28 * length + 8 * (length - 1)``).
     level : int
         Level recorded in the samples (-1 for off-ladder values of ``t``).
 
@@ -517,21 +353,13 @@ def generate_level(
             values = {k: v.reshape(n_rows, 3)[:, 1] for k, v in values.items()}
         labels = target
     else:
-        w = 28 * n + 8 * (n - 1) if width is None else int(width)
+        w = _default_width(n) if width is None else int(width)
         spacing = NEUTRAL_SPACING if gap is None else (gap, gap)
         if n == 1:
-            from ..compose import arrange
+            from ..compose import compose_rows
 
-            b = arrange(
-                Digits(ink=ink, labels=labels2d.reshape(-1)),
-                labels2d,
-                (0, 0),
-                w,
-                layout="ink",
-                u_gaps=gen.random((n_rows, 0)),
-                u_margin=gen.random(n_rows),
-            )
-            images = b.ink
+            digits = Digits(ink=ink, labels=labels2d.reshape(-1))
+            images = compose_rows(digits, labels2d, (0, 0), w, layout="ink", rng=gen).ink
         else:
             images, _tx, gaps, contact = _arrange_rows(ink, labels2d, spacing, w, gen)
         values = {k: v.reshape(n_rows, n) for k, v in values.items()}
@@ -563,18 +391,24 @@ def _axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
+def _default_width(length: int) -> int:
+    """Transformed digits (rotated, thickened) can use their whole 28-px tile, and the
+    neutral spacing is up to its maximum: the width that never squeezes a gap."""
+    from ..layout import required_width
+
+    return required_width(int(length), NEUTRAL_SPACING[1], "tile")
+
+
 def _check_sequence_size(length: object, width: object) -> None:
     """Refuse a length or width the ladder's sequences cannot be drawn with.
 
-    Transformed digits (rotated, thickened) can use their whole 28-px tile, and
-    the neutral spacing is up to 8 px, so the default width
-    ``28 * length + 8 * (length - 1)`` is also the smallest accepted.
+    The default width (:func:`_default_width`) is also the smallest accepted.
     """
     if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
     if width is None:
         return
-    need = TILE * int(length) + NEUTRAL_SPACING[1] * (int(length) - 1)
+    need = _default_width(int(length))
     if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < need:
         raise ValueError(
             f"width must be an integer of at least {need} px for {length}-digit ladder "

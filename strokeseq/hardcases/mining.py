@@ -13,11 +13,63 @@ import numpy as np
 
 from .ladder import N_LEVELS, Ladder, _axes, generate_level
 from .model import call_model, model_name
-from .report import model_inputs
+from .report import model_inputs, progress_bar
 
-__all__ = ["MiningResult", "mine_hard_cases"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_LENGTH", "MiningResult", "check_size", "mine_hard_cases"]
 
 log = logging.getLogger(__name__)
+
+#: Longest hard-case sequence (as for datasets): the images stay a sane size.
+MAX_LENGTH = 64
+#: Most bytes of float32 images a ladder (or one mining batch) may hold in memory.
+MAX_IMAGE_BYTES = 2 * 1024**3
+#: Widest hard-case sequence image (as for datasets).
+MAX_WIDTH = 100_000
+
+
+def _gib(n: float) -> str:
+    return f"{n / 1024**3:.3g} GiB"
+
+
+def check_size(
+    kind: str, count: int, length: int = 4, width: int | None = None, what: str = "samples"
+) -> None:
+    """Refuse, before anything is allocated, a ladder or batch that cannot sensibly be held.
+
+    Parameters
+    ----------
+    kind : {"digits", "sequences"}
+    count : int
+        Images held at once (a whole ladder, or one mining batch).
+    length, width : int
+        Sequence length and width (sequences only; width default ``36 * length - 8``).
+    what : str
+        How ``count`` is called in the message (e.g. ``"--per-level 1000 x 56 levels"``).
+
+    Raises
+    ------
+    ValueError
+        If the sequence is longer than :data:`MAX_LENGTH` digits or the images
+        would take more than :data:`MAX_IMAGE_BYTES`, saying the limit and the
+        memory it would take.
+    """
+    w = 28
+    if kind == "sequences":
+        if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        if length > MAX_LENGTH:
+            raise ValueError(
+                f"length must be at most {MAX_LENGTH} digits for hard-case sequences, got {length}"
+            )
+        w = 36 * int(length) - 8 if width is None else int(width)
+        if w > MAX_WIDTH:
+            raise ValueError(f"width must be at most {MAX_WIDTH} px, got {w}")
+    need = int(count) * 28 * w * 4
+    if need > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"{what} ({count} images of 28x{w}) would take {_gib(need)} of memory; the limit is "
+            f"{_gib(MAX_IMAGE_BYTES)}: ask for fewer"
+        )
 
 
 @dataclass
@@ -91,6 +143,7 @@ def mine_hard_cases(
     out: str | Path | None = None,
     overwrite: bool = False,
     name: str | None = None,
+    progress: bool | None = False,
 ) -> MiningResult:
     """Generate hard cases until the model gets ``n`` wrong or ``budget`` samples are spent.
 
@@ -127,6 +180,9 @@ def mine_hard_cases(
         Replace an existing set in ``out``.
     name : str, optional
         Model name for messages.
+    progress : bool or None
+        tqdm bar of samples spent against the budget: False (default), True,
+        or None for "only on a terminal" (what the CLI passes).
 
     Returns
     -------
@@ -140,6 +196,7 @@ def mine_hard_cases(
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
     model_inputs(np.zeros((0, 28, 28), np.float32), ink, dtype)
+    check_size(kind, min(int(batch_size), int(budget)), length, width, what="a batch_size")
     names = _axes(axis)
     lv = list(range(1, N_LEVELS)) if levels is None else [int(v) for v in levels]
     if not lv or any(not 0 <= v < N_LEVELS for v in lv):
@@ -152,36 +209,39 @@ def mine_hard_cases(
     kept_pred: list[np.ndarray] = []
     found = failures = generated = 0
     rnd = 0
-    while found < n and generated < budget:
-        a, i = slots[rnd % len(slots)]
-        size = min(batch_size, budget - generated)
-        child = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(rnd,)))
-        part = generate_level(
-            a,
-            i / (N_LEVELS - 1),
-            size,
-            child,
-            kind=kind,
-            source=source,
-            split=split,
-            data_dir=data_dir,
-            length=length,
-            width=width,
-            level=i,
-        )
-        pred = call_model(predict, model_inputs(part.images, ink, dtype), kind, name)
-        truth = part.labels if kind == "digits" else np.array(part.label_strings, object)
-        wrong = np.flatnonzero(np.asarray(pred != truth, bool))
-        generated += size
-        failures += wrong.size
-        stats[(a, i)][0] += size
-        stats[(a, i)][1] += wrong.size
-        take = wrong[: n - found]
-        if take.size:
-            kept.append(part.subset(take))
-            kept_pred.append(pred[take])
-            found += take.size
-        rnd += 1
+    with progress_bar(progress, total=int(budget), desc="mining", unit="img") as bar:
+        while found < n and generated < budget:
+            a, i = slots[rnd % len(slots)]
+            size = min(batch_size, budget - generated)
+            child = np.random.default_rng(np.random.SeedSequence(root, spawn_key=(rnd,)))
+            part = generate_level(
+                a,
+                i / (N_LEVELS - 1),
+                size,
+                child,
+                kind=kind,
+                source=source,
+                split=split,
+                data_dir=data_dir,
+                length=length,
+                width=width,
+                level=i,
+            )
+            pred = call_model(predict, model_inputs(part.images, ink, dtype), kind, name)
+            truth = part.labels if kind == "digits" else np.array(part.label_strings, object)
+            wrong = np.flatnonzero(np.asarray(pred != truth, bool))
+            generated += size
+            failures += wrong.size
+            stats[(a, i)][0] += size
+            stats[(a, i)][1] += wrong.size
+            take = wrong[: n - found]
+            if take.size:
+                kept.append(part.subset(take))
+                kept_pred.append(pred[take])
+                found += take.size
+            rnd += 1
+            bar.update(size)
+            bar.set_postfix(found=found)
     log.info("mined %d hard cases (%d failures in %d samples)", found, failures, generated)
     info = {
         "mined_for": name,

@@ -63,7 +63,9 @@ def load_model(spec: str) -> Callable[[np.ndarray], Any]:
             f"cannot import module {mod_name!r} of model {spec!r}: {exc} "
             "(is its folder on PYTHONPATH?)"
         ) from exc
-    except Exception as exc:  # an error while the user's module runs its top level
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # an error (or sys.exit) while the module runs its top level
         raise ModelError(
             f"importing module {mod_name!r} of model {spec!r} raised {type(exc).__name__}: {exc}"
         ) from exc
@@ -96,10 +98,13 @@ def call_model(
     numpy.ndarray
         ``(n,)`` int64 labels (digits) or an ``(n,)`` object array of str (sequences).
 
+    The model is called on a copy of ``images``, so it may modify its input.
+
     Raises
     ------
     ModelError
-        If the model raises, or returns the wrong number of outputs or values
+        If the model raises (any exception, ``SystemExit`` included; only
+        ``KeyboardInterrupt`` passes through), or returns the wrong number of outputs or values
         out of range.
     TypeError
         If the outputs have the wrong type (floats that are not whole numbers,
@@ -107,9 +112,14 @@ def call_model(
     """
     name = name or model_name(predict)
     n = images.shape[0]
+    # The model gets its own copy: one that normalises its input in place must not
+    # change the ladder, the report's pictures or the mined cases (often a view here).
+    batch = np.array(images, copy=True, order="C")
     try:
-        out = predict(images)
-    except Exception as exc:
+        out = predict(batch)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from a model is a failure, not our exit status
         raise ModelError(
             f"model {name} raised {type(exc).__name__}: {exc} "
             f"(called on images of shape {images.shape}, dtype {images.dtype})"

@@ -1,8 +1,9 @@
 """Robustness reports: a user's model run over a ladder, per level and per digit.
 
 :func:`evaluate` returns a :class:`RobustnessReport`; :func:`write_report`
-writes it as JSON, a markdown table and two PNGs (accuracy against
-difficulty, and a contact sheet of the worst failures), drawn with Pillow.
+writes it as JSON, a markdown table and PNGs drawn with Pillow
+(:mod:`strokeseq.hardcases.figures`: accuracy against difficulty, failures
+from every level, example strips per axis and level, the confusion matrix).
 
 Sequence scoring
 ----------------
@@ -29,7 +30,14 @@ import numpy as np
 from .ladder import AXES, CONTACT_NAMES, N_LEVELS, PARAM_NAMES, Ladder, axis_params
 from .model import call_model, model_name
 
-__all__ = ["RobustnessReport", "edit_distance", "evaluate", "model_inputs", "write_report"]
+__all__ = [
+    "RobustnessReport",
+    "edit_distance",
+    "evaluate",
+    "model_inputs",
+    "progress_bar",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +65,27 @@ def model_inputs(images: np.ndarray, ink: str = "white", dtype: str = "float32")
     ink : {"white", "black"}
         ``"white"`` (default): ink 1.0 on 0.0, as in MNIST arrays and what
         models trained on them expect. ``"black"``: the page, ink 0.0 on 1.0.
-    dtype : {"float32", "uint8"}
-        Float in [0, 1], or uint8 0..255.
+    dtype : {"float32", "uint8"} or numpy type
+        Float in [0, 1], or uint8 0..255 (a name or a NumPy type).
     """
-    if ink not in ("white", "black"):
-        raise ValueError(f"ink must be 'white' (ink 1 on 0) or 'black' (ink 0 on 1), got {ink!r}")
-    if dtype not in ("float32", "uint8"):
-        raise ValueError(f"dtype must be 'float32' or 'uint8', got {dtype!r}")
+    from ..compose import check_dtype, check_ink
+
+    ink = check_ink(ink)
+    try:
+        out_type = check_dtype(dtype)
+    except TypeError as exc:  # this function has always said ValueError
+        raise ValueError(str(exc)) from None
     x = images if ink == "white" else 1.0 - images
-    if dtype == "uint8":
+    if out_type is np.uint8:
         return np.rint(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
     return np.ascontiguousarray(x, np.float32)
+
+
+def progress_bar(enabled: bool | None, **kwargs: Any):
+    """A tqdm bar on stderr; ``enabled=None`` shows it only when stderr is a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if enabled is None else not enabled, leave=False, **kwargs)
 
 
 def edit_distance(a: np.ndarray, b: np.ndarray, len_b: np.ndarray) -> np.ndarray:
@@ -191,22 +209,29 @@ def _rate(num: np.ndarray, den: np.ndarray) -> list[float | None]:
 
 
 def _pick_worst(ladder: Ladder, wrong: np.ndarray, count: int) -> np.ndarray:
-    """Failures at the lowest difficulty of each axis, taking axes in turn.
+    """Failures from every (axis, level), taken in turn, easiest first within each.
 
-    A model failing an almost clean sample says more than one failing at the
-    top of the ladder, and taking axes in turn keeps every axis in view.
+    Round-robin over the (axis, level) groups that have failures: the first
+    failure of every group, then the second of every group, and so on, so
+    the sheet shows each level that fails (not only the cleanest one). The
+    result is ordered by axis, then level, for reading.
     """
     idx = np.flatnonzero(wrong)
     if idx.size == 0 or count <= 0:
         return np.zeros(0, np.int64)
-    codes = np.array([_AXIS_CODE.get(a, len(AXES)) for a in ladder.axis[idx]])
-    order = np.lexsort((idx, ladder.difficulty[idx], codes))
-    idx, codes = idx[order], codes[order]
-    # rank within axis, then interleave axes by that rank
-    starts = np.searchsorted(codes, codes, side="left")
-    rank = np.arange(idx.size) - starts
-    inter = np.lexsort((codes, rank))
-    return idx[inter][:count].astype(np.int64)
+    codes = np.array([_AXIS_CODE.get(a, len(AXES)) for a in ladder.axis[idx]], np.int64)
+    level = np.clip(ladder.level[idx], -1, N_LEVELS - 1)
+    group = codes * (N_LEVELS + 1) + level + 1
+    order = np.lexsort((idx, ladder.difficulty[idx], group))
+    idx, group, codes, level = idx[order], group[order], codes[order], level[order]
+    starts = np.searchsorted(group, group, side="left")
+    rank = np.arange(idx.size) - starts  # position within its (axis, level) group
+    # Within a round, walk the (axis, level) grid by diagonals, so that any prefix
+    # (a small `count`) still covers every axis and a spread of levels.
+    diagonal = (level - codes) % N_LEVELS
+    take = np.lexsort((codes, diagonal, rank))[:count]
+    chosen = np.sort(take)  # back to (axis, level, difficulty) order
+    return idx[chosen].astype(np.int64)
 
 
 def evaluate(
@@ -216,8 +241,9 @@ def evaluate(
     ink: str = "white",
     dtype: str = "float32",
     batch_size: int = 1024,
-    worst: int = 40,
+    worst: int = len(AXES) * N_LEVELS,
     name: str | None = None,
+    progress: bool | None = False,
 ) -> RobustnessReport:
     """Run a model over a ladder and score it per level and per digit.
 
@@ -237,9 +263,14 @@ def evaluate(
     batch_size : int
         Images per call of ``predict``.
     worst : int
-        How many failures to keep as the hardest samples.
+        How many failures to keep for the failures sheet (default one per
+        axis and level): picked round-robin from every (axis, level) that has
+        failures, the easiest first within each.
     name : str, optional
         Model name for the report.
+    progress : bool or None
+        Show a tqdm progress bar on stderr: False (default, library use),
+        True, or None for "only on a terminal" (what the CLI passes).
 
     Returns
     -------
@@ -261,9 +292,11 @@ def evaluate(
     n = len(ladder)
     kind = ladder.kind
     preds: list[np.ndarray] = []
-    for s in range(0, n, batch_size):
-        x = model_inputs(ladder.images[s : s + batch_size], ink, dtype)
-        preds.append(call_model(predict, x, kind, name))
+    with progress_bar(progress, total=n, desc="evaluating", unit="img") as bar:
+        for s in range(0, n, batch_size):
+            x = model_inputs(ladder.images[s : s + batch_size], ink, dtype)
+            preds.append(call_model(predict, x, kind, name))
+            bar.update(len(x))
     if kind == "digits":
         pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     else:
@@ -427,124 +460,16 @@ def markdown_table(report: RobustnessReport) -> str:
     return "\n".join(lines)
 
 
-_COLOURS = [
-    (0, 0, 0),
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-]
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def plot_accuracy(report: RobustnessReport, path: str | Path, *, title: str | None = None) -> Path:
-    """Line plot of accuracy against level (difficulty), one line per axis, as a PNG (Pillow)."""
-    from PIL import Image, ImageDraw
-
-    w, h = 760, 420
-    left, right, top, bottom = 60, 170, 40, 50
-    img = Image.new("RGB", (w, h), "white")
-    dr = ImageDraw.Draw(img)
-    f, fs = _font(14), _font(12)
-    pw, ph = w - left - right, h - top - bottom
-
-    def xy(level: float, acc: float) -> tuple[float, float]:
-        return left + pw * level / (N_LEVELS - 1), top + ph * (1.0 - acc)
-
-    for k in range(6):  # horizontal grid every 20 %
-        y = top + ph * (1 - k / 5)
-        dr.line([(left, y), (left + pw, y)], fill=(225, 225, 225))
-        dr.text((left - 8, y), f"{20 * k}%", fill="black", font=fs, anchor="rm")
-    for i in range(N_LEVELS):
-        x = left + pw * i / (N_LEVELS - 1)
-        dr.line([(x, top), (x, top + ph)], fill=(240, 240, 240))
-        dr.text((x, top + ph + 6), f"{i}", fill="black", font=fs, anchor="ma")
-        dr.text(
-            (x, top + ph + 21),
-            f"{i / (N_LEVELS - 1):.2f}",
-            fill=(110, 110, 110),
-            font=fs,
-            anchor="ma",
-        )
-    dr.rectangle([left, top, left + pw, top + ph], outline="black")
-    dr.text((left - 50, top + ph + 6), "level", fill="black", font=fs)
-    dr.text((left - 50, top + ph + 21), "d", fill=(110, 110, 110), font=fs)
-    what = "sequence accuracy" if report.kind == "sequences" else "accuracy"
-    dr.text(
-        (w / 2 - right / 2, 12),
-        title or f"{what} of {report.model}",
-        fill="black",
-        font=f,
-        anchor="ma",
-    )
-    axes = [a for a in AXES if any(r["axis"] == a for r in report.levels)]
-    for j, a in enumerate(axes):
-        col = _COLOURS[j % len(_COLOURS)]
-        pts = [xy(i, v) for i, v in enumerate(report.accuracy(a)) if not math.isnan(v)]
-        width = 4 if a == "difficulty" else 2
-        if len(pts) > 1:
-            dr.line(pts, fill=col, width=width, joint="curve")
-        for x, y in pts:
-            dr.ellipse([x - 3.5, y - 3.5, x + 3.5, y + 3.5], fill=col)
-        ly = top + 10 + 20 * j
-        dr.line([(left + pw + 15, ly), (left + pw + 40, ly)], fill=col, width=width)
-        dr.text((left + pw + 46, ly), a, fill="black", font=fs, anchor="lm")
-    path = Path(path)
-    img.save(path, format="PNG", optimize=True)
-    return path
-
-
-def contact_sheet(
-    report: RobustnessReport, path: str | Path, *, zoom: int = 3, columns: int | None = None
-) -> Path:
-    """The hardest failures as a PNG grid, black ink on white, with ``true -> pred`` captions."""
-    from PIL import Image, ImageDraw
-
-    lad = report.ladder
-    idx = report.worst.tolist()
-    img_w = lad.images.shape[2] * zoom
-    cols = columns or (8 if lad.kind == "digits" else max(1, 840 // (img_w + 10)))
-    cell_w, cell_h = max(img_w, 84) + 10, 28 * zoom + 36
-    n_rows = max(1, math.ceil(len(idx) / cols))
-    sheet = Image.new("L", (cols * cell_w, n_rows * cell_h + 24), 255)
-    dr = ImageDraw.Draw(sheet)
-    f = _font(12)
-    if not idx:
-        dr.text((8, 6), "no failures", fill=0, font=f)
-    else:
-        dr.text((8, 6), f"worst failures of {report.model}: true -> predicted", fill=0, font=f)
-    truth = lad.label_strings
-    page = np.rint((1.0 - np.clip(lad.images[idx], 0, 1)) * 255).astype(np.uint8) if idx else None
-    for k, i in enumerate(idx):
-        r, c = divmod(k, cols)
-        x0, y0 = c * cell_w + 5, r * cell_h + 24
-        tile = Image.fromarray(page[k]).resize((img_w, 28 * zoom), Image.NEAREST)
-        sheet.paste(tile, (x0, y0))
-        dr.rectangle([x0 - 1, y0 - 1, x0 + img_w, y0 + 28 * zoom], outline=160)
-        pred = str(report.predictions[i]) or "(none)"
-        dr.text((x0, y0 + 28 * zoom + 3), f"{truth[i]} -> {pred}", fill=0, font=f)
-        dr.text((x0, y0 + 28 * zoom + 17), f"{lad.axis[i]} L{lad.level[i]}", fill=90, font=f)
-    path = Path(path)
-    sheet.save(path, format="PNG", optimize=True)
-    return path
-
-
 def write_report(
     report: RobustnessReport, out: str | Path, *, prefix: str = "robustness"
 ) -> dict[str, Path]:
-    """Write ``PREFIX.json``, ``PREFIX.md``, ``PREFIX_accuracy.png`` and ``PREFIX_failures.png``.
+    """Write the report: JSON, markdown and four PNGs.
+
+    Files: ``PREFIX.json``, ``PREFIX.md``, ``PREFIX_accuracy.png`` (accuracy
+    against level per axis), ``PREFIX_failures.png`` (failures from every
+    level), ``PREFIX_levels.png`` (one strip per axis: an example of every
+    level, marked right or wrong) and ``PREFIX_confusion.png`` (the confusion
+    matrix over all samples).
 
     Parameters
     ----------
@@ -557,8 +482,10 @@ def write_report(
     Returns
     -------
     dict of str to pathlib.Path
-        ``json``, ``markdown``, ``plot``, ``failures``.
+        ``json``, ``markdown``, ``plot``, ``failures``, ``levels``, ``confusion``.
     """
+    from .figures import confusion_image, contact_sheet, level_strips, plot_accuracy
+
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -566,9 +493,22 @@ def write_report(
         "markdown": folder / f"{prefix}.md",
         "plot": folder / f"{prefix}_accuracy.png",
         "failures": folder / f"{prefix}_failures.png",
+        "levels": folder / f"{prefix}_levels.png",
+        "confusion": folder / f"{prefix}_confusion.png",
     }
     paths["json"].write_text(json.dumps(report.to_dict(), indent=1, allow_nan=False) + "\n")
     paths["markdown"].write_text(markdown_table(report))
     plot_accuracy(report, paths["plot"])
     contact_sheet(report, paths["failures"])
+    level_strips(report, paths["levels"])
+    confusion_image(report, paths["confusion"])
     return paths
+
+
+def __getattr__(name: str) -> Any:
+    # the PNG drawing moved to figures.py; keep the old import path working
+    if name in ("plot_accuracy", "contact_sheet", "level_strips", "confusion_image"):
+        from . import figures
+
+        return getattr(figures, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,13 @@ _FILES = ("hardcases.npz", "manifest.json", "labels.csv")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to a temporary name, then rename it into place.
+
+    The temporary file is created with mode 0o666 and the process umask (as
+    ``open`` does), not ``mkstemp``'s 0o600, so the result is readable by
+    whoever the user's umask allows, like every other file the package writes.
+    """
+    fd, tmp = _create_exclusive(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -43,6 +49,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _create_exclusive(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (O_EXCL, mode 0o666 filtered by the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def write_hardcases(

@@ -52,9 +52,14 @@ class Digits:
         return self.extents
 
     def as_float(self) -> np.ndarray:
-        """Return the ink as float32 in [0, 1] (``uint8`` is divided by 255)."""
+        """Return the ink as float32 in [0, 1] (``uint8`` is divided by 255).
+
+        The same division as :func:`strokeseq.compose.to_image` and the
+        augmentation's input check, so a uint8 digit means the same float
+        value everywhere.
+        """
         if self.ink.dtype == np.uint8:
-            return self.ink.astype(np.float32) * np.float32(1 / 255)
+            return np.divide(self.ink, np.float32(255), dtype=np.float32)
         return self.ink
 
 
@@ -68,6 +73,11 @@ class DigitSource(ABC):
 
     #: Short name used in configs, manifests and the CLI (``"mnist"``, ``"synthetic"``).
     name: str = "source"
+    #: True when ``draw(labels, rng)`` equals ``draw_from_uniforms`` of
+    #: ``rng.random(len(labels))`` (one uniform per digit, nothing else drawn):
+    #: the API's single-call fast path and per-index datasets then skip the
+    #: generators. Sources that render (and draw more) leave it False.
+    uniform_draws: bool = False
 
     @abstractmethod
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
@@ -91,20 +101,29 @@ class DigitSource(ABC):
     ) -> Digits:
         """Draw the digits of ``(N, n)`` labels, flattened row by row.
 
-        Sources that know more about their digits (MNIST writers) override
-        this to keep a whole row coherent (``writer="same"``).
+        Used by the batch API (one generator for the whole batch). Sources
+        that know who wrote their digits override this to keep a whole row
+        coherent (``writer="same"``); the default refuses any ``writer``.
         """
-        if writer is not None:
-            raise ValueError(f"writer={writer!r} is only supported by the MNIST source")
+        self.check_writer(writer)
         return self.draw(labels.reshape(-1), rng)
 
-    def draw_rows(self, labels: np.ndarray, rngs) -> Digits:
+    def check_writer(self, writer: str | None) -> None:
+        """Raise ValueError unless this source can honour ``writer`` (None always works)."""
+        if writer is not None:
+            raise ValueError(
+                f"writer={writer!r} is not supported by the {self.name!r} source; use writer=None"
+            )
+
+    def draw_rows(self, labels: np.ndarray, rngs, writer: str | None = None) -> Digits:
         """Draw ``(R, n)`` labels, row ``r`` with its own generator ``rngs[r]``.
 
-        For per-sample determinism (datasets): a row's digits depend only on
-        its generator. The default loops over rows; sources whose drawing is
-        cheap but rendering is not override it to render all rows at once.
+        Used by datasets and by sources without :attr:`uniform_draws`: a row's
+        digits depend only on its generator (per-index determinism). The
+        default loops over rows; sources whose drawing is cheap but rendering
+        is not override it to render all rows at once.
         """
+        self.check_writer(writer)
         labels = np.asarray(labels, np.int64)
         parts = [self.draw(row, g) for row, g in zip(labels, rngs, strict=True)]
         if not parts:
@@ -114,6 +133,60 @@ class DigitSource(ABC):
             np.concatenate([p.labels for p in parts]),
             {k: np.concatenate([p.meta[k] for p in parts]) for k in parts[0].meta},
         )
+
+    def draw_from_uniforms(
+        self,
+        labels: np.ndarray,
+        u_pick: np.ndarray,
+        *,
+        u_writer: np.ndarray | None = None,
+        writer: str | None = None,
+    ) -> Digits | None:
+        """Draw ``(R, n)`` labels from given uniforms, or None if the source needs generators.
+
+        Used by datasets, whose every choice is a uniform read from the
+        sample's own words (no generator to create per sample). ``u_pick``
+        ``(R, n)`` holds one uniform in [0, 1) per digit, ``u_writer`` ``(R,)``
+        one per row (``writer="same"``). Sources with :attr:`uniform_draws`
+        implement it; the default returns None and callers fall back to
+        :meth:`draw_rows`.
+        """
+        return None
+
+    def ink_tiles(self, labels: list[int], u: list[float]) -> tuple[np.ndarray, list[int]] | None:
+        """Where the tiles of ``draw_from_uniforms`` are: ``(bank, positions)``, or None.
+
+        The API's single-call fast path: plain Python over a handful of
+        digits, so a call costs microseconds. ``u`` holds one uniform per
+        label; ``bank[positions[j]]`` must be the ink tile of digit ``j``
+        that :meth:`draw_from_uniforms` would give. A fixed ``bank`` (the
+        source's whole image array) lets the caller keep converted tiles.
+        Only meaningful with :attr:`uniform_draws`; the default returns None
+        (the caller takes the general path).
+        """
+        return None
+
+    def prepare(self, writer: str | None = None) -> None:
+        """Load what drawing needs, once per process, before the first draw.
+
+        Datasets call it when a worker starts, so that loading (files,
+        writer tables) happens up front and every digit's provenance is
+        recorded the same way. The default does nothing.
+        """
+        self.check_writer(writer)
+
+    def meta_columns(self) -> dict[str, np.dtype]:
+        """Per-digit provenance keys of :attr:`Digits.meta` beyond ``index``/``writer``.
+
+        Datasets store each as a column (``syn_<key>``, int32 or float32).
+        The default probes one draw with a fixed seed.
+        """
+        probe = self.draw(np.array([0]), np.random.default_rng(0))
+        return {
+            k: np.dtype(np.int32) if np.asarray(v).dtype.kind in "iub" else np.dtype(np.float32)
+            for k, v in probe.meta.items()
+            if k not in ("index", "writer")
+        }
 
     def sample(self, labels, rng=None) -> np.ndarray:
         """Draw digits as ``(n, 28, 28)`` float32 ink (ink 1, background 0).
@@ -138,6 +211,22 @@ class DigitSource(ABC):
         tighter bound when they know one.
         """
         return TILE
+
+    def data_identity(self) -> dict:
+        """What this source draws from, for a dataset manifest (JSON-ready).
+
+        A resumed dataset must draw from the same data as the run that
+        started it; the runner compares this dict between runs. The default
+        is the source's name; sources backed by files add their content
+        hashes (see :meth:`strokeseq.sources.mnist.MnistSource.data_identity`).
+
+        Examples
+        --------
+        >>> from strokeseq.sources import get_source
+        >>> get_source("synthetic").data_identity()["source"]
+        'synthetic'
+        """
+        return {"source": self.name}
 
 
 def ink_boxes(ink: np.ndarray) -> np.ndarray:

@@ -21,17 +21,27 @@ array.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from ...errors import IdxFormatError
 
-__all__ = ["IDX_TYPES", "read_idx", "read_idx_bytes", "write_idx"]
+__all__ = [
+    "IDX_TYPES",
+    "expect_header",
+    "read_idx",
+    "read_idx_bytes",
+    "read_idx_raw",
+    "write_idx",
+]
 
 #: IDX element type code -> big-endian NumPy dtype as stored in the file.
 IDX_TYPES: dict[int, np.dtype] = {
@@ -50,41 +60,106 @@ _CODE_OF: dict[tuple[str, int], int] = {(dt.kind, dt.itemsize): c for c, dt in I
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+#: Compressed bytes read per step while streaming a gzip file.
+_CHUNK = 1 << 20
+
+#: Longest possible IDX header: magic plus 255 dimension sizes.
+_MAX_HEADER = 4 + 4 * 255
+
+#: A callable checking the header (file dtype, shape) before any data is read.
+HeaderCheck = Callable[[np.dtype, tuple[int, ...]], None]
+
+
 def _gunzip(data: bytes, name: str) -> bytes:
     """Decompress every gzip member of ``data``; raise IdxFormatError on damage.
 
-    ``zlib`` is used directly (rather than ``gzip.decompress``) so that a
-    truncated stream is detected by the decompressor's ``eof`` flag and every
-    failure can be reported with the file's name. CRC32 and length trailers are
-    verified by zlib itself (``wbits=31``).
+    Kept for callers holding compressed bytes in memory; the output is not
+    capped (use :func:`read_idx_raw` on a file to stop at the declared size).
     """
-    parts: list[bytes] = []
-    rest = data
+    return bytes(_gunzip_stream(io.BytesIO(data), name, None))
+
+
+def _gunzip_stream(f: BinaryIO, name: str, on_header: Callable[[bytes], int] | None) -> bytearray:
+    """Decompress a (multi-member) gzip stream, stopping at the size the header declares.
+
+    ``zlib`` is used directly (rather than ``gzip``) so that a truncated stream
+    is detected by the decompressor's ``eof`` flag and every failure can be
+    reported with the file's name; CRC32 and length trailers are verified by
+    zlib itself (``wbits=31``). ``on_header(first_bytes)`` is called as soon as
+    the IDX header has been decompressed and returns the total size the file
+    must have; output beyond it is refused at once (one byte over), so a gzip
+    bomb costs no more memory than the data its header declares.
+    """
+    out = bytearray()
+    limit: int | None = None
+    header_needed = 4
+    compressed = 0
+    pending = b""
+    dec = zlib.decompressobj(wbits=31)
     while True:
-        dec = zlib.decompressobj(wbits=31)
+        if not pending:
+            pending = f.read(_CHUNK)
+            compressed += len(pending)
+            if not pending:
+                break
+        if on_header is None:
+            want = 0  # no cap
+        elif limit is None:
+            want = _MAX_HEADER  # just the header first
+        else:
+            want = limit + 1 - len(out)  # >= 1: one byte over the cap is detected
         try:
-            parts.append(dec.decompress(rest))
+            out += dec.decompress(pending, want)
         except zlib.error as exc:
             raise IdxFormatError(
                 f"{name}: corrupt gzip data (expected a valid gzip stream, found: {exc})"
             ) from exc
-        if not dec.eof:
+        pending = dec.unconsumed_tail
+        if limit is None and on_header is not None and len(out) >= header_needed:
+            if header_needed == 4 and len(out) >= 4:
+                header_needed = 4 + 4 * out[3]
+            if len(out) >= header_needed:
+                limit = on_header(bytes(out[:header_needed]))
+        if limit is not None and len(out) > limit:
             raise IdxFormatError(
-                f"{name}: truncated gzip data (expected the end of the gzip stream, "
-                f"found end of file after {len(data)} compressed bytes)"
+                f"{name}: trailing garbage after the IDX data (the header promises "
+                f"{limit} bytes in all, the gzip stream holds more; stopped reading there)"
             )
-        rest = dec.unused_data
-        # Like gzip(1), tolerate zero padding after the last member (tape-style
-        # blocks), but nothing else that is not another gzip member.
-        if not rest.strip(b"\0"):
+        if dec.eof:
+            pending = dec.unused_data
+            while len(pending) < 2:
+                more = f.read(_CHUNK)
+                if not more:
+                    break
+                compressed += len(more)
+                pending += more
+            if pending.startswith(_GZIP_MAGIC):
+                dec = zlib.decompressobj(wbits=31)  # another member follows
+                continue
+            # Like gzip(1), tolerate zero padding after the last member
+            # (tape-style blocks), but nothing else.
+            seen = 0
+            while pending:
+                found = pending.lstrip(b"\0")
+                if found:
+                    total = (
+                        seen
+                        + len(pending)
+                        + sum(len(c) for c in iter(lambda: f.read(_CHUNK), b""))
+                    )
+                    raise IdxFormatError(
+                        f"{name}: {total} trailing bytes after the gzip stream (expected another "
+                        f"gzip member 1f 8b or end of file, found {found[:4].hex(' ')})"
+                    )
+                seen += len(pending)
+                pending = f.read(_CHUNK)
             break
-        if not rest.startswith(_GZIP_MAGIC):
-            raise IdxFormatError(
-                f"{name}: {len(rest)} trailing bytes after the gzip stream "
-                f"(expected another gzip member 1f 8b or end of file, found {rest[:4].hex(' ')})"
-            )
-    # Joining would copy; a single member (the usual case) is returned as is.
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    if not dec.eof:
+        raise IdxFormatError(
+            f"{name}: truncated gzip data (expected the end of the gzip stream, "
+            f"found end of file after {compressed} compressed bytes)"
+        )
+    return out
 
 
 def _parse_header(data: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -114,7 +189,9 @@ def _parse_header(data: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], in
     return IDX_TYPES[code], shape, header_len
 
 
-def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
+def read_idx_bytes(
+    data: bytes, name: str = "<bytes>", *, check: HeaderCheck | None = None
+) -> np.ndarray:
     """Decode IDX content (raw or gzip-compressed) held in memory.
 
     Parameters
@@ -123,6 +200,9 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
         The file's content. Gzip is detected by its magic bytes.
     name : str, optional
         Name used in error messages (usually the file's path).
+    check : callable, optional
+        ``check(dtype, shape)`` called with the header before any data is
+        decompressed; it raises :class:`IdxFormatError` to refuse the file.
 
     Returns
     -------
@@ -132,16 +212,89 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
     Raises
     ------
     IdxFormatError
-        Bad magic, unknown type code, truncated or over-long data, bad gzip.
+        Bad magic, unknown type code, truncated or over-long data, bad gzip,
+        or a header ``check`` refused.
+
+    Examples
+    --------
+    >>> read_idx_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 9])).tolist()
+    [7, 9]
     """
     data = bytes(data) if not isinstance(data, bytes) else data
     if data[:2] == _GZIP_MAGIC:
-        data = _gunzip(data, name)
-    dtype, shape, header_len = _parse_header(data, name)
-    count = _check_size(len(data), dtype, shape, header_len, name)
-    # frombuffer over immutable bytes: zero-copy and read-only.
-    arr = np.frombuffer(data, dtype=dtype, count=count, offset=header_len).reshape(shape)
+        raw: bytes | bytearray = _gunzip_stream(
+            io.BytesIO(data), name, _limit_from_header(name, check)
+        )
+    else:
+        raw = data
+    dtype, shape, header_len = _parse_header(raw, name)
+    if check is not None:
+        check(dtype, shape)
+    count = _check_size(len(raw), dtype, shape, header_len, name)
+    # frombuffer: zero-copy; the array is frozen below.
+    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header_len).reshape(shape)
     return _native_readonly(arr)
+
+
+def _limit_from_header(name: str, check: HeaderCheck | None) -> Callable[[bytes], int]:
+    """``on_header`` for :func:`_gunzip_stream`: parse, check, return the total size."""
+
+    def on_header(head: bytes) -> int:
+        dtype, shape, header_len = _parse_header(head, name)
+        if check is not None:
+            check(dtype, shape)
+        return header_len + math.prod(shape) * dtype.itemsize
+
+    return on_header
+
+
+def expect_header(
+    dtype: np.dtype | str, dims: tuple[int | None, ...], *, max_bytes: int = 1 << 31
+) -> HeaderCheck:
+    """A header check: element type, rank and fixed sizes, and a size cap.
+
+    Parameters
+    ----------
+    dtype : numpy.dtype or str
+        Expected element type (any byte order), e.g. ``"u1"``.
+    dims : tuple of int or None
+        Expected shape; ``None`` accepts any size in that dimension.
+    max_bytes : int, optional
+        Largest data size accepted (default 2 GiB), so a header declaring an
+        absurd shape is refused before anything is allocated.
+
+    Returns
+    -------
+    callable
+        ``check(dtype, shape)`` raising :class:`IdxFormatError`.
+
+    Examples
+    --------
+    >>> check = expect_header("u1", (None, 28, 28))
+    >>> check(np.dtype("u1"), (10, 28, 28))  # passes silently
+    """
+    want = np.dtype(dtype)
+    shown = "(" + ", ".join("n" if d is None else str(d) for d in dims) + ")"
+
+    def check(found: np.dtype, shape: tuple[int, ...]) -> None:
+        ok = (
+            (found.kind, found.itemsize) == (want.kind, want.itemsize)
+            and len(shape) == len(dims)
+            and all(d is None or d == s for d, s in zip(dims, shape, strict=True))
+        )
+        if not ok:
+            raise IdxFormatError(
+                f"expected {want.name} data of shape {shown}, "
+                f"found {found.newbyteorder('=').name} {shape} in the IDX header"
+            )
+        size = math.prod(shape) * found.itemsize
+        if size > max_bytes:
+            raise IdxFormatError(
+                f"the IDX header declares shape {shape} ({size} bytes), "
+                f"more than the {max_bytes} bytes accepted"
+            )
+
+    return check
 
 
 def _check_size(
@@ -171,10 +324,12 @@ def _native_readonly(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _read_idx_mmap(path: Path, head: bytes) -> np.ndarray:
+def _read_idx_mmap(path: Path, head: bytes, check: HeaderCheck | None) -> np.ndarray:
     """Memory-map an uncompressed IDX file after validating its header and size."""
     name = str(path)
     dtype, shape, header_len = _parse_header(head, name)
+    if check is not None:
+        _named(check, name)(dtype, shape)
     count = _check_size(path.stat().st_size, dtype, shape, header_len, name)
     if count == 0:  # mmap cannot map zero bytes
         return _native_readonly(np.zeros(shape, dtype))
@@ -183,7 +338,66 @@ def _read_idx_mmap(path: Path, head: bytes) -> np.ndarray:
     return _native_readonly(mapped.view(np.ndarray))
 
 
-def read_idx(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
+def _named(check: HeaderCheck, name: str) -> HeaderCheck:
+    """Prefix the file name to a check's message."""
+
+    def named(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        try:
+            check(dtype, shape)
+        except IdxFormatError as exc:
+            if str(exc).startswith(name):
+                raise
+            raise IdxFormatError(f"{name}: {exc}") from None
+
+    return named
+
+
+def read_idx_raw(path: str | os.PathLike[str], *, check: HeaderCheck | None = None) -> bytes:
+    """The validated, uncompressed IDX content (header and data) of a file.
+
+    Gzip is decompressed as a stream that stops at the size the header
+    declares; an uncompressed file's size is checked before it is read. So
+    neither a gzip bomb nor a huge file costs more than the declared data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, raw or gzip-compressed.
+    check : callable, optional
+        Header check (see :func:`expect_header`), run before any data is read.
+
+    Returns
+    -------
+    bytes or bytearray
+        The IDX bytes, whose header and length have been validated.
+
+    Raises
+    ------
+    IdxFormatError
+        The file is not valid IDX or the check refused its header.
+    """
+    path = Path(path)
+    name = str(path)
+    check = _named(check, name) if check is not None else None
+    with path.open("rb") as f:
+        head = f.read(_MAX_HEADER)
+        if head[:2] == _GZIP_MAGIC:
+            f.seek(0)
+            raw: bytes | bytearray = _gunzip_stream(f, name, _limit_from_header(name, check))
+        else:
+            dtype, shape, header_len = _parse_header(head, name)
+            if check is not None:
+                check(dtype, shape)
+            _check_size(os.fstat(f.fileno()).st_size, dtype, shape, header_len, name)
+            raw = head + f.read()
+    dtype, shape, header_len = _parse_header(raw, name)
+    _check_size(len(raw), dtype, shape, header_len, name)
+    return raw
+
+
+def read_idx(
+    path: str | os.PathLike[str], *, mmap: bool = False, check: HeaderCheck | None = None
+) -> np.ndarray:
     """Read an IDX file, raw or gzip-compressed, of any element type and rank.
 
     Parameters
@@ -194,6 +408,9 @@ def read_idx(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
         Memory-map an uncompressed file instead of reading it (ignored for
         gzip). Near-instant, and the pages are shared between processes; only
         safe for files nobody truncates in place while they are mapped.
+    check : callable, optional
+        ``check(dtype, shape)`` run on the header before any data is read or
+        decompressed (see :func:`expect_header`).
 
     Returns
     -------
@@ -206,18 +423,21 @@ def read_idx(path: str | os.PathLike[str], *, mmap: bool = False) -> np.ndarray:
     Raises
     ------
     IdxFormatError
-        The file is not valid IDX; the message names the file and what was
-        expected versus found.
+        The file is not valid IDX, or ``check`` refused it; the message names
+        the file and what was expected versus found.
     OSError
         The file cannot be read.
     """
     path = Path(path)
     if mmap:
         with path.open("rb") as f:
-            head = f.read(4 + 4 * 255)  # the longest possible header
+            head = f.read(_MAX_HEADER)
         if head[:2] != _GZIP_MAGIC:
-            return _read_idx_mmap(path, head)
-    return read_idx_bytes(path.read_bytes(), str(path))
+            return _read_idx_mmap(path, head, check)
+    raw = read_idx_raw(path, check=check)
+    dtype, shape, header_len = _parse_header(raw, str(path))
+    arr = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=header_len)
+    return _native_readonly(arr.reshape(shape))
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:

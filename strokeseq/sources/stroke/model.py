@@ -266,10 +266,10 @@ def pressure_radius(
 
 def shape_samples(ctrl: np.ndarray, segments: int, k: int) -> np.ndarray:
     """Points ``(n, T * segments, k, 2)`` along chained cubics ``ctrl (n, T, 3s+1, 2)``."""
-    from .render import bezier_basis
+    from .render import bezier_points
 
     n, t = ctrl.shape[:2]
     idx = np.arange(segments)[:, None] * 3 + np.arange(4)  # (S, 4)
-    seg = ctrl[:, :, idx]  # (n, T, S, 4, 2)
-    out = np.einsum("kc,ntscd->ntskd", bezier_basis(k), seg)
+    seg = ctrl[:, :, idx].reshape(n, t * segments, 4, 2)
+    out = bezier_points(seg, k)
     return out.reshape(n, t * segments, k, 2)

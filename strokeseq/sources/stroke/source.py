@@ -345,7 +345,7 @@ class StrokeSource(DigitSource):
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
         from .pen import render_samples
-        from .render import bezier_basis
+        from .render import bezier_points
 
         if self.model == "fitted":
             from .sampler import fitted_geometry
@@ -374,7 +374,7 @@ class StrokeSource(DigitSource):
         n_s, n_p = g.seg_matrix.shape[1], g.seg_matrix.shape[3]
         ctrl = (g.seg_matrix[allo].reshape(n, n_s * 4, n_p) @ pts).reshape(n, n_s, 4, 2)
         k = self.samples_per_segment
-        samples = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
+        samples = bezier_points(ctrl, k)  # == einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
         # Which segments are drawn, and the pen radius along each.
         seg_on = g.seg_valid[allo] & np.take_along_axis(p["drawn"], g.seg_stroke[allo], axis=1)
         prog = g.seg_progress[allo]  # (n, S, 2)
@@ -393,6 +393,11 @@ class StrokeSource(DigitSource):
         labels = np.asarray(labels, np.int64)
         return self._draw_from(labels, self._parameters(labels, rng))
 
+    def check_writer(self, writer: str | None) -> None:
+        """``writer="same"`` is supported: one drawn writer style per sequence."""
+        if writer not in (None, "same"):
+            raise ValueError(f"writer must be None or 'same', got {writer!r}")
+
     def draw_sequences(
         self, labels: np.ndarray, rng: np.random.Generator, writer: str | None = None
     ) -> Digits:
@@ -406,10 +411,9 @@ class StrokeSource(DigitSource):
         :data:`.sampler.KEEP_ALLOGRAPH`. Each digit's own marginal
         distribution is unchanged.
         """
+        self.check_writer(writer)
         if writer is None:
             return self.draw(labels.reshape(-1), rng)
-        if writer != "same":
-            raise ValueError(f"writer must be None or 'same', got {writer!r}")
         from .sampler import draw_styles, row_styles
 
         labels = np.asarray(labels, np.int64)
@@ -429,8 +433,7 @@ class StrokeSource(DigitSource):
         part, runs over the whole batch. ``writer="same"``: each row first
         draws its writer style from its own generator (see :meth:`draw_sequences`).
         """
-        if writer not in (None, "same"):
-            raise ValueError(f"writer must be None or 'same', got {writer!r}")
+        self.check_writer(writer)
         labels = np.asarray(labels, np.int64)
         if len(labels) == 0:
             return self.draw(labels.reshape(-1), np.random.default_rng(0))

@@ -1,0 +1,87 @@
+"""Training and held-out data for the reader, all from strokeseq.
+
+Training: :class:`strokeseq.dataset.SequenceDataset` on the MNIST **train**
+split, lengths 3-8, half tile layout (gaps 0..8) and half ink layout (gaps
+-4..6: touching and overlapping digits), light augmentation, ink 1.0 on 0.0.
+Held out: the same generator on the MNIST **test** split (digits of writers
+never seen in training), no augmentation: tile sequences (gaps 0..8) and
+touching ones (ink layout, gaps -3..1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from strokeseq.dataset import SequenceCollate, SequenceDataset
+
+#: The training mix (one SequenceDataset per entry, concatenated).
+TRAIN_CONFIGS: dict[str, dict[str, Any]] = {
+    "tile": {
+        "length": [3, 8],
+        "spacing": [0, 8],
+        "width": {"per_digit": 34, "extra": 8},
+        "layout": "tile",
+        "ink": "white",
+        "split": "train",
+        "augment": "light",
+    },
+    "ink": {
+        "length": [3, 8],
+        "spacing": [-4, 6],
+        "width": {"per_digit": 28, "extra": 12},
+        "layout": "ink",
+        "ink": "white",
+        "split": "train",
+        "augment": "light",
+    },
+}
+
+#: Held-out sets (MNIST test split, no augmentation): the targets are measured on these.
+HELD_OUT_CONFIGS: dict[str, dict[str, Any]] = {
+    "tile": {
+        "length": [3, 8],
+        "spacing": [0, 8],
+        "width": {"per_digit": 34, "extra": 8},
+        "layout": "tile",
+        "ink": "white",
+        "split": "test",
+    },
+    "touching": {
+        "length": [3, 8],
+        "spacing": [-3, 1],
+        "width": {"per_digit": 28, "extra": 12},
+        "layout": "ink",
+        "ink": "white",
+        "split": "test",
+    },
+}
+
+
+def train_dataset(n: int, seed: int, data_dir: str | None = None):
+    """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each)."""
+    from torch.utils.data import ConcatDataset
+
+    parts = [
+        SequenceDataset(n, cfg, seed + k, data_dir=data_dir)
+        for k, cfg in enumerate(TRAIN_CONFIGS.values())
+    ]
+    return ConcatDataset(parts)
+
+
+def held_out(name: str, n: int, seed: int = 2026, data_dir: str | None = None):
+    """``(images list, texts)`` of a held-out set (MNIST test split)."""
+    ds = SequenceDataset(n, HELD_OUT_CONFIGS[name], seed, data_dir=data_dir)
+    items = ds.__getitems__(list(range(n)))
+    return [img for img, _ in items], [lab["text"] for _, lab in items]
+
+
+COLLATE = SequenceCollate(pad_value=0.0)  # ink="white": the background is 0.0
+
+
+def batches_by_width(images: list[np.ndarray], batch_size: int):
+    """Index batches of equal-ish width (sorted), so padding stays small at evaluation."""
+    order = np.argsort([im.shape[1] for im in images], kind="stable")
+    for s in range(0, len(order), batch_size):
+        yield order[s : s + batch_size]

@@ -1,0 +1,207 @@
+"""The hard-case loop: mine the reader's failures, fine-tune on them, measure again.
+
+    python examples/digit_string_reader/hardcase_loop.py \\
+        --checkpoint ~/.cache/strokeseq/digit_string_reader/reader.pt --out loop/
+
+1. ``mine_hard_cases`` on the trained reader (sequences along the combined
+   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``);
+2. fine-tune from the checkpoint with the mined cases mixed into every batch
+   (``train.py --init ... --hardcases ...``, fresh training samples);
+3. evaluate before and after on a **fresh** ladder (another seed, all axes)
+   and on the clean held-out sets (MNIST test split).
+
+Writes ``OUT/loop.json`` (all figures), ``OUT/loop.md`` (the tables) and
+``OUT/loop.png`` (difficulty curve before/after and the per-axis change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+
+def auc(acc: list[float]) -> float:
+    """Area under accuracy against difficulty t in [0, 1] (trapezoid over the levels), in %."""
+    a = np.asarray(acc, float)
+    return float(100 * np.mean((a[1:] + a[:-1]) / 2))  # equal steps of t
+
+
+def ladder_eval(model, args, tag: str):
+    from model import read_batch
+
+    from strokeseq.hardcases import evaluate, make_ladder, write_report
+
+    lad = make_ladder(
+        "all", args.per_level, args.ladder_seed, kind="sequences", length=args.length,
+        source=args.source, split="test",
+    )  # fmt: skip
+    rep = evaluate(lambda x: read_batch(model, x), lad, batch_size=256, name=f"reader ({tag})",
+                   progress=None)  # fmt: skip
+    write_report(rep, args.out / f"report_{tag}")
+    return rep
+
+
+def plot(before, after, path: Path) -> None:
+    """Difficulty curve before/after (left) and accuracy change per axis and level (right)."""
+    from PIL import Image, ImageDraw
+
+    from strokeseq.hardcases.figures import _font
+    from strokeseq.hardcases.ladder import AXES, N_LEVELS
+
+    w, h = 900, 380
+    img = Image.new("RGB", (w, h), "white")
+    dr = ImageDraw.Draw(img)
+    f, fs = _font(14), _font(12)
+    left, top, pw, ph = 60, 40, 330, 280
+    for k in range(6):
+        y = top + ph * (1 - k / 5)
+        dr.line([(left, y), (left + pw, y)], fill=(225, 225, 225))
+        dr.text((left - 6, y), f"{20 * k}%", fill="black", font=fs, anchor="rm")
+    for i in range(N_LEVELS):
+        x = left + pw * i / (N_LEVELS - 1)
+        dr.text((x, top + ph + 6), f"L{i}", fill="black", font=fs, anchor="ma")
+    dr.rectangle([left, top, left + pw, top + ph], outline="black")
+    dr.text((left + pw / 2, 10), "difficulty curve (sequence accuracy)", fill="black", font=f,
+            anchor="ma")  # fmt: skip
+    for rep, col, name in ((before, (150, 150, 150), "before"), (after, (31, 119, 180), "after")):
+        acc = rep.accuracy("difficulty")
+        pts = [(left + pw * i / (N_LEVELS - 1), top + ph * (1 - v)) for i, v in enumerate(acc)]
+        dr.line(pts, fill=col, width=3)
+        for x, y in pts:
+            dr.ellipse([x - 3, y - 3, x + 3, y + 3], fill=col)
+        dr.text((pts[-1][0] - 4, pts[-1][1] - 14), f"{name} AUC {auc(acc):.1f}", fill=col,
+                font=fs, anchor="rs")  # fmt: skip
+    # right: heat map of accuracy change (after - before), axes x levels
+    x0, y0, cw, chh = 520, 50, 50, 34
+    dr.text((x0 + 3.5 * cw, 10), "change in accuracy (points)", fill="black", font=f, anchor="ma")
+    for i in range(N_LEVELS):
+        dr.text((x0 + i * cw + cw / 2, y0 - 4), f"L{i}", fill="black", font=fs, anchor="md")
+    for r, a in enumerate(AXES):
+        b, c = before.accuracy(a), after.accuracy(a)
+        dr.text((x0 - 6, y0 + r * chh + chh / 2), a, fill="black", font=fs, anchor="rm")
+        for i in range(N_LEVELS):
+            d = 100 * (c[i] - b[i])
+            g = int(min(1.0, abs(d) / 30) * 180)
+            fill = (255 - g, 255, 255 - g) if d >= 0 else (255, 255 - g, 255 - g)
+            box = [x0 + i * cw, y0 + r * chh, x0 + (i + 1) * cw - 1, y0 + (r + 1) * chh - 1]
+            dr.rectangle(box, fill=fill, outline=(220, 220, 220))
+            dr.text((box[0] + cw / 2, box[1] + chh / 2), f"{d:+.0f}", fill="black", font=fs,
+                    anchor="mm")  # fmt: skip
+    img.save(path, format="PNG", optimize=True)
+
+
+def table(before, after) -> str:
+    from strokeseq.hardcases.ladder import AXES, N_LEVELS
+
+    head = "| axis | " + " | ".join(f"L{i}" for i in range(N_LEVELS)) + " | AUC |"
+    lines = [head, "|---|" + "---:|" * (N_LEVELS + 1)]
+    for a in AXES:
+        b, c = before.accuracy(a), after.accuracy(a)
+        cells = [f"{100 * x:.1f} → {100 * y:.1f}" for x, y in zip(b, c, strict=True)]
+        lines.append(f"| {a} | " + " | ".join(cells) + f" | {auc(b):.1f} → {auc(c):.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
+    p.add_argument("--out", type=Path, required=True, help="folder for the results")
+    p.add_argument("--mine", type=int, default=3000, help="hard cases to mine (3000)")
+    p.add_argument("--budget", type=int, default=30000, help="most samples while mining")
+    p.add_argument("--mine-seed", type=int, default=1)
+    p.add_argument("--ladder-seed", type=int, default=2, help="seed of the fresh ladder")
+    p.add_argument("--per-level", type=int, default=100, help="fresh ladder samples per level")
+    p.add_argument("--length", type=int, default=4, help="ladder/mining sequence length")
+    p.add_argument("--source", default="synthetic", help="ladder digits (synthetic, mnist)")
+    p.add_argument("--steps", type=int, default=600, help="fine-tuning steps")
+    p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--hard-fraction", type=float, default=0.3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--eval", type=int, default=2000, help="clean held-out samples per set")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, default=7, help="fine-tuning seed (fresh samples)")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    import torch
+    from model import load_checkpoint, read_batch
+    from train import evaluate_held_out, parse_args, train
+
+    from strokeseq.hardcases import mine_hard_cases
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    base, _ = load_checkpoint(args.checkpoint)
+    before = ladder_eval(base, args, "before")
+    clean_before = evaluate_held_out(base, args.eval) if args.eval else {}
+    mined = mine_hard_cases(
+        lambda x: read_batch(base, x),
+        args.mine,
+        budget=args.budget,
+        kind="sequences",
+        length=args.length,
+        source=args.source,
+        rng=args.mine_seed,
+        out=args.out / "mined",
+        overwrite=True,
+        name="reader",
+        progress=None,
+    )
+    t_mined = time.perf_counter()
+    ft = args.out / "finetuned.pt"
+    info = train(parse_args([
+        "--init", str(args.checkpoint), "--hardcases", str(args.out / "mined"),
+        "--hard-fraction", str(args.hard_fraction), "--steps", str(args.steps),
+        "--lr", str(args.lr), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+        "--out", str(ft), "--eval", "0", "--workers", str(args.workers),
+        *([] if args.minutes is None else ["--minutes", str(args.minutes)]),
+    ]))  # fmt: skip
+    tuned, _ = load_checkpoint(ft)
+    after = ladder_eval(tuned, args, "after")
+    clean_after = evaluate_held_out(tuned, args.eval) if args.eval else {}
+    res = {
+        "mined": mined.summary(),
+        "finetune": info,
+        "ladder": {
+            "seed": args.ladder_seed,
+            "per_level": args.per_level,
+            "length": args.length,
+            "source": args.source,
+        },
+        "mine_seed": args.mine_seed,
+        "auc_difficulty": {
+            "before": round(auc(before.accuracy("difficulty")), 2),
+            "after": round(auc(after.accuracy("difficulty")), 2),
+        },
+        "ladder_accuracy": {
+            "before": before.overall["accuracy"],
+            "after": after.overall["accuracy"],
+        },
+        "clean": {"before": clean_before, "after": clean_after},
+        "per_axis_level": {"before": before.levels, "after": after.levels},
+        "seconds": {"mining": round(t_mined - t0, 1), "total": round(time.perf_counter() - t0, 1)},
+    }
+    for rep in res["per_axis_level"].values():
+        for r in rep:
+            r.pop("confusion", None)
+    (args.out / "loop.json").write_text(json.dumps(res, indent=1) + "\n")
+    (args.out / "loop.md").write_text(table(before, after) + "\n")
+    plot(before, after, args.out / "loop.png")
+    print(json.dumps({k: res[k] for k in ("auc_difficulty", "ladder_accuracy", "clean")}))
+    return res
+
+
+if __name__ == "__main__":
+    main()

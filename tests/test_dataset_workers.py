@@ -1,0 +1,95 @@
+"""Worker processes of a dataset run do not outlive it: killing only the parent stops them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="needs /proc to list child processes"
+)
+
+
+def _children(pid: int) -> list[int]:
+    """Live (not zombie) processes whose parent is ``pid``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _n_shards(out: Path) -> int:
+    return len(list(out.glob("shard-*")))
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_parent_is_killed(tmp_path, fake_mnist_dir):
+    out = tmp_path / "d"
+    script = textwrap.dedent(
+        f"""
+        from strokeseq.dataset import generate_dataset
+
+        if __name__ == "__main__":
+            generate_dataset(
+                {str(out)!r}, 1_000_000, {{"length": 5, "width": 160}}, 3, shard_size=500,
+                workers=2, compress=1, data_dir={str(fake_mnist_dir)!r},
+            )
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "run.py")], cwd=tmp_path)
+    try:
+        # Wait (generously: the machine may be loaded) until both workers made shards.
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = [p for p in _children(proc.pid) if _alive(p)]
+            manifest = out / "manifest.json"
+            done = len(json.loads(manifest.read_text())["shards"]) if manifest.exists() else 0
+            if done >= 4 and len(workers) >= 2:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert len(workers) >= 2, f"expected two worker processes, found {workers}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        # Workers notice within a second or so; allow a loaded machine a minute.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"worker(s) {left} still running after their parent was killed"
+        n = _n_shards(out)
+        time.sleep(2)
+        assert _n_shards(out) == n  # nothing is written any more
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        for p in _children(proc.pid):  # pragma: no cover - only after a failure
+            os.kill(p, signal.SIGKILL)
