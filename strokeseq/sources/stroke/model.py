@@ -84,11 +84,23 @@ class FittedModel:
     @property
     def local_id(self) -> np.ndarray:
         """Index of each allograph among its digit's allographs."""
-        out = np.zeros(len(self.digit), np.int64)
-        for d in range(10):
-            sel = np.flatnonzero(self.digit == d)
-            out[sel] = np.arange(sel.size)
-        return out
+        return self._derived()[0]
+
+    @property
+    def n_strokes(self) -> np.ndarray:
+        """Number of strokes of each allograph."""
+        return self._derived()[1]
+
+    def _derived(self) -> tuple[np.ndarray, np.ndarray]:
+        cached = self.__dict__.get("_cache")
+        if cached is None:
+            local = np.zeros(len(self.digit), np.int64)
+            for d in range(10):
+                sel = np.flatnonzero(self.digit == d)
+                local[sel] = np.arange(sel.size)
+            cached = (local, self.stroke_on.sum(axis=1))
+            object.__setattr__(self, "_cache", cached)  # frozen: a derived, private cache
+        return cached
 
     def sample_shapes(
         self,

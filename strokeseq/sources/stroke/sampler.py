@@ -108,7 +108,7 @@ def draw_fitted(
         lo, hi = np.log(opts["aspect"][0]), np.log(opts["aspect"][1])
         aspect = aspect * np.exp(lo + (hi - lo) * extra[:, 3])
     model_local = model.local_id
-    strokes = (model.stroke_on[allo].astype(np.int64) << np.arange(t)).sum(axis=1)
+    strokes = (np.int64(1) << model.n_strokes[allo]) - 1  # strokes 0..k-1 drawn
     return {
         "allograph": allo.astype(np.int64),
         "allograph_local": model_local[allo],
