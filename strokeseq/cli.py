@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "log what happens on stderr (files found, unpacked copies, downloads and each "
             "mirror tried); goes before the command: strokeseq -v sequence 305 0 10 120. "
-            "Without it the command is quiet and a failure is one line"
+            "Without it only warnings are shown, and a failure is one line"
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -55,18 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    """``-v``: log records on stderr; otherwise none (a failure is the one error line).
+    """``-v``: INFO records on stderr; otherwise only warnings, one line each.
 
-    Without a handler Python prints warnings through its "last resort"
-    handler, which made a download print a line per failed mirror.
+    Without ``-v`` no handler is installed, so Python's last-resort handler
+    prints warnings (a dataset waiting for another run's lock, a damaged cache
+    copy being rebuilt) as bare messages. Routine detail, such as each mirror
+    a download tried, is logged at INFO and shows only with ``-v``; a failure
+    is the one error line.
     """
-    import logging
-
-    root = logging.getLogger()
     if verbose:
+        import logging
+
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    elif not root.handlers:
-        root.addHandler(logging.NullHandler())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,3 +157,18 @@ def test_script_startup_uses_no_ink_table(tmp_path):
     folder = write_fake_mnist(tmp_path / "d", n_train=30, n_test=10)
     res = run(["305", "0", "10", "120"], tmp_path, folder)
     assert res.returncode == 0 and (tmp_path / "305.png").is_file()
+
+
+def test_help_documents_none_preset_and_verbose(capsys):
+    from strokeseq.cli import main
+
+    for argv, fragments in (
+        (["sequence", "--help"], ["none, light, medium, heavy", "at most 100000"]),
+        (["--help"], ["-v, --verbose", "before the command"]),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for fragment in fragments:
+            assert fragment in text, (fragment, text)

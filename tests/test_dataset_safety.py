@@ -107,7 +107,7 @@ def test_wait_for_the_holder_then_run(tmp_path, fake_mnist_dir):
     assert holder.wait(60) == 0
     assert s.shards_written == 2 and load_dataset(out).images.shape[0] == 40
     # a bounded wait gives up with the holder's name
-    holder = _hold(out, 300)
+    holder = _hold(out, 120)
     try:
         with pytest.raises(DatasetLockedError, match="wait longer"):
             generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir, wait=0.5)
