@@ -80,7 +80,12 @@ def versions() -> dict[str, str]:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically (:func:`strokeseq.atomic.atomic_write`)."""
+    """Write ``manifest.json`` atomically (:func:`strokeseq.atomic.atomic_write`).
+
+    A temporary sibling created with the umask (like the shards, not
+    ``mkstemp``'s 0600), then ``os.replace``; a full disk is an error naming
+    the file, and the old manifest stays.
+    """
     data = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode() + b"\n"
     atomic_write(Path(folder) / MANIFEST, data)
 
