@@ -59,7 +59,7 @@ def test_config_round_trip_and_digest():
         ({"source": {"mnist": -1}}, ValueError),
         ({"split": "val"}, ValueError),
         ({"writer": "other"}, ValueError),
-        ({"writer": "same", "source": "synthetic"}, ValueError),
+        ({"writer": "same", "source": "synthetic", "split": "val"}, ValueError),
         ({"layout": "grid"}, ValueError),
         ({"ink": "red"}, ValueError),
         ({"sequences": ["12a"]}, ValueError),

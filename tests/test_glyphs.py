@@ -88,7 +88,7 @@ def _user_folder(tmp_path: Path, seven: str = GOOD_7) -> Path:
 
 def test_user_glyph_folder_is_used(tmp_path):
     folder = _user_folder(tmp_path)
-    src = StrokeSource(glyphs=folder)
+    src = StrokeSource("glyphs", glyphs=folder)
     assert [n for n in src.allograph_names if n.startswith("7/")] == ["7/hook"]
     d = src.draw(np.full(50, 7), np.random.default_rng(0))
     assert set(src.allograph_names[i] for i in d.meta["allograph"]) == {"7/hook"}
@@ -138,7 +138,7 @@ def test_malformed_file_names_file_digit_and_field(tmp_path, text, field):
 def test_malformed_user_folder_fails_at_construction(tmp_path):
     folder = _user_folder(tmp_path, GOOD_7.replace("weight = 2", "weight = 0"))
     with pytest.raises(GlyphError, match=r"digit_7\.toml: digit 7: allograph\[0\]\.weight"):
-        StrokeSource(glyphs=folder)
+        StrokeSource("glyphs", glyphs=folder)
 
 
 def test_invalid_toml_and_missing_or_duplicate_digits(tmp_path):

@@ -13,11 +13,16 @@ from strokeseq.sources.stroke import StrokeSource
 N = 400
 
 
-@pytest.fixture(scope="module")
-def batch():
-    src = StrokeSource()
+@pytest.fixture(scope="module", params=["fitted", "glyphs"])
+def batch(request):
+    src = StrokeSource(request.param)
     labels = np.arange(N) % 10
     return src, labels, src.draw(labels, np.random.default_rng(123))
+
+
+def test_default_model_is_the_fitted_one():
+    assert StrokeSource().model == "fitted"
+    assert StrokeSource("glyphs").model == "glyphs"
 
 
 def test_contract_shape_dtype_range_and_meta(batch):
@@ -47,9 +52,13 @@ def test_contract_shape_dtype_range_and_meta(batch):
     assert all(
         names[a].startswith(f"{lab}/") for a, lab in zip(d.meta["allograph"], labels, strict=True)
     )
-    lo, hi = src.pen_width
-    assert ((d.meta["pen_width"] >= lo) & (d.meta["pen_width"] <= hi)).all()
-    assert (np.abs(d.meta["slant"]) <= src.slant).all()
+    if src.model == "glyphs":
+        lo, hi = src.pen_width
+        assert ((d.meta["pen_width"] >= lo) & (d.meta["pen_width"] <= hi)).all()
+        assert (np.abs(d.meta["slant"]) <= src.slant).all()
+    else:  # fitted pen widths and slants: positive widths, slants within +-60 degrees
+        assert (d.meta["pen_width"] > 0.5).all() and (d.meta["pen_width"] < 12).all()
+        assert (np.abs(d.meta["slant"]) < 60).all()
 
 
 def test_fits_the_20px_box_and_is_centred_by_mass(batch):
@@ -81,8 +90,9 @@ def test_ink_statistics_are_mnist_like(batch):
     assert mass[labels == 1].mean() < mass[labels == 8].mean()
 
 
-def test_determinism_and_sample_api():
-    src = StrokeSource()
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_determinism_and_sample_api(model):
+    src = StrokeSource(model)
     a = src.sample([3, 1, 4, 1, 5], rng=7)
     b = src.sample([3, 1, 4, 1, 5], rng=np.random.default_rng(7))
     np.testing.assert_array_equal(a, b)
@@ -96,8 +106,9 @@ def test_determinism_and_sample_api():
     assert src.sample([], rng=0).shape == (0, 28, 28)
 
 
-def test_pickles_cheaply_and_identically():
-    src = StrokeSource(jitter=1.5, supersample=2)
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_pickles_cheaply_and_identically(model):
+    src = StrokeSource(model, jitter=1.5, supersample=2)
     src.sample([1], rng=0)
     blob = pickle.dumps(src)
     assert len(blob) < 2000  # options only; compiled arrays are rebuilt lazily
@@ -106,7 +117,7 @@ def test_pickles_cheaply_and_identically():
 
 
 def test_every_allograph_and_optional_stroke_is_reachable():
-    src = StrokeSource()
+    src = StrokeSource("glyphs")
     g = src.compiled
     labels = np.repeat(np.arange(10), 200)
     d = src.draw(labels, np.random.default_rng(5))
@@ -126,16 +137,17 @@ def test_jitter_zero_varies_only_by_pen_and_pose_and_jitter_moves_more():
     spread = []
     for jit in (0.0, 4.0):
         x = StrokeSource(
-            jitter=jit, slant=0, rotation=0, aspect=1.0, pen_width=3.0, pressure=0
+            "glyphs", jitter=jit, slant=0, rotation=0, aspect=1.0, pen_width=3.0, pressure=0
         ).sample(labels, rng=0)
         spread.append(x.std(axis=0).mean())
     assert spread[0] < 1e-6  # identical digits when nothing varies
     assert spread[1] > 0.05
 
 
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
 @pytest.mark.parametrize("ss", [1, 2, 4])
-def test_supersampling_factors(ss):
-    x = StrokeSource(supersample=ss).sample(np.arange(20) % 10, rng=0)
+def test_supersampling_factors(ss, model):
+    x = StrokeSource(model, supersample=ss).sample(np.arange(20) % 10, rng=0)
     assert x.shape == (20, 28, 28) and x.dtype == np.float32
     assert (x.sum(axis=(1, 2)) > 20).all()
 
@@ -150,6 +162,9 @@ def test_supersampling_factors(ss):
         ({"pen_width": (3, 2)}, ValueError),
         ({"aspect": (0, 1)}, ValueError),
         ({"pressure": 1.5}, ValueError),
+        ({"variety": -1}, ValueError),
+        ({"model": "nope"}, ValueError),
+        ({"model": "fitted", "glyphs": "glyphs"}, ValueError),
     ],
 )
 def test_bad_options(kwargs, exc):
@@ -170,21 +185,21 @@ def test_works_with_no_mnist_anywhere(no_data_env):
     np.testing.assert_array_equal(img, again)
 
 
-def test_fidelity_on_real_mnist(real_mnist_dir):
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_fidelity_on_real_mnist(real_mnist_dir, model):
     from strokeseq.hardcases.reference import reference_classifier
 
     clf = reference_classifier(real_mnist_dir)
     labels = np.repeat(np.arange(10), 20)
-    x = StrokeSource().sample(labels, rng=2024)
+    x = StrokeSource(model).sample(labels, rng=2024)
     pred = clf.predict(x)
     assert (pred == labels).mean() >= 0.90
 
 
-def test_draw_rows_equals_one_draw_per_row():
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_draw_rows_equals_one_draw_per_row(model):
     """Per-row generators, batched rendering: the same digits as row-by-row draws."""
-    from strokeseq.sources.stroke import StrokeSource
-
-    src = StrokeSource(jitter=3.0)
+    src = StrokeSource(model, jitter=3.0)
     labels = np.random.default_rng(0).integers(0, 10, (40, 4))
     batched = src.draw_rows(labels, [np.random.default_rng(i) for i in range(40)])
     gens = [np.random.default_rng(i) for i in range(40)]

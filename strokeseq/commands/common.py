@@ -72,13 +72,15 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
         "--writer",
         choices=("same",),
         default=None,
-        help="'same': all digits of a sequence from one MNIST writer (QMNIST labels)",
+        help="'same': all digits of a sequence from one writer (MNIST: QMNIST labels; "
+        "synthetic: one drawn writer style)",
     )
     p.add_argument(
         "--jitter",
         type=float,
         metavar="PX",
-        help="synthetic source: control-point jitter radius in px (default 2)",
+        help="synthetic source: control-point jitter radius in px (default: 0 for the "
+        "fitted model, 2 for the glyphs)",
     )
     add_augment_options(p)
     p.add_argument(

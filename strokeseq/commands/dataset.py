@@ -78,7 +78,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--split", choices=("train", "test"), help="MNIST split (default train)")
     g.add_argument("--layout", choices=("tile", "ink"), help="digit boxes (default tile)")
     g.add_argument("--ink", choices=("black", "white"), help="polarity (default black on white)")
-    g.add_argument("--writer", choices=("same",), help="all digits of a sample from one writer")
+    g.add_argument(
+        "--writer", choices=("same",), help="all digits of a sample from one (drawn) writer"
+    )
     g.add_argument("--jitter", type=float, help="synthetic source: control-point jitter (px)")
     add_augment_options(p)
     o = p.add_argument_group("output and execution")

@@ -210,7 +210,8 @@ class DatasetConfig:
     split : {"train", "test"}
         MNIST split; also part of every sample's seed.
     writer : {None, "same"}
-        ``"same"``: all digits of an MNIST sample from one writer (QMNIST).
+        ``"same"``: all digits of a sample from one writer (MNIST: a QMNIST
+        writer; synthetic: one drawn writer style).
     layout : {"tile", "ink"}
         Digit boxes: 28-px tiles or tight ink columns.
     ink : {"black", "white"}
@@ -268,8 +269,8 @@ class DatasetConfig:
             raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
         if self.writer not in (None, "same"):
             raise ValueError(f"writer must be None or 'same', got {self.writer!r}")
-        if self.writer == "same" and "mnist" not in self.source:
-            raise ValueError("writer='same' needs the mnist source")
+        if self.writer == "same" and not {"mnist", "synthetic"} & set(self.source):
+            raise ValueError("writer='same' needs the mnist or synthetic source")
         if self.ink not in ("black", "white"):
             raise ValueError(f"ink must be 'black' or 'white', got {self.ink!r}")
         if not isinstance(self.synthetic, Mapping):

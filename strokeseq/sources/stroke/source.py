@@ -1,14 +1,21 @@
-"""Synthetic handwritten digits from jittered Bezier pen strokes.
+"""Synthetic handwritten digits drawn as pen strokes: a fitted model or hand-made glyphs.
 
-Each digit is drawn from a glyph (``glyphs/*.toml``): an allograph
-is chosen by weight, optional strokes are kept with their probability, every
-control point is moved uniformly within a disc of radius ``jitter`` (times
-the point's own scale), lines get a jittered middle control point so they
-arc, the whole glyph is slanted, rotated and stretched, and the strokes are
-drawn with a pen of random width (and pressure varying along the stroke) on a
-canvas ``supersample`` times finer than the output. The result is normalised
-like MNIST: the ink fits a 20x20 box (aspect kept) and the centre of mass
-sits at pixel (14, 14) of the 28x28 frame, within ``0.5 / supersample`` px.
+Two stroke models share one renderer (:mod:`.pen`, :mod:`.render`):
+
+- ``model="fitted"`` (the default): the stroke model fitted on the MNIST
+  training split (:mod:`.model`, :mod:`.fit_model`): an allograph is drawn by
+  its real frequency, its control points from the allograph's mean and
+  principal components, its slant and pen width from their fitted normals.
+- ``model="glyphs"``: the data-free hand-made glyphs (``glyphs/*.toml``): an
+  allograph is chosen by weight, optional strokes are kept with their
+  probability, every control point is moved uniformly within a disc of radius
+  ``jitter``, and the glyph is slanted, rotated and stretched by uniform draws.
+
+Either way the strokes are drawn with a pen of varying pressure on a canvas
+``supersample`` times finer than the output and normalised like MNIST: the
+ink fits a 20x20 box (aspect kept) and the centre of mass sits at pixel
+(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px. See
+docs/synthetic.md for the measured realism of both.
 """
 
 from __future__ import annotations
@@ -27,13 +34,25 @@ __all__ = ["StrokeSource"]
 
 log = logging.getLogger(__name__)
 
-#: Continuous extent of the ink (centre line plus pen) along the longer side.
-#: A 19-px interval touches at most 20 pixel columns, so the rasterised ink box
-#: never exceeds MNIST's 20x20 box, anti-aliased fringe included.
-INK_EXTENT = 19.0
-#: MNIST puts the centre of mass at index (14, 14) (measured on the real test
-#: set: mean 13.99 / 14.01, always within 0.5), i.e. continuous coordinate 14.5.
-COM_INDEX = 14.0
+#: Defaults of the options left at None, per model.
+_GLYPH_DEFAULTS: dict[str, Any] = {
+    "jitter": 2.0,
+    "pen_width": (2.8, 4.4),
+    "slant": 12.0,
+    "rotation": 6.0,
+    "aspect": (0.95, 1.3),
+    "samples_per_segment": 9,
+}
+_FITTED_DEFAULTS: dict[str, Any] = {
+    "jitter": 0.0,
+    "pen_width": None,  # the fitted per-allograph distribution
+    "slant": 0.0,  # extra, on top of the fitted slant
+    "rotation": 0.0,
+    "aspect": None,
+    # a fitted stroke is a chain of 4 short cubics: 4 points each follow it within
+    # about 0.3 px (a quarter circle of radius 8 px drawn as 3 chords)
+    "samples_per_segment": 4,
+}
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
 
@@ -64,73 +83,118 @@ class StrokeSource(DigitSource):
 
     Parameters
     ----------
-    jitter : float
+    model : {"fitted", "glyphs"} or path
+        The stroke model: the one fitted on real handwriting (default), the
+        hand-made glyphs, or the path of a ``.json`` model written by
+        ``python -m strokeseq.sources.stroke.fit_model``.
+    jitter : float, optional
         Radius in pixels (of the 28x28 frame) of the uniform disc each control
-        point moves in; the difficulty knob. 0 draws the nominal glyphs (still
-        varied by pen, slant, rotation and aspect).
+        point moves in; the difficulty knob. Default 2 for the glyphs (0 draws
+        the nominal glyphs), 0 for the fitted model (whose shapes vary already).
     glyphs : str, pathlib.Path or None
-        Folder (or single file) of glyph files; ``None`` uses the built-in
-        glyphs of ``glyphs/``. See ``glyphs/README.md`` for the schema.
+        ``model="glyphs"`` only: folder (or single file) of glyph files;
+        ``None`` uses the built-in glyphs of ``glyphs/``. See ``glyphs/README.md``.
     supersample : int
         Canvas zoom (1-8): strokes are drawn on a ``28 * supersample`` canvas
-        and block-averaged down. 3 is the default: see the README, section "Synthetic digits".
-    pen_width : float or (float, float)
-        Range of the full pen width in output pixels, drawn uniformly per digit.
-    slant : float
+        and block-averaged down. 3 is the default: see docs/synthetic.md.
+    pen_width : float or (float, float), optional
+        Range of the full pen width in output pixels, drawn uniformly per
+        digit. Default: (2.8, 4.4) for the glyphs, the fitted widths for the model.
+    slant : float, optional
         Largest shear angle in degrees (uniform in ``[-slant, slant]``, positive
-        leans right).
-    rotation : float
-        Largest rotation angle in degrees (uniform, either way).
-    aspect : float or (float, float)
+        leans right). Default 12 for the glyphs; for the fitted model an extra
+        shear on top of the fitted slant, default 0.
+    rotation : float, optional
+        Largest rotation angle in degrees (uniform, either way). Default 6 for
+        the glyphs, 0 for the fitted model.
+    aspect : float or (float, float), optional
         Range of the width / height stretch, drawn log-uniformly per digit.
+        Default (0.95, 1.3) for the glyphs; the fitted shapes carry their own.
     pressure : float
         Pen pressure variation in [0, 0.9]: the radius at each stroke's start
         and end is multiplied by a factor uniform in ``[1 - p, 1 + p]`` and
         interpolated along the stroke.
     soft : float
         Fraction of the pen radius over which the ink falls from 1 to 0.
-    samples_per_segment : int
+    samples_per_segment : int, optional
         Points sampled on each Bezier segment (the capsules between them are
-        drawn exactly).
+        drawn exactly). Default 9 for the glyphs, 4 for the fitted model
+        (whose segments are shorter).
+    variety : float
+        Fitted model: scale of the fitted spreads (shape, slant, pen width);
+        1 reproduces the fitted distribution, 0 draws each allograph's mean; the
+        default 1.2 widens it a little (see docs/synthetic.md: it keeps the
+        drawn digits further from any training digit than real test digits are).
 
     Notes
     -----
     ``draw`` returns ``meta`` arrays (length n): ``index`` (-1), ``allograph``
     (global allograph id, see :attr:`allograph_names`), ``allograph_local``
-    (index within the digit's file), ``strokes`` (bit ``t`` set when stroke
+    (index within the digit's allographs), ``strokes`` (bit ``t`` set when stroke
     ``t`` of the allograph was drawn), ``jitter``, ``pen_width``, ``slant``
     and ``rotation`` (degrees), ``aspect`` and ``scale`` (the zoom of the
     20x20 normalisation).
+
+    Examples
+    --------
+    >>> from strokeseq import StrokeSource
+    >>> StrokeSource().sample([3, 1, 4], rng=0).shape
+    (3, 28, 28)
+    >>> StrokeSource("glyphs", jitter=1.0).sample([7], rng=0).dtype
+    dtype('float32')
     """
 
     name = "synthetic"
 
     def __init__(
         self,
+        model: str | Path = "fitted",
         *,
-        jitter: float = 2.0,
+        jitter: float | None = None,
         glyphs: str | Path | None = None,
         supersample: int = 3,
-        pen_width: float | tuple[float, float] = (2.8, 4.4),
-        slant: float = 12.0,
-        rotation: float = 6.0,
-        aspect: float | tuple[float, float] = (0.95, 1.3),
+        pen_width: float | tuple[float, float] | None = None,
+        slant: float | None = None,
+        rotation: float | None = None,
+        aspect: float | tuple[float, float] | None = None,
         pressure: float = 0.2,
         soft: float = 0.5,
-        samples_per_segment: int = 9,
+        samples_per_segment: int | None = None,
+        variety: float = 1.2,
     ) -> None:
+        if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".json")):
+            self.model, self.model_file = "fitted", Path(model)
+        elif model in ("fitted", "glyphs"):
+            self.model, self.model_file = str(model), None
+        else:
+            raise ValueError(
+                f"model must be 'fitted', 'glyphs' or the path of a .json stroke model, "
+                f"got {model!r}"
+            )
+        glyph = self.model == "glyphs"
+        if glyphs is not None and not glyph:
+            raise ValueError("glyphs=... needs model='glyphs'")
+        # None: the model's own default (the glyphs' hand-set ranges; the fitted
+        # model's fitted distributions, with no extra jitter, slant or rotation).
+        d = _GLYPH_DEFAULTS if glyph else _FITTED_DEFAULTS
+        jitter = d["jitter"] if jitter is None else jitter
         self.jitter = _real("jitter", jitter, 0.0, 14.0)
         if not isinstance(supersample, numbers.Integral) or isinstance(supersample, bool):
             raise TypeError(f"supersample must be an integer 1-8, got {supersample!r}")
         if not 1 <= supersample <= 8:
             raise ValueError(f"supersample must be an integer 1-8, got {supersample}")
         self.supersample = int(supersample)
-        self.pen_width = _pair("pen_width", pen_width, 0.3, 8.0)
-        self.slant = _real("slant", slant, 0.0, 60.0)
-        self.rotation = _real("rotation", rotation, 0.0, 90.0)
-        self.aspect = _pair("aspect", aspect, 0.2, 5.0)
+        pen_width = d["pen_width"] if pen_width is None else pen_width
+        self.pen_width = None if pen_width is None else _pair("pen_width", pen_width, 0.3, 8.0)
+        self.slant = _real("slant", d["slant"] if slant is None else slant, 0.0, 60.0)
+        self.rotation = _real("rotation", d["rotation"] if rotation is None else rotation, 0, 90)
+        aspect = d["aspect"] if aspect is None else aspect
+        self.aspect = None if aspect is None else _pair("aspect", aspect, 0.2, 5.0)
         self.pressure = _real("pressure", pressure, 0.0, 0.9)
         self.soft = _real("soft", soft, 0.05, 1.0)
+        self.variety = _real("variety", variety, 0.0, 3.0)
+        if samples_per_segment is None:
+            samples_per_segment = d["samples_per_segment"]
         if not isinstance(samples_per_segment, numbers.Integral) or isinstance(
             samples_per_segment, bool
         ):
@@ -140,19 +204,24 @@ class StrokeSource(DigitSource):
         self.samples_per_segment = int(samples_per_segment)
         self.glyphs = None if glyphs is None else Path(glyphs)
         self._compiled = None
-        self.compiled  # noqa: B018  (load now: a bad glyph folder fails at construction)
+        self._fitted = None
+        # Load now: a bad glyph folder or model file fails at construction.
+        self.compiled if glyph else self.fitted  # noqa: B018
 
     # -- pickling: ship the options, rebuild the compiled glyphs lazily ------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_compiled"] = None
+        state["_fitted"] = None
         return state
 
     def __repr__(self) -> str:
+        model = self.model if self.model_file is None else str(self.model_file)
         return (
-            f"StrokeSource(jitter={self.jitter:g}, glyphs={self.glyphs!r}, "
+            f"StrokeSource({model!r}, jitter={self.jitter:g}, glyphs={self.glyphs!r}, "
             f"supersample={self.supersample}, pen_width={self.pen_width}, slant={self.slant:g}, "
-            f"rotation={self.rotation:g}, aspect={self.aspect}, pressure={self.pressure:g})"
+            f"rotation={self.rotation:g}, aspect={self.aspect}, pressure={self.pressure:g}, "
+            f"variety={self.variety:g})"
         )
 
     @property
@@ -167,17 +236,79 @@ class StrokeSource(DigitSource):
         return self._compiled
 
     @property
+    def fitted(self):
+        """The fitted stroke model (:class:`strokeseq.sources.stroke.model.FittedModel`)."""
+        if self._fitted is None:
+            from .model import load_model
+
+            self._fitted = load_model(self.model_file)
+        return self._fitted
+
+    @property
     def allograph_names(self) -> tuple[str, ...]:
         """``"digit/name"`` of each global allograph id used in ``meta["allograph"]``."""
-        return self.compiled.names
+        return self.compiled.names if self.model == "glyphs" else self.fitted.names
 
     def max_ink_width(self, label: int) -> int:
         """Ink box width bound: the 20x20 normalisation box, fringe included (see module doc)."""
         return 20
 
     # -- drawing ---------------------------------------------------------------------------
-    def _parameters(self, labels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Draw every random choice of the batch, in a fixed order (determinism)."""
+    def _options(self) -> dict[str, Any]:
+        keys = ("jitter", "pen_width", "slant", "rotation", "aspect", "pressure", "variety")
+        return {k: getattr(self, k) for k in keys}
+
+    def _parameters(
+        self,
+        labels: np.ndarray,
+        rng: np.random.Generator,
+        style: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Draw every random choice of the batch, in a fixed order (determinism).
+
+        ``style``: per-digit writer style (:func:`.sampler.row_styles`), or None.
+        """
+        if self.model == "fitted":
+            from .sampler import draw_fitted
+
+            return draw_fitted(self.fitted, labels, rng, self._options(), style)
+        p = self._glyph_parameters(labels, rng)
+        if style is not None:
+            p = self._glyph_style(labels, rng, p, style)
+        return p
+
+    def _glyph_style(self, labels, rng, p, style) -> dict[str, np.ndarray]:
+        """Pull the glyph parameters of each digit towards its writer's style."""
+        from scipy.special import ndtr
+
+        from .sampler import KEEP_ALLOGRAPH, SHARE, _choose
+
+        g = self.compiled
+        n = labels.size
+        z = SHARE * style["z"] + np.sqrt(1 - SHARE**2) * rng.standard_normal((n, 3))
+        u = ndtr(z)  # uniform marginals, correlated within a row
+        u_pref = style["allograph_u"][np.arange(n), labels]
+        pref = _choose(g.choice_cdf, g.choice_ids, labels, u_pref)
+        own = rng.random(n) >= KEEP_ALLOGRAPH
+        allo = np.where(own, p["allograph"], pref)
+        lo, hi = np.log(self.aspect[0]), np.log(self.aspect[1])
+        drawn = rng.random(p["drawn"].shape) < g.stroke_prob[allo]
+        n_t = drawn.shape[1]
+        return {
+            **p,
+            "allograph": allo.astype(np.int64),
+            "allograph_local": g.local_id[allo],
+            "drawn": drawn,
+            "strokes": (drawn.astype(np.int64) << np.arange(n_t, dtype=np.int64)).sum(axis=1),
+            "offsets": p["offsets"] * style["noise"][:, None, None],
+            "slant": (self.slant * (2 * u[:, 0] - 1)).astype(np.float32),
+            "pen_width": (self.pen_width[0] + np.diff(self.pen_width) * u[:, 1]).astype(
+                np.float32
+            ),
+            "aspect": np.exp(lo + (hi - lo) * u[:, 2]).astype(np.float32),
+        }
+
+    def _glyph_parameters(self, labels: np.ndarray, rng: np.random.Generator) -> dict:
         g = self.compiled
         n = labels.size
         n_p = g.points.shape[1]
@@ -214,13 +345,14 @@ class StrokeSource(DigitSource):
 
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
-        from .render import (
-            bezier_points,
-            centre_of_mass,
-            downsample,
-            rasterise_capsules,
-            shift_images,
-        )
+        from .pen import render_samples
+        from .render import bezier_points
+
+        if self.model == "fitted":
+            from .sampler import fitted_geometry
+
+            geo = fitted_geometry(self.fitted, p, self.samples_per_segment)
+            return render_samples(*geo, self.supersample, self.soft, end_radius=True)
 
         g = self.compiled
         ss = self.supersample
@@ -255,60 +387,68 @@ class StrokeSource(DigitSource):
             * p["pen_width"][:, None, None]
             * (press[..., :1] + (press[..., 1:] - press[..., :1]) * along)
         )
-        # Normalise like MNIST: the ink (centre line + pen) fits INK_EXTENT, aspect kept.
-        on = seg_on[..., None]
-        big = np.float64(1e9)
-        xs, ys = samples[..., 0], samples[..., 1]
-        x0 = np.where(on, xs, big).min(axis=(1, 2))
-        x1 = np.where(on, xs, -big).max(axis=(1, 2))
-        y0 = np.where(on, ys, big).min(axis=(1, 2))
-        y1 = np.where(on, ys, -big).max(axis=(1, 2))
-        r_max = np.where(on, radius, 0.0).max(axis=(1, 2))
-        extent = np.maximum(np.maximum(x1 - x0, y1 - y0), 1e-3)
-        scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        samples = (samples - np.stack([cx, cy], -1)[:, None, None, :]) * scale[:, None, None, None]
-        # Estimated centre of mass: capsule midpoints weighted by length x width.
-        a = samples[:, :, :-1].reshape(n, -1, 2)
-        b = samples[:, :, 1:].reshape(n, -1, 2)
-        ra = radius[:, :, :-1].reshape(n, -1)
-        rb = radius[:, :, 1:].reshape(n, -1)
-        valid = np.repeat(seg_on, k - 1, axis=1)
-        w = np.linalg.norm(b - a, axis=-1) * (ra + rb) * valid
-        wsum = np.maximum(w.sum(axis=1), 1e-12)
-        com = ((a + b) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
-        shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
-        a = (a + shift[:, None, :]) * ss
-        b = (b + shift[:, None, :]) * ss
-        canvas = rasterise_capsules(a, b, ra * ss, rb * ss, valid, TILE * ss, soft=self.soft)
-        # Exact correction of the estimate, by whole canvas pixels (overlaps, end caps).
-        cy_, cx_ = centre_of_mass(canvas)
-        target = (COM_INDEX + 0.5) * ss - 0.5
-        dy = np.rint(target - cy_).astype(np.int64)
-        dx = np.rint(target - cx_).astype(np.int64)
-        if np.any(dy) or np.any(dx):
-            canvas = shift_images(canvas, dy, dx)
-        return downsample(canvas, ss), scale.astype(np.float32)
+        return render_samples(samples, seg_on, radius, ss, self.soft)
 
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
         """Draw one synthetic instance of each label (see :class:`DigitSource`)."""
         labels = np.asarray(labels, np.int64)
         return self._draw_from(labels, self._parameters(labels, rng))
 
-    def draw_rows(self, labels: np.ndarray, rngs) -> Digits:
+    def check_writer(self, writer: str | None) -> None:
+        """``writer="same"`` is supported: one drawn writer style per sequence."""
+        if writer not in (None, "same"):
+            raise ValueError(f"writer must be None or 'same', got {writer!r}")
+
+    def draw_sequences(
+        self, labels: np.ndarray, rng: np.random.Generator, writer: str | None = None
+    ) -> Digits:
+        """Draw ``(N, n)`` labels row by row; ``writer="same"`` gives each row one hand.
+
+        With ``writer="same"`` a style is drawn per row (slant, pen width,
+        aspect, the preferred allograph of every digit, the amount of shape
+        noise) and each digit of the row keeps most of it: its slant, width
+        and aspect are correlated (:data:`.sampler.SHARE`) with the row's, and
+        it uses the row's allograph of its digit with probability
+        :data:`.sampler.KEEP_ALLOGRAPH`. Each digit's own marginal
+        distribution is unchanged.
+        """
+        self.check_writer(writer)
+        if writer is None:
+            return self.draw(labels.reshape(-1), rng)
+        from .sampler import draw_styles, row_styles
+
+        labels = np.asarray(labels, np.int64)
+        if labels.ndim == 1:
+            labels = labels[None, :]
+        rows, n = labels.shape
+        style = row_styles(draw_styles(rows, rng), np.repeat(np.arange(rows), n))
+        flat = labels.reshape(-1)
+        return self._draw_from(flat, self._parameters(flat, rng, style))
+
+    def draw_rows(self, labels: np.ndarray, rngs, writer: str | None = None) -> Digits:
         """Row ``r`` of ``(R, n)`` labels drawn with ``rngs[r]``, rendered as one batch.
 
         Equal to ``[self.draw(labels[r], rngs[r]) for r in range(R)]``
         concatenated (each digit's pixels depend only on its own parameters),
         but only the parameter draws loop over rows; the rendering, the slow
-        part, runs over the whole batch.
+        part, runs over the whole batch. ``writer="same"``: each row first
+        draws its writer style from its own generator (see :meth:`draw_sequences`).
         """
+        self.check_writer(writer)
         labels = np.asarray(labels, np.int64)
         if len(labels) == 0:
             return self.draw(labels.reshape(-1), np.random.default_rng(0))
-        parts = [self._parameters(row, g) for row, g in zip(labels, rngs, strict=True)]
+        parts = [self._row_parameters(row, g, writer) for row, g in zip(labels, rngs, strict=True)]
         p = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
         return self._draw_from(labels.reshape(-1), p)
+
+    def _row_parameters(self, row: np.ndarray, g: np.random.Generator, writer: str | None):
+        if writer is None:
+            return self._parameters(row, g)
+        from .sampler import draw_styles, row_styles
+
+        style = row_styles(draw_styles(1, g), np.zeros(row.size, np.int64))
+        return self._parameters(row, g, style)
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
@@ -317,12 +457,19 @@ class StrokeSource(DigitSource):
         # Render digits grouped by allograph: capsule c of every digit in a chunk
         # then has a similar size and direction, so the per-layer windows of the
         # rasteriser stay tight. Each digit's pixels do not depend on the order.
-        order = np.argsort(p["allograph"], kind="stable")
+        key = p["allograph"]
+        if self.model == "fitted":  # fewest strokes first: the chunk skips absent layers
+            key = self.fitted.n_strokes[key] * len(self.fitted.names) + key
+        order = np.argsort(key, kind="stable")
         for s in range(0, n, _CHUNK):
             rows = order[s : s + _CHUNK]
             part = {k: v[rows] for k, v in p.items()}
             ink[rows], scale[rows] = self._render(part)
         np.clip(ink, 0.0, 1.0, out=ink)
+        # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
+        # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
+        peak = ink.max(axis=(1, 2), keepdims=True)
+        np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))
         meta = {
             "index": np.full(n, -1, np.int64),
             "allograph": p["allograph"],

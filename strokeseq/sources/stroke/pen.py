@@ -1,0 +1,127 @@
+"""Sampled pen strokes to MNIST-normalised digits: the step both stroke models share.
+
+Both the hand-made glyphs and the fitted model end in the same thing: points
+sampled along Bezier segments with a pen radius at each point. This module
+fits them in MNIST's frame (the ink, pen included, fits a 20x20 box with the
+aspect kept; the centre of mass at pixel (14, 14)) and draws them with the
+vectorised renderer of :mod:`.render`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import TILE
+
+__all__ = ["COM_INDEX", "INK_EXTENT", "render_samples"]
+
+#: Continuous extent of the ink (centre line plus pen) along the longer side.
+#: A 19-px interval touches at most 20 pixel columns, so the rasterised ink box
+#: never exceeds MNIST's 20x20 box, anti-aliased fringe included.
+INK_EXTENT = 19.0
+#: MNIST puts the centre of mass at index (14, 14) (measured on the real test
+#: set: mean 13.99 / 14.01, always within 0.5), i.e. continuous coordinate 14.5.
+COM_INDEX = 14.0
+
+
+def render_samples(
+    samples: np.ndarray,
+    seg_on: np.ndarray,
+    radius: np.ndarray,
+    supersample: int,
+    soft: float,
+    end_radius: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise and draw sampled strokes like MNIST.
+
+    Parameters
+    ----------
+    samples : (n, S, K, 2) float array
+        ``K`` points ``(x, y)`` along each of ``S`` segments, any scale and origin.
+    seg_on : (n, S) bool array
+        Segments to draw.
+    radius : (n, S, K) float array
+        Pen radius at each point, in output pixels (the shape is scaled to fit
+        the frame, the pen is not).
+    supersample, soft : int, float
+        Canvas zoom and ink fall-off (see :class:`~strokeseq.StrokeSource`).
+    end_radius : bool
+        Fit the box with the pen radius at the extreme points of the centre
+        line (exact when the pen varies along a stroke) instead of the largest
+        radius (a bound; the glyphs' historical rule, kept for their bytes).
+
+    Returns
+    -------
+    ink : (n, 28, 28) float32
+    scale : (n,) float32
+        The zoom applied to the shape.
+    """
+    from .render import centre_of_mass, downsample, rasterise_capsules, shift_images
+
+    ss = supersample
+    n, _, k = radius.shape
+    on = seg_on[..., None]
+    big = np.float64(1e9)
+    xs, ys = samples[..., 0], samples[..., 1]
+    x0 = np.where(on, xs, big).min(axis=(1, 2))
+    x1 = np.where(on, xs, -big).max(axis=(1, 2))
+    y0 = np.where(on, ys, big).min(axis=(1, 2))
+    y1 = np.where(on, ys, -big).max(axis=(1, 2))
+    r_max = np.where(on, radius, 0.0).max(axis=(1, 2))
+    extent = np.maximum(np.maximum(x1 - x0, y1 - y0), 1e-3)
+    scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
+    if end_radius:
+        scale = _exact_scale(samples, seg_on, radius)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    samples = (samples - np.stack([cx, cy], -1)[:, None, None, :]) * scale[:, None, None, None]
+    # Estimated centre of mass: capsule midpoints weighted by length x width.
+    a = samples[:, :, :-1].reshape(n, -1, 2)
+    b = samples[:, :, 1:].reshape(n, -1, 2)
+    ra = radius[:, :, :-1].reshape(n, -1)
+    rb = radius[:, :, 1:].reshape(n, -1)
+    valid = np.repeat(seg_on, k - 1, axis=1)
+    w = np.linalg.norm(b - a, axis=-1) * (ra + rb) * valid
+    wsum = np.maximum(w.sum(axis=1), 1e-12)
+    com = ((a + b) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
+    shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
+    a = (a + shift[:, None, :]) * ss
+    b = (b + shift[:, None, :]) * ss
+    canvas = rasterise_capsules(a, b, ra * ss, rb * ss, valid, TILE * ss, soft=soft)
+    # Exact correction of the estimate, by whole canvas pixels (overlaps, end caps).
+    cy_, cx_ = centre_of_mass(canvas)
+    target = (COM_INDEX + 0.5) * ss - 0.5
+    dy = np.rint(target - cy_).astype(np.int64)
+    dx = np.rint(target - cx_).astype(np.int64)
+    if np.any(dy) or np.any(dx):
+        canvas = shift_images(canvas, dy, dx)
+    return downsample(canvas, ss), scale.astype(np.float32)
+
+
+def _exact_scale(samples: np.ndarray, seg_on: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Largest zoom at which the inked outline (each point's own radius) spans <= INK_EXTENT.
+
+    Per axis the span at zoom ``s`` is ``max(s*x + r) - min(s*x - r)``, convex
+    and increasing in ``s``: start from the extremes' radii, take the smaller
+    zoom of the two axes, then shrink once more where the span still exceeds
+    (the span is at most proportional to the zoom, so that is a bound).
+    """
+    n = samples.shape[0]
+    on = np.broadcast_to(seg_on[..., None], radius.shape).reshape(n, -1)
+    r = radius.reshape(n, -1)
+    rows = np.arange(n)
+    scales = []
+    spans = []
+    for axis in (0, 1):
+        v = samples[..., axis].reshape(n, -1)
+        lo = np.where(on, v, np.inf).argmin(axis=1)
+        hi = np.where(on, v, -np.inf).argmax(axis=1)
+        ext = np.maximum(v[rows, hi] - v[rows, lo], 1e-3)
+        scales.append(np.maximum(INK_EXTENT - r[rows, lo] - r[rows, hi], 1.0) / ext)
+        spans.append(v)
+    s = np.minimum(*scales)
+    worst = np.zeros(n)
+    for v in spans:
+        top = np.where(on, s[:, None] * v + r, -np.inf).max(axis=1)
+        bottom = np.where(on, s[:, None] * v - r, np.inf).min(axis=1)
+        worst = np.maximum(worst, top - bottom)
+    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s)

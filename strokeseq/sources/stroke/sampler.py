@@ -1,0 +1,150 @@
+"""Drawing digits from the fitted stroke model, and the writer styles of sequences.
+
+:func:`draw_fitted` draws every random choice of a batch (allograph, shape
+coefficients, slant, pen width, pressure) in a fixed order;
+:func:`fitted_geometry` turns them into the sampled strokes that
+:func:`.pen.render_samples` draws. :func:`draw_styles` draws one writer style
+per sequence for ``writer="same"``: its slant, pen width, aspect, preferred
+allograph of every digit and shape noise, which every digit of the row then
+shares (``SHARE`` of its variation), as one person's hand would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .model import FittedModel, pressure_radius, shape_samples
+
+__all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles"]
+
+#: Correlation of a digit's slant, pen width and aspect with its writer's.
+SHARE = 0.85
+#: Probability that a digit uses its writer's preferred allograph of that digit.
+KEEP_ALLOGRAPH = 0.92
+#: Pen widths (px) drawn from the fitted model are kept in this range: the
+#: tracer's width estimate (ink mass / skeleton length) runs away on blotted
+#: digits whose skeleton is short, and MNIST's stroke widths stay within it.
+PEN_RANGE = (1.2, 5.5)
+#: Shape coefficients (in standard deviations) are drawn from a normal truncated here:
+#: the far tails of a per-allograph Gaussian are not shapes anybody writes.
+COEFF_CLIP = 2.0
+#: Scale of the residual (per control point) noise relative to the fitted residual.
+RESIDUAL_SCALE = 0.5
+#: Standard deviation of the log aspect (x stretch) drawn per digit.
+ASPECT_SD = 0.06
+
+
+def draw_styles(n_rows: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One writer style per row: standard normals and uniforms, model-free."""
+    return {
+        "z": rng.standard_normal((n_rows, 3)),  # slant, pen width, aspect
+        "allograph_u": rng.random((n_rows, 10)),  # preferred allograph per digit
+        "noise": np.exp(rng.uniform(np.log(0.6), np.log(1.4), n_rows)),
+    }
+
+
+def row_styles(style: dict[str, np.ndarray], row_of: np.ndarray) -> dict[str, np.ndarray]:
+    """Expand per-row styles to per-digit arrays (``row_of[i]`` is digit i's row)."""
+    return {k: v[row_of] for k, v in style.items()}
+
+
+def _choose(cdf: np.ndarray, ids: np.ndarray, labels: np.ndarray, u: np.ndarray) -> np.ndarray:
+    local = (u[:, None] > cdf[labels]).sum(axis=1)
+    local = np.minimum(local, cdf.shape[1] - 1)
+    return ids[labels, local]
+
+
+def draw_fitted(
+    model: FittedModel,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    opts: dict[str, Any],
+    style: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every random choice of a batch from the fitted model, in a fixed order.
+
+    ``opts``: ``variety`` (scale of the shape, slant and width spreads),
+    ``jitter`` (extra control-point jitter radius, px), ``pressure``,
+    ``pen_width`` (None or a (low, high) uniform override), ``slant`` and
+    ``rotation`` (extra uniform angles, degrees), ``aspect`` (None or a
+    log-uniform range multiplying the fitted width).
+    """
+    n = labels.size
+    t, n_p = model.mean.shape[1:3]
+    n_c = model.sd.shape[1]
+    allo = _choose(model.choice_cdf, model.choice_ids, labels, rng.random(n))
+    coeff = np.clip(rng.standard_normal((n, n_c)), -COEFF_CLIP, COEFF_CLIP)
+    noise = rng.standard_normal((n, t, n_p, 2))
+    z = rng.standard_normal((n, 3))
+    radius = opts["jitter"] * np.sqrt(rng.random((n, t, n_p)))
+    angle = rng.random((n, t, n_p)) * (2 * np.pi)
+    extra = rng.random((n, 4))  # pen, slant, rotation, aspect overrides
+    press = rng.uniform(1 - opts["pressure"], 1 + opts["pressure"], size=(n, t, 2))
+    resid = np.full(n, RESIDUAL_SCALE)
+    if style is not None:
+        pref = _choose(
+            model.choice_cdf, model.choice_ids, labels, style["allograph_u"][np.arange(n), labels]
+        )
+        own = rng.random(n) >= KEEP_ALLOGRAPH
+        allo = np.where(own, allo, pref)
+        z = SHARE * style["z"] + np.sqrt(1 - SHARE**2) * z
+        resid = RESIDUAL_SCALE * style["noise"]
+    v = opts["variety"]
+    pts = model.sample_shapes(allo, coeff, noise, v, resid)
+    pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+    slant = model.slant[allo, 0] + v * model.slant[allo, 1] * z[:, 0]
+    log_w = model.log_width[allo, 0] + v * model.log_width[allo, 1] * z[:, 1]
+    pen = np.clip(np.exp(log_w), *PEN_RANGE)
+    if opts["pen_width"] is not None:
+        lo, hi = opts["pen_width"]
+        pen = lo + (hi - lo) * extra[:, 0]
+    deg = opts["slant"] * (2 * extra[:, 1] - 1)  # extra lean, positive to the right
+    slant = slant - np.tan(np.radians(deg))
+    rot = opts["rotation"] * (2 * extra[:, 2] - 1)
+    aspect = np.exp(v * ASPECT_SD * z[:, 2])
+    if opts["aspect"] is not None:
+        lo, hi = np.log(opts["aspect"][0]), np.log(opts["aspect"][1])
+        aspect = aspect * np.exp(lo + (hi - lo) * extra[:, 3])
+    model_local = model.local_id
+    strokes = (np.int64(1) << model.n_strokes[allo]) - 1  # strokes 0..k-1 drawn
+    return {
+        "allograph": allo.astype(np.int64),
+        "allograph_local": model_local[allo],
+        "strokes": strokes,
+        "points": pts,
+        "jitter": np.full(n, opts["jitter"], np.float32),
+        "pen_width": pen.astype(np.float32),
+        "slant": np.degrees(np.arctan(-slant)).astype(np.float32),  # positive leans right
+        "rotation": rot.astype(np.float32),
+        "aspect": aspect.astype(np.float32),
+        "pressure": press,
+    }
+
+
+def fitted_geometry(
+    model: FittedModel, p: dict[str, np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sampled strokes ``(samples, seg_on, radius)`` of drawn parameters (see :func:`draw_fitted`)."""
+    allo = p["allograph"]
+    n = allo.size
+    seg = model.segments
+    t = model.mean.shape[1]
+    # Slant is stored in degrees, positive leaning right (as for the glyphs); with y
+    # pointing down that is x += s * y with s = -tan(slant).
+    sh = -np.tan(np.radians(p["slant"].astype(np.float64)))
+    th = np.radians(p["rotation"].astype(np.float64))
+    cos, sin = np.cos(th), np.sin(th)
+    asp = p["aspect"].astype(np.float64)
+    # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate.
+    m = np.empty((n, 2, 2))
+    m[:, 0, 0] = cos * asp
+    m[:, 0, 1] = cos * asp * sh - sin
+    m[:, 1, 0] = sin * asp
+    m[:, 1, 1] = sin * asp * sh + cos
+    pts = p["points"] @ m.transpose(0, 2, 1)[:, None]
+    samples = shape_samples(pts, seg, k)
+    seg_on = np.repeat(model.stroke_on[allo], seg, axis=1)
+    radius = pressure_radius(p["pen_width"].astype(np.float64), p["pressure"], seg, k, t)
+    return samples, seg_on, radius
