@@ -37,7 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Labelled images of handwritten digit sequences (MNIST or synthetic strokes).",
     )
     parser.add_argument("--version", action="version", version=f"strokeseq {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help=(
+            "log what happens on stderr (files found, unpacked copies, downloads and each "
+            "mirror tried); goes before the command: strokeseq -v sequence 305 0 10 120. "
+            "Without it only warnings are shown, and a failure is one line"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMANDS:  # every command ships with the package: a failed import is a bug
@@ -45,14 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(verbose: bool) -> None:
+    """``-v``: INFO records on stderr; otherwise only warnings, one line each.
+
+    Without ``-v`` no handler is installed, so Python's last-resort handler
+    prints warnings (a dataset waiting for another run's lock, a damaged cache
+    copy being rebuilt) as bare messages. Routine detail, such as each mirror
+    a download tried, is logged at INFO and shows only with ``-v``; a failure
+    is the one error line.
+    """
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.verbose:
-        import logging
-
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     from .errors import DataNotFoundError, DownloadError
 
     try:

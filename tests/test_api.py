@@ -20,8 +20,8 @@ def data(fake_mnist_dir, monkeypatch):
 
 
 def black(img_u8: np.ndarray) -> np.ndarray:
-    """The documented polarity map, in float32 arithmetic: ``1 - v/255``."""
-    return np.float32(1) - img_u8.astype(np.float32) / np.float32(255)
+    """The documented polarity map ``1 - v/255``, as one float32 division ``(255 - v) / 255``."""
+    return (np.uint8(255) - img_u8).astype(np.float32) / np.float32(255)
 
 
 def test_public_names():

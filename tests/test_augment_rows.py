@@ -316,7 +316,7 @@ def test_a_new_transform_is_one_unit_and_one_schema_entry(monkeypatch):
 
 
 def test_bilinear_does_not_depend_on_the_block():
-    """The corner-table gather (32+ digits) and the four-corner gather give the same bits."""
+    """Resampling a batch gives each image what resampling it in any smaller batch gives."""
     from strokeseq.augment._core import bilinear
 
     rng = np.random.default_rng(5)
@@ -325,3 +325,12 @@ def test_bilinear_does_not_depend_on_the_block():
     whole = bilinear(x, yx.copy())
     parts = [bilinear(x[s : s + 16], yx[:, s : s + 16].copy()) for s in range(0, 80, 16)]
     assert_bits(whole, np.concatenate(parts))
+
+
+def test_no_rows_is_an_empty_batch():
+    aug = Augmenter.preset("heavy")
+    out, params = aug.digits_rows(np.zeros((0, 28, 28)), [], 3, return_params=True)
+    assert out.shape == (0, 28, 28) and out.dtype == np.float32
+    assert params["affine"]["rotation"].shape == (0,)
+    img, boxes = aug.sequences_rows(np.zeros((0, 28, 50)), np.zeros((0, 2, 4), np.int64), [])
+    assert img.shape == (0, 28, 50) and boxes.shape == (0, 2, 4)

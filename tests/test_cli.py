@@ -25,7 +25,7 @@ def run(args, cwd, env_dir, extra_env=None):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
 
 

@@ -28,6 +28,7 @@ from conftest import make_fake_digits, write_fake_mnist
 
 from strokeseq.errors import DataNotFoundError, DownloadError, IdxFormatError
 from strokeseq.sources.mnist import files as data
+from strokeseq.sources.mnist import unpacked as ucache
 from strokeseq.sources.mnist.idx import read_idx, write_idx
 
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -209,7 +210,7 @@ def _copies(cache: Path) -> list[Path]:
 
 
 def test_unpacked_copy_is_memory_mapped(env, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)  # fixtures are tiny
+    monkeypatch.setattr(ucache, "UNPACK_MIN_BYTES", 0)  # fixtures are tiny
     folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
     x1, y1 = data.load_mnist("test", folder)
     assert not _mapped(x1)  # first time: gunzipped in memory, copy stored
@@ -220,16 +221,16 @@ def test_unpacked_copy_is_memory_mapped(env, tmp_path, monkeypatch):
     ]
     raw = gzip.decompress((folder / "t10k-images-idx3-ubyte.gz").read_bytes())
     assert unpacked[0].read_bytes() == raw
-    record = json.loads(data._sum_path(unpacked[0]).read_text())
+    record = json.loads(ucache._sum_path(unpacked[0]).read_text())
     assert record["crc32"] == zlib.crc32(raw) and record["bytes"] == len(raw)
-    data._read_cached.cache_clear()  # as a new process would
+    ucache._read_cached.cache_clear()  # as a new process would
     x2, y2 = data.load_mnist("test", folder)
     assert _mapped(x2) and not x2.flags.writeable and type(x2) is np.ndarray
     np.testing.assert_array_equal(x2, x1, strict=True)
     np.testing.assert_array_equal(y2, y1, strict=True)
     # A truncated copy is ignored (with a warning) and rewritten.
     unpacked[0].write_bytes(unpacked[0].read_bytes()[:-3])
-    data._read_cached.cache_clear()
+    ucache._read_cached.cache_clear()
     x3, _ = data.load_mnist("test", folder)
     np.testing.assert_array_equal(x3, x1, strict=True)
     assert unpacked[0].stat().st_size == 16 + 20 * 28 * 28
@@ -238,13 +239,13 @@ def test_unpacked_copy_is_memory_mapped(env, tmp_path, monkeypatch):
     write_fake_mnist(folder, n_train=10, n_test=30)
     assert len(data.load_mnist("test", folder)[0]) == 30
     assert len(_copies(env)) == 2
-    assert not unpacked[0].exists() and not data._sum_path(unpacked[0]).exists()
+    assert not unpacked[0].exists() and not ucache._sum_path(unpacked[0]).exists()
 
 
 @pytest.mark.parametrize("damage", ["zero", "permute", "no_record", "bad_record"])
 def test_damaged_unpacked_copy_is_detected_and_rebuilt(env, tmp_path, monkeypatch, caplog, damage):
     """Zeroed pixels or reordered digits in the copy used to be served silently."""
-    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setattr(ucache, "UNPACK_MIN_BYTES", 0)
     folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
     x1, _ = data.load_mnist("test", folder)
     x1 = x1.copy()
@@ -258,17 +259,17 @@ def test_damaged_unpacked_copy_is_detected_and_rebuilt(env, tmp_path, monkeypatc
         body[16:] = digits[np.r_[1:20, 0]].ravel()  # same bytes, other order
         body.tofile(copy)
     elif damage == "no_record":
-        data._sum_path(copy).unlink()
+        ucache._sum_path(copy).unlink()
     else:
-        data._sum_path(copy).write_text("[1, 2]")
-    data._read_cached.cache_clear()
+        ucache._sum_path(copy).write_text("[1, 2]")
+    ucache._read_cached.cache_clear()
     with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
         x2, _ = data.load_mnist("test", folder)
     np.testing.assert_array_equal(x2, x1, strict=True)
     assert "is damaged" in caplog.text and "rebuilding" in caplog.text
     # Rebuilt: the next process maps a verified copy again, silently.
     caplog.clear()
-    data._read_cached.cache_clear()
+    ucache._read_cached.cache_clear()
     with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
         x3, _ = data.load_mnist("test", folder)
     assert _mapped(x3) and not caplog.text
@@ -276,7 +277,7 @@ def test_damaged_unpacked_copy_is_detected_and_rebuilt(env, tmp_path, monkeypatc
 
 
 def test_derived_table_cached_beside_the_copy_and_verified(env, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setattr(ucache, "UNPACK_MIN_BYTES", 0)
     folder = write_fake_mnist(tmp_path / "d", n_train=10, n_test=20)
     path = folder / "t10k-images-idx3-ubyte.gz"
     calls = []
@@ -286,14 +287,14 @@ def test_derived_table_cached_beside_the_copy_and_verified(env, tmp_path, monkey
         return images.reshape(len(images), -1).sum(axis=1, dtype=np.int64)
 
     t1 = data.derived_table(path, "ink_sum", compute)
-    data._read_cached.cache_clear()
+    ucache._read_cached.cache_clear()
     t2 = data.derived_table(path, "ink_sum", compute)
     assert len(calls) == 1  # the second process loads it
     np.testing.assert_array_equal(t2, t1, strict=True)
     table = next((env / "unpacked").glob("*.ink_sum.npy"))
     # A damaged table is recomputed (with a warning) ...
     table.write_bytes(table.read_bytes()[:-8] + bytes(8))
-    data._read_cached.cache_clear()
+    ucache._read_cached.cache_clear()
     with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
         np.testing.assert_array_equal(data.derived_table(path, "ink_sum", compute), t1)
     assert len(calls) == 2 and "recomputing damaged table" in caplog.text
@@ -302,10 +303,10 @@ def test_derived_table_cached_beside_the_copy_and_verified(env, tmp_path, monkey
     content = copy.read_bytes()
     assert content[-1] != 1
     copy.write_bytes(content[:-1] + b"\x01")  # other data in the copy ...
-    record = json.loads(data._sum_path(copy).read_text())
+    record = json.loads(ucache._sum_path(copy).read_text())
     record["crc32"] = zlib.crc32(copy.read_bytes())  # ... with a matching record
-    data._sum_path(copy).write_text(json.dumps(record))
-    data._read_cached.cache_clear()
+    ucache._sum_path(copy).write_text(json.dumps(record))
+    ucache._read_cached.cache_clear()
     t3 = data.derived_table(path, "ink_sum", compute)
     assert len(calls) == 3 and t3[-1] == t1[-1] - content[-1] + 1
 
@@ -355,9 +356,9 @@ def test_absurd_header_refused_before_decompressing(env, tmp_path):
 
 
 def test_unpack_can_be_disabled(env, fake_mnist_dir, monkeypatch):
-    monkeypatch.setattr(data, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setattr(ucache, "UNPACK_MIN_BYTES", 0)
     monkeypatch.setenv("STROKESEQ_UNPACK", "0")
-    data._read_cached.cache_clear()
+    ucache._read_cached.cache_clear()
     data.load_mnist("test", fake_mnist_dir)
     assert not (env / "unpacked").exists()
 
@@ -503,7 +504,7 @@ def _child_load(hashes: dict[str, str], barrier, out) -> None:
     from strokeseq.sources.mnist import files as child_data
 
     child_data.HASHES.update(hashes)
-    barrier.wait(timeout=30)
+    barrier.wait(timeout=600)  # generous deadlines: the machine may be loaded
     x, y = child_data.load_mnist("test")
     out.put((hashlib.sha256(x.tobytes()).hexdigest(), y.tobytes()))
 
@@ -516,9 +517,9 @@ def test_two_processes_download_into_one_cache(env, server, monkeypatch):
     procs = [ctx.Process(target=_child_load, args=(hashes, barrier, out)) for _ in range(2)]
     for p in procs:
         p.start()
-    results = [out.get(timeout=60) for _ in procs]
+    results = [out.get(timeout=600) for _ in procs]
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=300)
         assert p.exitcode == 0
     want_x, want_y = make_fake_digits(30, seed=2)
     assert results == [(hashlib.sha256(want_x.tobytes()).hexdigest(), want_y.tobytes())] * 2

@@ -19,11 +19,15 @@ def _shards(folder):
 
 @pytest.mark.slow
 def test_dask_local_cluster_byte_identical(tmp_path, fake_mnist_dir):
+    import dask
     from dask.distributed import Client, LocalCluster
 
     local = tmp_path / "local"
     generate_dataset(local, 300, CFG, 9, shard_size=40, file_format="tar", data_dir=fake_mnist_dir)
+    # Generous deadlines (not retries): on a loaded machine workers start slowly.
+    slow = {"distributed.comm.timeouts.connect": "600s", "distributed.comm.timeouts.tcp": "600s"}
     with (
+        dask.config.set(slow),
         LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
         ) as cluster,

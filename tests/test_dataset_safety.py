@@ -107,7 +107,7 @@ def test_wait_for_the_holder_then_run(tmp_path, fake_mnist_dir):
     assert holder.wait(60) == 0
     assert s.shards_written == 2 and load_dataset(out).images.shape[0] == 40
     # a bounded wait gives up with the holder's name
-    holder = _hold(out, 300)
+    holder = _hold(out, 120)
     try:
         with pytest.raises(DatasetLockedError, match="wait longer"):
             generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir, wait=0.5)
@@ -412,3 +412,28 @@ def test_a_run_refused_by_the_lock_removes_nothing(tmp_path, fake_mnist_dir, mon
     with pytest.raises(DatasetLockedError):
         generate_dataset(out, 20, CFG, 1, data_dir=fake_mnist_dir)
     assert (out / "manifest.json").read_text() == "the other run's"
+
+
+def test_two_runs_started_together_do_not_mix(tmp_path, fake_mnist_dir):
+    """Two CLI runs into one folder with different seeds: one finishes, the other refuses."""
+    out = tmp_path / "d"
+    args = ["--count", "3000", "--shard-size", "100", "--data-dir", str(fake_mnist_dir),
+            "--workers", "2", "--no-progress"]  # fmt: skip
+    cmd = [sys.executable, "-m", "strokeseq.cli", "dataset", str(out), *args]
+    procs = [
+        subprocess.Popen([*cmd, "--seed", str(seed)], stderr=subprocess.PIPE, text=True)
+        for seed in (1, 2)
+    ]
+    results = [(p.wait(300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    # refused by the lock while the other ran, or as a different dataset (seed) after it
+    assert "being written by another run" in refused or "different dataset" in refused
+    winner = _manifest(out)["seed"]
+    ds = load_dataset(out)  # every shard's hash and rows check out
+    ref = tmp_path / "ref"
+    generate_dataset(ref, 3000, {}, winner, shard_size=100, data_dir=fake_mnist_dir)
+    assert _shards(out) == _shards(ref) and len(ds) == 3000

@@ -77,9 +77,7 @@ BLOCKS = _blocks()
 OPTIONAL = ("torch", "pyarrow", "datasets", "dask")
 #: Blocks known not to run as pasted, owned by other parts of the docs: strict xfail,
 #: so the test says so the day they are fixed (then remove the entry).
-KNOWN_BROKEN = {
-    "docs/augmentation.md#1": "a fragment: uses ink, rng, images and boxes it never defines",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 @pytest.mark.slow

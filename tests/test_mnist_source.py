@@ -185,14 +185,14 @@ def test_mismatched_qmnist_does_not_break_the_script(mismatched_qmnist, tmp_path
         "--data-dir",
         str(mismatched_qmnist),
     ]
-    r = subprocess.run([*args, "-o", str(out)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*args, "-o", str(out)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert out.is_file()
     r = subprocess.run(
         [*args, "-o", str(tmp_path / "s.png"), "--writer", "same"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert r.returncode == 2 and "has 300 rows, expected exactly 100" in r.stderr
 
@@ -211,11 +211,11 @@ def test_mismatched_qmnist_does_not_break_datasets(mismatched_qmnist, tmp_path):
 def test_ink_box_table_cached_beside_the_unpacked_copy(fake_mnist_dir, tmp_path, monkeypatch):
     """A worker's start-up is import + memory map: the ink boxes come from the cache."""
     from strokeseq.sources import base
-    from strokeseq.sources.mnist import files, source
+    from strokeseq.sources.mnist import source, unpacked
 
-    monkeypatch.setattr(files, "UNPACK_MIN_BYTES", 0)
+    monkeypatch.setattr(unpacked, "UNPACK_MIN_BYTES", 0)
     monkeypatch.setenv("STROKESEQ_DATA_DIR", str(tmp_path / "cache"))
-    files._read_cached.cache_clear()
+    unpacked._read_cached.cache_clear()
     calls = []
 
     def counting(images):
@@ -225,7 +225,7 @@ def test_ink_box_table_cached_beside_the_unpacked_copy(fake_mnist_dir, tmp_path,
     monkeypatch.setattr(source, "ink_boxes", counting)
     first = MnistSource("train", data_dir=fake_mnist_dir).extents
     assert calls == [300]
-    files._read_cached.cache_clear()  # as a new worker process would
+    unpacked._read_cached.cache_clear()  # as a new worker process would
     second = MnistSource("train", data_dir=fake_mnist_dir)
     np.testing.assert_array_equal(second.extents, first, strict=True)
     assert calls == [300]  # loaded, not recomputed

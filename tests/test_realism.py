@@ -97,12 +97,13 @@ def test_cli_refuses_bad_options(capsys):
 def test_cnn_is_deterministic_and_learns():
     pytest.importorskip("torch")
     rng = np.random.default_rng(2)
-    y = np.arange(300) % 2
-    x = rng.random((300, 28, 28)).astype(np.float32) * 0.2
+    y = np.arange(160) % 2
+    x = rng.random((160, 28, 28)).astype(np.float32) * 0.2
     x[y == 1, 8:20, 12:16] = 1.0
     # one thread: fast on a loaded machine, and the same bytes on any core count
-    a = R.cnn_accuracy(x, y, x[:100], y[:100], epochs=2, seed=3, threads=1)
-    b = R.cnn_accuracy(x, y, x[:100], y[:100], epochs=2, seed=3, threads=1)
+    kw = {"epochs": 2, "seed": 3, "batch_size": 16, "threads": 1}
+    a = R.cnn_accuracy(x, y, x[:40], y[:40], **kw)
+    b = R.cnn_accuracy(x, y, x[:40], y[:40], **kw)
     assert a.overall == b.overall == 1.0
     np.testing.assert_array_equal(a.per_digit[:2], 1.0)
     assert np.isnan(a.per_digit[2:]).all()  # digits absent from the test set
@@ -162,10 +163,10 @@ def test_proxy_on_real_beats_synthetic(real_sample, synthetic):
 @pytest.mark.mnist
 def test_memorisation_flags_copies_only(real_sample):
     xall, _, _, _, xte, _ = real_sample
-    ref = xall[:20000]
-    copies = R.memorisation(ref[:300], ref, xte, n=300)
+    ref = xall[:10000]
+    copies = R.memorisation(ref[:200], ref, xte, n=200)
     assert copies.source == 0.0 and copies.real > 0.0 and copies.ratio == 0.0
     assert copies.near_copies == 1.0
-    honest = R.memorisation(xte[300:600], ref, xte[:300], n=300, seed=1)
+    honest = R.memorisation(xte[200:400], ref, xte[:200], n=200, seed=1)
     assert 0.8 < honest.ratio < 1.25 and honest.source > 0.0
     assert honest.near_copies < 0.05

@@ -14,20 +14,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 
 import numpy as np
 
 from ..rng import as_generator
-from ._core import (
-    CHUNK,
-    bilinear,
-    check_batch,
-    finish,
-    gaussian_blur,
-    kernel_bank,
-    per_sample,
-)
+from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample
+from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, Fields, affine_inverse, warp
 
 __all__ = [
     "affine",
@@ -39,19 +31,6 @@ __all__ = [
     "renormalize_mnist",
     "stroke_width",
 ]
-
-SIZE = 28
-CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
-_GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-# the same grid, (y, x) stacked, in the coordinates of the image padded by one pixel
-_GRID_YX1 = np.stack([_GRID_Y + 1, _GRID_X + 1])[:, None]  # (2, 1, 28, 28)
-# Resampling works on blocks of this many digits: their fields, coordinates and
-# gathers (~2 MB) stay in cache; 2048-digit blocks ran 1.5-2x slower per digit
-# on the shared 2-core machine. Independent of CHUNK, which defines the draws.
-BLOCK = 256
-# A warp of at least this many digits spreads its blocks over the thread pool;
-# below it the pool's hand-offs cost more than they save.
-POOL_MIN = 1024
 
 
 def elastic_field(
@@ -105,197 +84,6 @@ def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np
     if np.any(sigma_a <= 0):
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
     return alpha_a, sigma_a
-
-
-class Fields:
-    """Elastic displacement fields from pre-drawn uniform [0, 1) noise, made block by block.
-
-    ``u`` (m, 2, 28, 28) is the noise of ``m`` elastic digits, ``alpha`` and
-    ``sigma`` checked float64 ``(m,)``. Without ``groups`` the noise is one
-    chunk of one call (what :func:`elastic_field` draws at a time); with
-    ``groups`` (m,) it comes from several chunks or calls, each labelled, and
-    every field is exactly the one its own chunk would give (see
-    :func:`strokeseq.augment._core.kernel_bank`). ``where`` (m,) places the
-    elastic digits among the ``n`` digits of a warp (the others get no
-    displacement); None: all ``n == m`` digits are elastic.
-
-    :meth:`block` makes the fields of warp digits ``s:e`` only, so a warp
-    works on a block while it is in cache (no field is stored for the batch).
-    """
-
-    def __init__(
-        self,
-        u: np.ndarray,
-        alpha: np.ndarray,
-        sigma: np.ndarray,
-        groups: np.ndarray | None = None,
-        where: np.ndarray | None = None,
-        n: int | None = None,
-    ) -> None:
-        self.u, self.alpha = u, alpha.astype(np.float32)
-        self.bank, self.inverse = kernel_bank(sigma, groups, SIZE)
-        r = self.bank.sum(axis=2)  # row sums of G: G 1 G^T is their outer product
-        self.ones = r[:, :, None] * r[:, None, :]
-        self.where = where
-        if where is not None:
-            self.slot = np.full(n, -1, np.intp)  # warp digit -> elastic digit
-            self.slot[where] = np.arange(where.size)
-
-    def _smooth(self, idx: slice | np.ndarray) -> np.ndarray:
-        """``alpha * G (2u - 1) G^T`` for the elastic digits ``idx``."""
-        u = self.u[idx]
-        inverse = self.inverse[idx]
-        if self.bank.shape[0] == 1:  # one kernel for the chunk: one broadcast product
-            g = self.bank[0]
-            f = g @ u @ g.T
-        else:
-            g = self.bank[inverse][:, None]
-            f = g @ u @ g.transpose(0, 1, 3, 2)
-        # alpha * G(2u - 1)G^T = 2 alpha * G u G^T - alpha * G 1 G^T: the constant
-        # part is the smoothed all-ones field (small near the edges, where the zero
-        # padding bites), which saves two passes over the noise.
-        a = self.alpha[idx][:, None, None, None]
-        f *= 2 * a
-        f -= a * self.ones[inverse][:, None]
-        return f
-
-    def block(self, s: int, e: int) -> np.ndarray | None:
-        """Fields of warp digits ``s:e`` (zeros for non-elastic ones), or None if none is elastic."""
-        if self.where is None:
-            return self._smooth(slice(s, e))
-        slot = self.slot[s:e]
-        on = np.flatnonzero(slot >= 0)
-        if on.size == 0:
-            return None
-        if on.size == e - s:
-            return self._smooth(slot)
-        f = np.zeros((e - s, 2, SIZE, SIZE), np.float32)
-        f[on] = self._smooth(slot[on])
-        return f
-
-
-def _affine_inverse(
-    n: int,
-    rotation: object,
-    shear: object,
-    scale: object,
-    aspect: object,
-    translate: object,
-) -> np.ndarray:
-    """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
-    rot = np.deg2rad(per_sample(rotation, n, "rotation"))
-    sh = per_sample(shear, n, "shear")
-    if np.any(np.abs(sh) >= 80):
-        raise ValueError("shear must be within (-80, 80) degrees")
-    sh = np.tan(np.deg2rad(sh))
-    sc = per_sample(scale, n, "scale")
-    asp = per_sample(aspect, n, "aspect")
-    if np.any(sc <= 0) or np.any(asp <= 0):
-        raise ValueError("scale and aspect must be > 0")
-    t = np.asarray(translate, dtype=np.float64)
-    if t.shape == (2,):
-        t = np.broadcast_to(t, (n, 2))
-    if t.shape != (n, 2) or not np.all(np.isfinite(t)):
-        raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
-    sx, sy = sc * np.sqrt(asp), sc / np.sqrt(asp)
-    cos, sin = np.cos(rot), np.sin(rot)
-    # Forward map on centred (x, y) with y pointing down, applied right to left:
-    # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
-    # for shear > 0), then rotation (counter-clockwise as displayed for > 0).
-    # R = [[cos, sin], [-sin, cos]], H = [[1, -sh], [0, 1]], S = diag(sx, sy).
-    m00 = cos * sx
-    m01 = (-cos * sh + sin) * sy
-    m10 = -sin * sx
-    m11 = (sin * sh + cos) * sy
-    det = m00 * m11 - m01 * m10
-    i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
-    inv = np.empty((n, 2, 3))
-    # source (x, y) = c + Minv @ (out - c - t); stored as rows for (y, x).
-    tx, ty = t[:, 0], t[:, 1]
-    inv[:, 1, 0], inv[:, 1, 1] = i01, i00  # x_src from (y, x)
-    inv[:, 0, 0], inv[:, 0, 1] = i11, i10  # y_src from (y, x)
-    inv[:, 1, 2] = CENTRE - i00 * (CENTRE + tx) - i01 * (CENTRE + ty)
-    inv[:, 0, 2] = CENTRE - i10 * (CENTRE + tx) - i11 * (CENTRE + ty)
-    return inv
-
-
-def warp(
-    ink: np.ndarray,
-    inv: np.ndarray | None,
-    fields: Fields | None,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """One bilinear resampling: ``out(q) = in(A^-1 q + d(q))`` (affine, then field).
-
-    ``inv`` is from :func:`_affine_inverse` (None = identity); the displacement
-    ``d`` comes from ``fields`` (None: none). Works in blocks of :data:`BLOCK`
-    digits (fields, coordinates and gathers of a block stay in cache); large
-    batches spread the blocks over a small thread pool. Nothing here is
-    random, and every digit's result is its own: the output does not depend
-    on the blocks or the threads. Written into ``out`` when given.
-    """
-    n = ink.shape[0]
-    if out is None:
-        out = np.empty_like(ink)
-    pool = _threads() if n >= POOL_MIN else None
-    jobs = []
-    for s in range(0, n, BLOCK):
-        e = min(n, s + BLOCK)
-        if pool is None:
-            _warp_block(out, ink, inv, fields, s, e)
-        else:
-            jobs.append(pool.submit(_warp_block, out, ink, inv, fields, s, e))
-    for job in jobs:
-        job.result()
-    return out
-
-
-def _warp_block(
-    out: np.ndarray, ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None, s: int, e: int
-) -> None:
-    f = fields.block(s, e) if fields is not None else None
-    # source (y, x) of every output pixel, in the coordinates of the padded image
-    if inv is None:
-        if f is None:
-            yx = np.broadcast_to(_GRID_YX1, (2, e - s, SIZE, SIZE)).copy()
-        else:
-            yx = f.transpose(1, 0, 2, 3) + _GRID_YX1
-    else:
-        a = inv[s:e].astype(np.float32).transpose(1, 2, 0)[:, :, :, None, None]  # (2, 3, m, 1, 1)
-        yx = a[:, 0] * _GRID_Y + a[:, 1] * _GRID_X
-        yx += a[:, 2] + 1.0
-        if f is not None:
-            yx += f.transpose(1, 0, 2, 3)
-    out[s:e] = bilinear(ink[s:e], yx)
-
-
-_POOL = None
-
-
-def _forget_pool() -> None:
-    # Threads do not survive fork: a child must build its own pool, or work
-    # submitted to the inherited one would wait forever.
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _threads():
-    """A small process-wide thread pool for resampling large batches (None: single-threaded).
-
-    ``STROKESEQ_THREADS`` sets its size (default: the CPUs, at most 4; 1
-    turns it off, e.g. inside worker processes that already fill the CPUs).
-    """
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
-        _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
-    return _POOL or None
 
 
 def elastic(
@@ -383,7 +171,7 @@ def affine(
     ndarray, shape (n, 28, 28), float32 in [0, 1]
     """
     x = check_batch(ink)
-    inv = _affine_inverse(x.shape[0], rotation, shear, scale, aspect, translate)
+    inv = affine_inverse(x.shape[0], rotation, shear, scale, aspect, translate)
     return finish(warp(x, inv, None))
 
 

@@ -163,6 +163,8 @@ class Augmenter:
         """Every active unit's draws, call by call (one generator each), joined in call order."""
         units = [UNITS[section][t] for t in self._on[section]]
         entries = self._config[section]
+        if not gens:  # no rows: empty draws (a throwaway generator draws nothing for 0 items)
+            return draw_call(units, entries, np.random.default_rng(0), 0, shape, True)
         calls = [draw_call(units, entries, g, per_row, shape, PARAMS_FIRST[section]) for g in gens]
         if len(calls) == 1:
             return calls[0]

@@ -31,6 +31,7 @@ from . import digit as _d
 from . import sequence as _s
 from ._core import gaussian_blur
 from .config import SCHEMA, Param
+from .warp import Fields, affine_inverse, warp
 
 __all__ = ["PARAMS_FIRST", "UNITS", "Draw", "Unit", "join"]
 
@@ -253,7 +254,7 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
             return np.where(on, v[key][union], ident)
 
         translate = np.stack([pick("translate_x", 0.0), pick("translate_y", 0.0)], axis=1)
-        inv = _d._affine_inverse(
+        inv = affine_inverse(
             union.size,
             pick("rotation", 0.0),
             pick("shear", 0.0),
@@ -274,9 +275,9 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
             kgroups = rows.astype(np.int64) * (1 << 32) + own // _d.CHUNK
         else:
             kgroups = own // _d.CHUNK
-        f = _d.Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
+        f = Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
     out = x.copy()
-    out[union] = _d.warp(x[union], inv, f)
+    out[union] = warp(x[union], inv, f)
     return out
 
 

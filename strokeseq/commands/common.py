@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_source_options", "int_arg", "seed_arg", "source_arg", "write_png_atomic"]
+__all__ = [
+    "add_source_options",
+    "current_umask",
+    "int_arg",
+    "seed_arg",
+    "source_arg",
+    "write_png_atomic",
+]
 
 
 def int_arg(text: str) -> int:
@@ -86,7 +93,9 @@ def add_augment_options(p: argparse.ArgumentParser) -> None:
         "augmentation", "a preset or config file, and direct flags that override its entries"
     )
     g.add_argument(
-        "--augment", metavar="CONFIG", help="preset (light, medium, heavy) or TOML/JSON file"
+        "--augment",
+        metavar="CONFIG",
+        help="preset (none, light, medium, heavy) or a TOML/JSON config file",
     )
     g.add_argument(
         "--elastic",
@@ -160,6 +169,7 @@ def write_png_atomic(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600: mode as open() would
         with os.fdopen(fd, "wb") as fh:
             Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(fh, format="PNG")
         if overwrite:
@@ -171,6 +181,19 @@ def write_png_atomic(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it; not thread-safe).
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def source_arg(text: str) -> str:

@@ -188,6 +188,17 @@ def run(args: argparse.Namespace) -> int:
             )
         bar.update(done - bar.n)
 
+    # The CLI is quiet unless -v, but waiting for another run and taking over
+    # from a killed one are things the user must see: one line each on stderr.
+    import logging
+
+    lock_log = logging.getLogger("strokeseq.dataset.folder_lock")
+    notice = None
+    if not getattr(args, "verbose", False):
+        notice = logging.StreamHandler(sys.stderr)
+        notice.setLevel(logging.WARNING)
+        notice.setFormatter(logging.Formatter("strokeseq dataset: %(message)s"))
+        lock_log.addHandler(notice)
     try:
         s = generate_dataset(
             args.out,
@@ -210,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+        if notice is not None:
+            lock_log.removeHandler(notice)
     rate = f"{s.samples_per_second:,.0f} samples/s" if s.samples_written else "nothing to do"
     kept = f", {s.shards_kept} kept from an earlier run" if s.shards_kept else ""
     print(

@@ -1,23 +1,24 @@
-"""Making a whole dataset: plan shards, resume, run them on an engine, keep the manifest.
+"""Making a whole dataset: check, lock the folder, plan shards, run them on an engine.
 
 Resume semantics: the manifest lists finished shards only, and is replaced
 atomically after each one. A shard file appears under its final name only
 when complete (temporary name + rename). So after a kill at any moment the
 folder holds a valid manifest, complete shards, and perhaps temporary files;
-a new run with the same arguments deletes the temporary files, keeps the
-shards the manifest lists (present with the recorded size; ``verify=True``
-also re-hashes them) and generates the others. Since a shard is a pure
-function of (config, seed, shard range), the result is byte-identical to an
-uninterrupted run.
-"""
+a new run with the same arguments (and the same digit data) deletes the
+temporary files, keeps the shards the manifest lists (the very files written,
+or matching their SHA-256: :mod:`strokeseq.dataset.resume`) and generates the
+others. Since a shard is a pure function of (config, seed, shard range), the
+result is byte-identical to an uninterrupted run. One run at a time holds the
+folder (:mod:`strokeseq.dataset.folder_lock`); everything that can refuse a
+run is checked before the folder is created. Engines: in this process, local
+worker processes (:mod:`strokeseq.dataset.local_engine`) or Dask
+(:mod:`strokeseq.dataset.dask_engine`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import shutil
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,19 +28,16 @@ from typing import Any
 import numpy as np
 
 from .config import DatasetConfig
-from .folder_lock import LOCK, LOCK_INFO, FolderLock
+from .folder_lock import FolderLock
 from .manifest import (
     FORMAT,
     FORMAT_VERSION,
-    IDENTITY_KEYS,
-    MANIFEST,
-    read_manifest,
-    safe_shard_path,
     versions,
     write_manifest,
 )
+from .resume import clean_temporaries, discard_if_empty, prepare, stamp
 from .sampling import SampleContext, label_columns
-from .shards import ShardJob, build_shard, hash_shard
+from .shards import ShardJob, build_shard
 from .writers import FORMATS
 
 __all__ = ["DatasetSummary", "generate_dataset"]
@@ -143,138 +141,6 @@ def _level(compress: bool | int) -> int:
     return int(compress)
 
 
-def _ours(p: Path) -> bool:
-    n = p.name
-    return n in (MANIFEST, LOCK, LOCK_INFO) or n.startswith(
-        ("shard-", ".shard-", ".manifest.", ".lock.json.")
-    )
-
-
-def _remove(p: Path) -> None:
-    if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
-    else:
-        p.unlink(missing_ok=True)
-
-
-def _clean_temporaries(folder: Path) -> None:
-    for p in folder.iterdir():
-        if p.name.startswith((".shard-", ".manifest.")) and ".tmp" in p.name:
-            _remove(p)
-
-
-def _describe_data(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Which digit data differs: files by name, writer provenance on/off."""
-    out = []
-    for name in sorted(set(old) | set(new)):
-        o, n = old.get(name) or {}, new.get(name) or {}
-        if o == n:
-            continue
-        of, nf = o.get("files") or {}, n.get("files") or {}
-        files = sorted(f for f in set(of) | set(nf) if of.get(f) != nf.get(f))
-        if files:
-            out.append(f"{name}: other {', '.join(files)}")
-        if o.get("writers") != n.get("writers"):
-            state = {None: "off"}
-            out.append(
-                f"{name}: writer provenance {state.get(o.get('writers'), 'on')} there, "
-                f"{state.get(n.get('writers'), 'on')} now"
-                if (o.get("writers") is None) != (n.get("writers") is None)
-                else f"{name}: other writer labels"
-            )
-        if not files and o.get("writers") == n.get("writers"):
-            out.append(f"{name}: {o or 'not used'} there, {n or 'not used'} now")
-    return "; ".join(out) or "details"
-
-
-def _describe_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    diffs = []
-    for key in IDENTITY_KEYS:
-        if old.get(key) != new.get(key):
-            if key == "config_sha256":
-                oc, nc = old.get("config", {}), new["config"]
-                keys = sorted(k for k in set(oc) | set(nc) if oc.get(k) != nc.get(k))
-                diffs.append(f"config ({', '.join(keys) or 'details'})")
-            elif key == "data":
-                diffs.append(f"digit data ({_describe_data(old.get(key) or {}, new[key])})")
-            else:
-                diffs.append(f"{key} ({old.get(key)!r} there, {new.get(key)!r} now)")
-    return "; ".join(diffs)
-
-
-def _stamp(path: Path) -> list[int]:
-    """``[size, inode, mtime_ns]`` of a shard file: changes when it is replaced or edited."""
-    st = path.stat()
-    return [st.st_size, st.st_ino, st.st_mtime_ns]
-
-
-def _prepare(folder: Path, head: dict[str, Any], overwrite: bool, verify: bool) -> list[dict]:
-    """Create or reopen ``folder``; return the finished shards that can be kept."""
-    old = None
-    if (folder / MANIFEST).exists():
-        try:
-            old = read_manifest(folder)
-        except ValueError as exc:
-            if not overwrite:
-                raise ValueError(
-                    f"{exc}; use --overwrite (overwrite=True) to replace it"
-                ) from None
-    elif any(not _ours(p) for p in folder.iterdir()) and not overwrite:
-        raise ValueError(
-            f"{folder} is not empty and is not a strokeseq dataset; choose a new folder "
-            "or use --overwrite (overwrite=True) to write into it"
-        )
-    if old is not None and head["seed"] is None:
-        head["seed"] = old.get("seed")  # resuming without a seed: the folder's seed
-    if old is not None and "data" not in old:
-        log.warning(
-            "%s was made by an older strokeseq that did not record its digit data: "
-            "resuming it without checking that the data is the same",
-            folder,
-        )
-        old["data"] = head["data"]
-    if old is not None and any(old.get(k) != head.get(k) for k in IDENTITY_KEYS):
-        if not overwrite:
-            raise ValueError(
-                f"{folder} holds a different dataset: {_describe_difference(old, head)}. "
-                "Use the same arguments to resume it, another folder, or --overwrite "
-                "(overwrite=True) to replace it"
-            )
-        old = None
-    if old is None:  # fresh start (overwrite, or only our leftovers): clear our files
-        for p in folder.iterdir():
-            if _ours(p) and p.name not in (LOCK, LOCK_INFO):  # the lock is this run's
-                _remove(p)
-        return []
-    if old.get("versions") != head["versions"]:
-        log.warning(
-            "resuming %s made with %s, now %s: shards may differ byte-wise",
-            folder,
-            old.get("versions"),
-            head["versions"],
-        )
-    kept = []
-    for entry in old["shards"]:
-        path = safe_shard_path(folder, entry["file"])
-        if not path.exists():
-            continue
-        # Cheap check: the file is the very one this strokeseq wrote (same size,
-        # inode and modification time as recorded); anything else is re-hashed.
-        if not verify and not path.is_dir() and entry.get("stat") == _stamp(path):
-            ok = True
-        else:
-            try:
-                size, digest = hash_shard(path)
-            except (OSError, ValueError):  # unreadable, or a damaged PNG folder
-                size, digest = -1, ""
-            ok = size == entry["bytes"] and digest == entry["sha256"]
-        if ok:
-            kept.append(entry)
-        else:
-            log.warning("shard %s does not match the manifest: making it again", entry["file"])
-    return kept
-
-
 def generate_dataset(
     out: str | os.PathLike[str],
     count: int,
@@ -334,7 +200,8 @@ def generate_dataset(
     overwrite : bool
         Replace a folder holding a different dataset (or other files).
     verify : bool
-        Re-hash the shards kept from an earlier run (default: size check).
+        Re-hash every shard kept from an earlier run (default: only those whose
+        size, inode or modification time differ from when they were written).
     fsync : bool
         Flush each shard to disk before it is renamed (power-loss safety;
         not needed against killed processes).
@@ -410,29 +277,17 @@ def generate_dataset(
                 )  # fmt: skip
             except BaseException:
                 if created:  # cleared while still held, so no waiter sees it half-removed
-                    _discard_if_empty(folder, keep_lock=True)
+                    discard_if_empty(folder, keep_lock=True)
                 raise
     except BaseException:
         # Only a run that held the folder clears it: a run refused because
         # another one holds it (both created it at once) leaves it alone.
         if created and held:
-            _discard_if_empty(folder)
+            discard_if_empty(folder)
         raise
     finally:
         if owned:
             client.close()
-
-
-def _discard_if_empty(folder: Path, keep_lock: bool = False) -> None:
-    """Remove a folder this run created if it holds no shard: a refused run leaves nothing."""
-    with contextlib.suppress(OSError):
-        if any(p.name.startswith("shard-") for p in folder.iterdir()):
-            return
-        for p in folder.iterdir():
-            if _ours(p) and not (keep_lock and p.name == LOCK):
-                _remove(p)
-        if not keep_lock:
-            folder.rmdir()  # fails (and keeps it) if anything else appeared
 
 
 def _run(
@@ -451,7 +306,7 @@ def _run(
 ) -> DatasetSummary:
     """The run proper, with the folder locked."""
     count, file_format = head["count"], head["file_format"]
-    kept = _prepare(folder, head, overwrite, verify)
+    kept = prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
         head["seed"] = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         log.info("no seed given: using %d", head["seed"])
@@ -471,7 +326,7 @@ def _run(
     done = {e["id"]: e for e in kept}
     manifest = dict(head, shards=sorted(done.values(), key=lambda e: e["id"]), complete=False)
     write_manifest(folder, manifest)  # also proves the folder is writable before any work
-    _clean_temporaries(folder)
+    clean_temporaries(folder)
     todo = [
         ShardJob(
             ctx,
@@ -507,7 +362,7 @@ def _run(
             rss[pid] = max(rss.get(pid, 0.0), kb / 1024)
         path = folder / entry["file"]
         if not path.is_dir():
-            entry["stat"] = _stamp(path)
+            entry["stat"] = stamp(path)
         done[entry["id"]] = entry
         manifest["shards"] = sorted(done.values(), key=lambda e: e["id"])
         write_manifest(folder, manifest)
@@ -524,10 +379,12 @@ def _run(
             for job in todo:
                 record(build_shard(job))
         else:
-            _run_processes(todo, record, workers)
+            from .local_engine import run_processes
+
+            run_processes(todo, record, workers)
     finally:
         with contextlib.suppress(OSError):
-            _clean_temporaries(folder)
+            clean_temporaries(folder)
     manifest["complete"] = len(done) == len(plan)
     write_manifest(folder, manifest)
     return DatasetSummary(
@@ -542,94 +399,3 @@ def _run(
         bytes=sum(e["bytes"] for e in done.values()),
         worker_maxrss_mb=rss,
     )
-
-
-#: Seconds between checks of a worker that its parent is still alive.
-PARENT_POLL = 0.5
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker process when ``parent`` dies (a killed run leaves no workers).
-
-    On Linux the kernel sends SIGKILL at once (``PR_SET_PDEATHSIG``); everywhere
-    a daemon thread also checks every :data:`PARENT_POLL` s that the parent
-    is still ours (an orphan is re-parented, so ``os.getppid()`` changes).
-    """
-    import threading
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):  # no prctl: the thread below does it
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL)
-        os._exit(1)  # no cleanup: the next run removes the temporary files
-
-    if os.getppid() != parent:  # the parent died before we got here
-        os._exit(1)
-    threading.Thread(target=watch, name="strokeseq-parent-watch", daemon=True).start()
-
-
-def _worker_init(parent: int | None = None) -> None:
-    import signal
-
-    if parent is not None:
-        _exit_with_parent(parent)
-    # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
-    # digit source is loaded by the first shard of each process (and cached),
-    # so a loading error reaches the parent with its own message.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # The worker processes already fill the CPUs: no extra resampling threads
-    # per process (augmentation), unless the user asked for them.
-    os.environ.setdefault("STROKESEQ_THREADS", "1")
-
-
-def _run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
-    """Run shards in ``workers`` spawned processes; stop them all on any error or Ctrl-C."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    n = min(workers, len(jobs))
-    # spawn: no inherited state, same behaviour on every OS (scripts need the
-    # usual ``if __name__ == "__main__":`` guard).
-    pool = ProcessPoolExecutor(
-        n,
-        mp_context=mp.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(os.getpid(),),
-    )
-    pending = iter(jobs)
-    running: set = set()
-    try:
-        # At most two shards queued per worker: memory stays bounded by the shard size.
-        for job in pending:
-            running.add(pool.submit(build_shard, job))
-            if len(running) >= 2 * n:
-                break
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                record(fut.result())  # re-raises a worker's exception here
-                nxt = next(pending, None)
-                if nxt is not None:
-                    running.add(pool.submit(build_shard, nxt))
-        pool.shutdown(wait=True)
-    except BaseException:
-        # Stop at once: queued shards are cancelled and running ones killed (their
-        # temporary files are removed by the caller). ProcessPoolExecutor has no
-        # public way to kill its workers before Python 3.14.
-        procs = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(5)
-        raise

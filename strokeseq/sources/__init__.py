@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -223,7 +224,8 @@ def source_for(
         check_data_dir(data_dir)
         if isinstance(source, DigitSource):
             return source
-        found = get_source(source, context={"split": split, "data_dir": data_dir})
+        folder = None if data_dir is None else os.fspath(data_dir)  # path-likes too
+        found = get_source(source, context={"split": split, "data_dir": folder})
         with contextlib.suppress(TypeError):
             _CACHE[key] = found
     return found

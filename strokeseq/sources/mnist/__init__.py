@@ -2,7 +2,9 @@
 
 - :mod:`.source`: :class:`MnistSource`, digits sampled by label (and writer);
 - :mod:`.files`: where the files come from (directory, environment, cache,
-  download) and the unpacked, memory-mapped copy;
+  download);
+- :mod:`.unpacked`: the unpacked, CRC-verified, memory-mapped copies and the
+  tables derived from them (ink boxes);
 - :mod:`.idx`: the IDX file format, read and written strictly.
 
 Nothing outside this folder reads MNIST files or MNIST's private state.

@@ -501,14 +501,17 @@ def shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarr
     # One slice copy per distinct shift (a handful: shifts are small), for all
     # the images that share it.
     key = (dy + h) * (2 * w + 1) + (dx + w)
-    shifts, which = np.unique(key, return_inverse=True)
-    for j, k in enumerate(shifts.tolist()):
+    if (key == key[0]).all():  # one shift for all (always so for one image)
+        groups = [(int(key[0]), slice(None))]
+    else:
+        shifts, which = np.unique(key, return_inverse=True)
+        groups = [(k, np.flatnonzero(which == j)) for j, k in enumerate(shifts.tolist())]
+    for k, sel in groups:
         sy, sx = k // (2 * w + 1) - h, k % (2 * w + 1) - w
         if abs(sy) >= h or abs(sx) >= w:
             continue  # shifted off the canvas: stays blank
         dst = (slice(max(sy, 0), h + min(sy, 0)), slice(max(sx, 0), w + min(sx, 0)))
         src = (slice(max(-sy, 0), h + min(-sy, 0)), slice(max(-sx, 0), w + min(-sx, 0)))
-        sel = slice(None) if shifts.size == 1 else np.flatnonzero(which == j)
         out[sel, dst[0], dst[1]] = images[sel, src[0], src[1]]
     return out
 
