@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from .api import generate_numbers_sequence, generate_sequences, render_sequences
 from .compose import SequenceBatch
-from .errors import DataNotFoundError, DownloadError, GlyphError, IdxFormatError
+from .errors import (
+    DataNotFoundError,
+    DatasetError,
+    DatasetLockedError,
+    DownloadError,
+    GlyphError,
+    IdxFormatError,
+)
 from .sources import Digits, DigitSource, get_source
 
 __version__ = "0.1.0"
@@ -36,6 +43,8 @@ _LAZY = {
 
 __all__ = [
     "DataNotFoundError",
+    "DatasetError",
+    "DatasetLockedError",
     "DigitSource",
     "Digits",
     "DownloadError",

@@ -90,7 +90,7 @@ def atomic_write(
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
-            raise OSError(exc.errno, f"no space left on the device to write {path}") from exc
+            raise OSError(exc.errno, f"No space left on the device to write {path}") from exc
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -22,11 +22,34 @@ __all__ = [
     "check_spacing",
     "check_split",
     "check_width",
+    "is_integer",
+    "is_real",
 ]
 
 
-def _is_int(x: object) -> bool:
+def is_integer(x: object) -> bool:
+    """True for an integer that is not a bool (Python or NumPy).
+
+    The one "number but not bool" check of the package: ``True`` is an
+    ``int`` to Python but never a count, a width or a seed to strokeseq.
+
+    Examples
+    --------
+    >>> is_integer(3), is_integer(np.int8(3)), is_integer(True), is_integer(3.0)
+    (True, True, False, False)
+    """
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def is_real(x: object) -> bool:
+    """True for a real number (int or float, Python or NumPy) that is not a bool.
+
+    Examples
+    --------
+    >>> is_real(2.5), is_real(np.float32(1)), is_real(False), is_real("1")
+    (True, True, False, False)
+    """
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
 def check_digits(digits: object) -> list[int]:
@@ -68,7 +91,7 @@ def check_digits(digits: object) -> list[int]:
                 f"not {type(digits).__name__}"
             ) from None
         for d in out:
-            if not _is_int(d):
+            if not is_integer(d):
                 raise TypeError(f"each digit must be an integer 0-9, got {d!r}")
     if not out:
         raise ValueError("digits must contain at least one digit, got an empty sequence")
@@ -121,7 +144,7 @@ def check_spacing(spacing_range: object, *, allow_negative: bool) -> tuple[int, 
                 raise ValueError(f"spacing {name} must be a finite integer, got {v}")
             if v != int(v):
                 raise ValueError(f"spacing {name} must be a whole number of pixels, got {v}")
-        elif not _is_int(v):
+        elif not is_integer(v):
             raise TypeError(f"spacing {name} must be an integer number of pixels, got {v!r}")
     lo, hi = int(lo), int(hi)
     if lo > hi:
@@ -145,7 +168,7 @@ def check_width(image_width: object) -> int:
         if not math.isfinite(image_width) or image_width != int(image_width):
             raise ValueError(f"image_width must be a whole number of pixels, got {image_width}")
         image_width = int(image_width)
-    if not _is_int(image_width):
+    if not is_integer(image_width):
         raise TypeError(
             f"image_width must be a positive integer, not {type(image_width).__name__}"
         )

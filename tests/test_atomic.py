@@ -39,7 +39,7 @@ def test_disk_full_names_the_file(tmp_path):
     def full(fh):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError, match=r"no space left on the device to write .*manifest\.json"):
+    with pytest.raises(OSError, match=r"No space left on the device to write .*manifest\.json"):
         atomic_write(tmp_path / "manifest.json", full)
     assert list(tmp_path.iterdir()) == []
 

@@ -437,3 +437,26 @@ def test_two_runs_started_together_do_not_mix(tmp_path, fake_mnist_dir):
     ref = tmp_path / "ref"
     generate_dataset(ref, 3000, {}, winner, shard_size=100, data_dir=fake_mnist_dir)
     assert _shards(out) == _shards(ref) and len(ds) == 3000
+
+
+def test_disk_full_at_the_manifest_names_it(tmp_path, fake_mnist_dir, monkeypatch):
+    import errno
+
+    from strokeseq import atomic
+
+    out = tmp_path / "d"
+    generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir)
+    before = (out / "manifest.json").read_bytes()
+    real_open = open
+
+    def full(path, mode="r", *a, **k):
+        if "manifest.json" in str(path) and "x" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **k)
+
+    monkeypatch.setattr(atomic, "open", full, raising=False)
+    (out / "shard-000001.npz").unlink()
+    with pytest.raises(OSError, match=r"no space left on the device to write .*manifest\.json"):
+        generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir)
+    assert (out / "manifest.json").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 
 import numpy as np
 
@@ -74,11 +73,6 @@ def per_sample(value: object, n: int, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return arr
-
-
-def is_number(x: object) -> bool:
-    """True for a real number that is not a bool."""
-    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
 def gaussian_matrix(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .._textdata import parse_toml_or_json
-from ._core import is_number
+from ..validate import is_real
 
 __all__ = [
     "CONFIG_VERSION",
@@ -144,15 +144,15 @@ def _check_value(key: str, value: object, spec: Param) -> list[float] | dict[str
         if (
             not isinstance(vals, (list, tuple))
             or not vals
-            or not all(map(is_number, vals))
+            or not all(map(is_real, vals))
             or len(vals) > 1000
         ):
             raise _fail(key, f"choice must be a list of 1 to 1000 numbers, got {vals!r}")
         checked = [_check_value(key, v, spec)[0] for v in vals]  # type: ignore[index]
         return {"choice": checked}
-    if is_number(value):
+    if is_real(value):
         pair = [value, value]
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)):
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_real, value)):
         pair = list(value)
     else:
         raise _fail(
@@ -221,7 +221,7 @@ def normalise_config(config: Mapping[str, Any]) -> dict[str, dict[str, dict[str,
                 valid = ", ".join(["p", *params])
                 raise _fail(f"{key}.{bad[0]}", f"unknown parameter; valid: {valid}")
             p = entry.get("p", 1.0)
-            if not is_number(p) or not 0.0 <= float(p) <= 1.0:
+            if not is_real(p) or not 0.0 <= float(p) <= 1.0:
                 raise _fail(f"{key}.p", f"must be a probability in [0, 1], got {p!r}")
             res: dict[str, Any] = {"p": float(p)}
             for pname, spec in params.items():
@@ -325,7 +325,7 @@ def strength_config(
     Augmenter(digit.stroke_width(p=1), digit.affine(p=1), digit.elastic(p=1))
     """
     digit: dict[str, Any] = {}
-    radii = [stroke_radius] if is_number(stroke_radius) else list(stroke_radius)  # type: ignore[arg-type]
+    radii = [stroke_radius] if is_real(stroke_radius) else list(stroke_radius)  # type: ignore[arg-type]
     radii = [float(r) for r in radii if r != 0]
     if radii:
         digit["stroke_width"] = {

@@ -17,11 +17,12 @@ from typing import NamedTuple
 import numpy as np
 
 from ..rng import as_generator
+from ..sources.base import TILE
 from ._core import check_batch, finish, linear_shift, per_sample
 
 __all__ = ["check_boxes", "clutter", "contrast", "slant", "wobble"]
 
-HEIGHT = 28
+HEIGHT = TILE  # sequences are one tile high
 CENTRE_Y = (HEIGHT - 1) / 2.0
 
 

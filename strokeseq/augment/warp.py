@@ -13,11 +13,12 @@ import os
 
 import numpy as np
 
+from ..sources.base import TILE
 from ._core import bilinear, kernel_bank, per_sample
 
 __all__ = ["BLOCK", "CENTRE", "POOL_MIN", "SIZE", "Fields", "affine_inverse", "warp"]
 
-SIZE = 28
+SIZE = TILE  # digits are MNIST tiles
 CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
 _GRID_Y, _GRID_X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 # the same grid, (y, x) stacked, in the coordinates of the image padded by one pixel

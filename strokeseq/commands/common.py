@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
+
 __all__ = [
     "add_source_options",
-    "current_umask",
     "int_arg",
     "seed_arg",
     "source_arg",
@@ -167,33 +166,8 @@ def write_png_atomic(image: np.ndarray, path: Path, *, overwrite: bool) -> None:
     """
     from PIL import Image
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600: mode as open() would
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(fh, format="PNG")
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails with FileExistsError if the name was taken
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def current_umask() -> int:
-    """The process's umask (read by setting and restoring it; not thread-safe).
-
-    Examples
-    --------
-    >>> 0 <= current_umask() <= 0o777
-    True
-    """
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    page = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8))
+    atomic_write(path, lambda fh: page.save(fh, format="PNG"), overwrite=overwrite)
 
 
 def source_arg(text: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..atomic import atomic_write
 from .common import positive_int, seed_arg
 
 __all__ = ["add_parser", "run"]
@@ -75,11 +76,6 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         raise CommandError(f"{src} has no finished shards to show yet")
     sheet = contact_sheet(images, captions, columns=args.columns, scale=args.scale)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        sheet.save(tmp, format="PNG")
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, lambda fh: sheet.save(fh, format="PNG"))
     print(f"wrote {out} ({len(images)} samples, {sheet.width}x{sheet.height})", file=sys.stdout)
     return 0

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ..validate import is_integer, is_real
 
 __all__ = [
     "SOURCE_CODES",
@@ -36,10 +37,6 @@ SOURCE_CODES = {"mnist": 0, "synthetic": 1}
 #: Longest sequence accepted (keeps the per-sample word budget bounded).
 MAX_LENGTH = 64
 _PATTERN_TOKEN = re.compile(r"\[[0-9](?:-[0-9])?(?:[0-9](?:-[0-9])?)*\]|[0-9?d]")
-
-
-def _is_int(x: object) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def parse_pattern(pattern: str) -> list[tuple[int, ...]]:
@@ -82,12 +79,12 @@ def parse_pattern(pattern: str) -> list[tuple[int, ...]]:
 
 
 def _pair_int(name: str, value: Any) -> tuple[int, int]:
-    if _is_int(value):
+    if is_integer(value):
         return int(value), int(value)
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise TypeError(f"{name} must be an int or a pair [min, max] of ints, got {value!r}")
     items = list(value)
-    if len(items) != 2 or not all(_is_int(v) for v in items):
+    if len(items) != 2 or not all(is_integer(v) for v in items):
         raise TypeError(f"{name} must be an int or a pair [min, max] of ints, got {value!r}")
     lo, hi = int(items[0]), int(items[1])
     if lo > hi:
@@ -101,7 +98,7 @@ def _check_sequences(seqs: Any) -> tuple[str, ...]:
     out = []
     for s in seqs:
         if not isinstance(s, str):
-            if isinstance(s, Iterable) and all(_is_int(d) and 0 <= d <= 9 for d in s):
+            if isinstance(s, Iterable) and all(is_integer(d) and 0 <= d <= 9 for d in s):
                 s = "".join(str(int(d)) for d in s)
             else:
                 raise TypeError(f"each sequence must be a string of digits, got {s!r}")
@@ -133,7 +130,7 @@ def _check_sources(source: Any) -> dict[str, float]:
                 f"unknown source {name!r}; use {', '.join(registered_sources())} "
                 "or an import path 'package.module:Class'"
             )
-        if not isinstance(w, numbers.Real) or isinstance(w, bool) or not math.isfinite(w) or w < 0:
+        if not is_real(w) or not math.isfinite(w) or w < 0:
             raise ValueError(f"proportion of source {name!r} must be a number >= 0, got {w!r}")
         if w > 0:
             out[name] = float(w)
@@ -287,7 +284,7 @@ class DatasetConfig:
     def _check_width(width: Any) -> int | dict[str, int]:
         if isinstance(width, str):  # "200" or "30n+10", as on the command line
             width = parse_width(width)
-        if _is_int(width):
+        if is_integer(width):
             if not 1 <= width <= 100_000:
                 raise ValueError(f"width must be in 1..100000 pixels, got {width}")
             return int(width)
@@ -299,7 +296,7 @@ class DatasetConfig:
                     f"got {dict(width)!r}"
                 )
             a, b = width["per_digit"], width.get("extra", 0)
-            if not (_is_int(a) and _is_int(b)) or a < 1 or b < 0:
+            if not (is_integer(a) and is_integer(b)) or a < 1 or b < 0:
                 raise ValueError(
                     f"per_digit must be an int >= 1 and extra an int >= 0, got {width!r}"
                 )

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
 from ..errors import DatasetLockedError
 
 __all__ = ["LOCK", "LOCK_INFO", "FolderLock"]
@@ -117,9 +118,7 @@ class FolderLock:
             "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "command": " ".join(sys.argv[:1] + sys.argv[1:8]),
         }
-        tmp = self.folder / f".lock.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(info, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self.info_path)
+        atomic_write(self.info_path, (json.dumps(info, sort_keys=True) + "\n").encode())
 
     def _stale(self, info: dict[str, Any] | None) -> bool:
         """A holder record of a run on this host that is no longer alive."""

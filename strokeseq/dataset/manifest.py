@@ -24,14 +24,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import secrets
 import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DatasetError
+from ..validate import is_integer
 
 __all__ = [
     "FORMAT",
@@ -79,20 +80,14 @@ def versions() -> dict[str, str]:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically: a temporary file in the folder, then ``os.replace``.
+    """Write ``manifest.json`` atomically (:func:`strokeseq.atomic.atomic_write`).
 
-    The temporary file is created with ``open(..., "xb")`` (mode 0666 less
-    the umask, like the shards), not ``mkstemp`` (always 0600).
+    A temporary sibling created with the umask (like the shards, not
+    ``mkstemp``'s 0600), then ``os.replace``; a full disk is an error naming
+    the file, and the old manifest stays.
     """
     data = json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode() + b"\n"
-    tmp = Path(folder) / f".manifest.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-        os.replace(tmp, Path(folder) / MANIFEST)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(Path(folder) / MANIFEST, data)
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -135,7 +130,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _is_int(v: Any, lo: int = 0) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+    return is_integer(v) and v >= lo
 
 
 def safe_shard_path(folder: Path, name: Any) -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validate import is_integer
 from .config import DatasetConfig
 from .folder_lock import FolderLock
 from .manifest import (
@@ -103,7 +104,7 @@ MAX_SHARD_BYTES = 2 << 30
 
 def _check_args(count: Any, shard_size: Any, file_format: str, workers: Any) -> None:
     for name, v in (("count", count), ("shard_size", shard_size), ("workers", workers)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+        if not is_integer(v) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if file_format not in FORMATS:
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}, got {file_format!r}")

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .sampling import SampleContext, generate
 from .writers import png_files, shard_name, write_npz, write_tar
 
@@ -121,19 +122,8 @@ def _write_stream(job: ShardJob, cols: dict[str, np.ndarray], fh: IO[bytes]) -> 
 
 
 def _store_file(folder: Path, name: str, write: Callable[[IO[bytes]], None], fsync: bool):
-    tmp = folder / _tmp_name(name)
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        size, digest = tmp.stat().st_size, _hash_file(tmp)
-        os.replace(tmp, folder / name)  # atomic: the final name only ever holds a whole shard
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return size, digest
+    path = atomic_write(folder / name, write, fsync=fsync)  # only ever a whole shard
+    return path.stat().st_size, _hash_file(path)
 
 
 def _store_dir(folder: Path, name: str, files: Iterable[tuple[str, bytes]], fsync: bool):

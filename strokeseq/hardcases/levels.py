@@ -9,10 +9,11 @@ an ordinary augmentation config (:func:`strength_config`).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
+
+from ..validate import is_real
 
 __all__ = [
     "AXES",
@@ -74,7 +75,7 @@ _AXIS_CODE = {a: i for i, a in enumerate(AXES)}
 
 
 def _check_t(t: object) -> float:
-    if not isinstance(t, numbers.Real) or isinstance(t, bool) or not math.isfinite(float(t)):
+    if not is_real(t) or not math.isfinite(float(t)):
         raise TypeError(f"difficulty must be a number in [0, 1], got {t!r}")
     if not 0.0 <= float(t) <= 1.0:
         raise ValueError(f"difficulty must be in [0, 1], got {t}")

@@ -24,7 +24,6 @@ import gzip
 import io
 import math
 import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ...atomic import atomic_write
 from ...errors import IdxFormatError
 
 __all__ = [
@@ -483,12 +483,4 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compresslevel:
     data = _idx_bytes(np.asarray(array))
     if path.name.endswith(".gz"):
         data = gzip.compress(data, compresslevel=compresslevel, mtime=0)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from ..base import Digits, DigitSource, ink_boxes
+from .files import SPLITS
 
 __all__ = ["MnistSource"]
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "test")
 
 
 class MnistSource(DigitSource):

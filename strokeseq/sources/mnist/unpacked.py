@@ -20,14 +20,13 @@ import io
 import json
 import logging
 import mmap
-import os
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ...atomic import atomic_write
 from .idx import HeaderCheck, expect_header, read_idx, read_idx_bytes, read_idx_raw
 
 __all__ = ["UNPACK_MIN_BYTES", "derived_table"]
@@ -158,18 +157,6 @@ def _sum_path(unpacked: Path) -> Path:
     return unpacked.with_name(unpacked.name + ".json")
 
 
-def _atomic_write(dest: Path, data: bytes | bytearray) -> None:
-    """Write ``data`` to ``dest`` through a temporary name and a rename, mode 0644."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)  # concurrent writers write identical bytes
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def _store_unpacked(dest: Path, raw: bytes | bytearray, crc: int) -> bool:
     """Store the copy and its checksum record; a read-only cache only costs speed.
 
@@ -179,8 +166,8 @@ def _store_unpacked(dest: Path, raw: bytes | bytearray, crc: int) -> bool:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         record = {"crc32": crc, "bytes": len(raw), "format": 1}
-        _atomic_write(_sum_path(dest), json.dumps(record).encode())
-        _atomic_write(dest, raw)
+        atomic_write(_sum_path(dest), json.dumps(record).encode())
+        atomic_write(dest, raw)
         return True
     except OSError as exc:
         logger.debug("could not store unpacked copy %s: %s", dest, exc)
@@ -256,8 +243,8 @@ def derived_table(path: Path, tag: str, compute: Callable[[np.ndarray], np.ndarr
     content = buf.getvalue()
     try:
         record = {"data_crc32": loaded.crc, "crc32": zlib.crc32(content), "format": 1}
-        _atomic_write(record_path, json.dumps(record).encode())
-        _atomic_write(table_path, content)
+        atomic_write(record_path, json.dumps(record).encode())
+        atomic_write(table_path, content)
     except OSError as exc:
         logger.debug("could not store %s: %s", table_path, exc)
     return table
