@@ -206,7 +206,7 @@ def confusion_image(report: RobustnessReport, path: str | Path, *, cell: int = 3
     if np.ndim(conf) != 2:  # an empty report
         conf = np.zeros((10, 11 if report.kind == "sequences" else 10), np.int64)
     n_rows, n_cols = conf.shape
-    left, top = 40, 46
+    left, top = 40, 60
     w, h = left + n_cols * cell + 10, top + n_rows * cell + 28
     img = Image.new("RGB", (w, h), "white")
     dr = ImageDraw.Draw(img)
