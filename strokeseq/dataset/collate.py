@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..validate import is_real
+
 __all__ = ["SequenceCollate", "collate_sequences"]
 
 
@@ -80,7 +82,7 @@ class SequenceCollate:
     """
 
     def __init__(self, pad_value: float = 1.0, *, tensors: bool = True, channel: bool = True):
-        if not isinstance(pad_value, (int, float, np.number)) or isinstance(pad_value, bool):
+        if not is_real(pad_value):
             raise TypeError(f"pad_value must be a number, got {pad_value!r}")
         self.pad_value = float(pad_value)
         self.tensors = bool(tensors)

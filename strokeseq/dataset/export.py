@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .config import SOURCE_CODES
 from .reader import iter_shards
 
@@ -173,17 +174,15 @@ def export_parquet(
     shards = iter_shards(dataset, verify=verify)  # refuses unfinished sets before any write
     first = next(shards, None)
     schema = _schema()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # created by pyarrow: umask respected
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
+
+    def write(fh) -> None:
+        with pq.ParquetWriter(fh, schema) as writer:
             if first is None:
                 writer.write_table(schema.empty_table())
             else:
                 writer.write_table(_table(first[1], schema), row_group_size=row_group_size)
                 for _entry, cols in shards:
                     writer.write_table(_table(cols, schema), row_group_size=row_group_size)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(out, write)
     return out

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validate import is_integer
 from .collate import SequenceCollate
 from .config import DatasetConfig
 from .records import record
@@ -68,7 +69,7 @@ class SequenceDataset:
         transform: Callable[[np.ndarray], Any] | None = None,
         target_transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        if not is_integer(n) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
         if np.dtype(dtype) not in (np.float32, np.uint8):
             raise TypeError(f"dtype must be float32 or uint8, got {dtype!r}")
@@ -95,7 +96,7 @@ class SequenceDataset:
         return self.n
 
     def _index(self, i: Any) -> int:
-        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+        if not is_integer(i):
             raise TypeError(f"index must be an integer, got {type(i).__name__}")
         j = int(i) + (self.n if i < 0 else 0)
         if not 0 <= j < self.n:

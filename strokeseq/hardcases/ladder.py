@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..sources.base import TILE, Digits
+from ..validate import is_integer
 from .contact import classify_contact
 from .levels import (
     _AXIS_CODE,
@@ -310,7 +311,7 @@ def generate_level(
 
     if kind not in KINDS:
         raise ValueError(f"kind must be 'digits' or 'sequences', got {kind!r}")
-    if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+    if not is_integer(count) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
     if kind == "sequences":  # here, so ladders and mining both refuse before any work
         _check_sequence_size(length, width)
@@ -380,7 +381,7 @@ def generate_level(
     )
 
 
-def _axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
+def check_axes(axis: str | list[str] | tuple[str, ...]) -> list[str]:
     if isinstance(axis, str):
         names = list(AXES) if axis == "all" else [a.strip() for a in axis.split(",")]
     else:
@@ -406,12 +407,12 @@ def _check_sequence_size(length: object, width: object) -> None:
 
     The default width (:func:`_default_width`) is also the smallest accepted.
     """
-    if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
+    if not is_integer(length) or length < 1:
         raise ValueError(f"length must be a positive integer, got {length!r}")
     if width is None:
         return
     need = _default_width(int(length))
-    if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < need:
+    if not is_integer(width) or width < need:
         raise ValueError(
             f"width must be an integer of at least {need} px for {length}-digit ladder "
             f"sequences, got {width!r}"
@@ -461,8 +462,8 @@ def make_ladder(
     """
     from ..rng import as_generator
 
-    names = _axes(axis)
-    if not isinstance(per_level, numbers.Integral) or isinstance(per_level, bool) or per_level < 1:
+    names = check_axes(axis)
+    if not is_integer(per_level) or per_level < 1:
         raise ValueError(f"per_level must be a positive integer, got {per_level!r}")
     if levels is None:
         lv = list(range(N_LEVELS))

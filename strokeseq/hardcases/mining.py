@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .ladder import N_LEVELS, Ladder, _axes, generate_level
+from ..validate import is_integer
+from .ladder import N_LEVELS, Ladder, check_axes, generate_level
 from .model import call_model, model_name
 from .report import model_inputs, progress_bar
 
@@ -55,7 +55,7 @@ def check_size(
     """
     w = 28
     if kind == "sequences":
-        if not isinstance(length, numbers.Integral) or isinstance(length, bool) or length < 1:
+        if not is_integer(length) or length < 1:
             raise ValueError(f"length must be a positive integer, got {length!r}")
         if length > MAX_LENGTH:
             raise ValueError(
@@ -191,13 +191,13 @@ def mine_hard_cases(
     from ..rng import as_generator
 
     for key, v in (("n", n), ("budget", budget), ("batch_size", batch_size)):
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+        if not is_integer(v) or v < 1:
             raise ValueError(f"{key} must be a positive integer, got {v!r}")
     if not callable(predict):
         raise TypeError(f"predict must be callable, got {type(predict).__name__}")
     model_inputs(np.zeros((0, 28, 28), np.float32), ink, dtype)
     check_size(kind, min(int(batch_size), int(budget)), length, width, what="a batch_size")
-    names = _axes(axis)
+    names = check_axes(axis)
     lv = list(range(1, N_LEVELS)) if levels is None else [int(v) for v in levels]
     if not lv or any(not 0 <= v < N_LEVELS for v in lv):
         raise ValueError(f"levels must be a non-empty list within 0..{N_LEVELS - 1}, got {levels}")

@@ -18,49 +18,18 @@ import csv
 import io
 import json
 import math
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .ladder import CONTACT_NAMES, PARAM_NAMES, Ladder
 
 __all__ = ["FORMAT", "read_hardcases", "write_hardcases"]
 
 FORMAT = "strokeseq-hardcases/1"
 _FILES = ("hardcases.npz", "manifest.json", "labels.csv")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary name, then rename it into place.
-
-    The temporary file is created with mode 0o666 and the process umask (as
-    ``open`` does), not ``mkstemp``'s 0o600, so the result is readable by
-    whoever the user's umask allows, like every other file the package writes.
-    """
-    fd, tmp = _create_exclusive(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _create_exclusive(path: Path) -> tuple[int, str]:
-    """A new temporary file beside ``path`` (O_EXCL, mode 0o666 filtered by the umask)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def write_hardcases(
@@ -123,7 +92,7 @@ def write_hardcases(
         arrays["predictions"] = np.asarray(predictions).astype(str)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    _atomic_write(paths["npz"], buf.getvalue())
+    atomic_write(paths["npz"], buf.getvalue())
     manifest = {
         "format": FORMAT,
         "kind": ladder.kind,
@@ -136,8 +105,8 @@ def write_hardcases(
         "ladder": ladder.info,
         **(extra or {}),
     }
-    _atomic_write(paths["manifest"], (json.dumps(manifest, indent=1) + "\n").encode())
-    _atomic_write(paths["csv"], _csv(ladder, predictions).encode())
+    atomic_write(paths["manifest"], (json.dumps(manifest, indent=1) + "\n").encode())
+    atomic_write(paths["csv"], _csv(ladder, predictions).encode())
     return paths
 
 
