@@ -31,7 +31,6 @@ and torch for the CNN (``pip install -e .[bench]``).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -46,10 +45,7 @@ import realism as R  # a sibling module, not a package
 
 
 def make_source(name: str, options: dict[str, Any]):
-    """A registered source name, or ``module:attribute`` called with ``options``."""
-    if ":" in name:
-        mod, _, attr = name.partition(":")
-        return getattr(importlib.import_module(mod), attr)(**options)
+    """A registered source name or ``module:attribute``, built with ``options``."""
     from strokeseq import get_source
 
     return get_source(name, **options)
@@ -94,6 +90,7 @@ def run(
     def step(what: str) -> None:
         log(f"  [{time.perf_counter() - clock:6.1f} s] {what}", file=sys.stderr)
 
+    src = make_source(source, options)  # a bad name or option fails before any work
     if eval_on == "test":
         xr, yr = R.mnist_split("train")
         xe, ye = R.mnist_split("test")
@@ -103,7 +100,6 @@ def run(
     step(f"real data: {len(xr)} training digits, {len(xe)} evaluation digits ({eval_on})")
 
     labels = balanced(n, np.random.default_rng(seeds[0]))
-    src = make_source(source, options)
     xs = np.ascontiguousarray(src.sample(labels, np.random.default_rng(seeds[1])), np.float32)
     step(f"drew {n} digits from {src!r}")
     if augment:
@@ -267,18 +263,27 @@ def main(argv: list[str] | None = None) -> int:
     if not 10 <= args.n <= 60000:
         print(f"error: --n must be in 10..60000, got {args.n}", file=sys.stderr)
         return 2
-    res = run(
-        args.source,
-        options,
-        n=args.n,
-        eval_on=args.eval_on,
-        cnn=args.cnn,
-        ceiling=args.ceiling,
-        augment=args.augment,
-        seed=args.seed,
-        epochs=args.epochs,
-        n_memo=args.n_memo,
-    )
+    try:
+        res = run(
+            args.source,
+            options,
+            n=args.n,
+            eval_on=args.eval_on,
+            cnn=args.cnn,
+            ceiling=args.ceiling,
+            augment=args.augment,
+            seed=args.seed,
+            epochs=args.epochs,
+            n_memo=args.n_memo,
+        )
+    except ModuleNotFoundError as exc:  # torch for the CNN, or a --source module
+        print(
+            f"error: {exc} (the CNN needs `pip install -e .[bench]`; or --no-cnn)", file=sys.stderr
+        )
+        return 2
+    except (ValueError, TypeError, OSError) as exc:  # bad options, missing or bad data
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     command = "python benchmarks/bench_realism.py " + " ".join(
         a if a.replace("-", "").replace(".", "").replace("_", "").isalnum() else f"'{a}'"
         for a in (sys.argv[1:] if argv is None else argv)

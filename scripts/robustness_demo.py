@@ -24,7 +24,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from strokeseq.hardcases import evaluate, make_ladder, reference_predict, reference_read
-    from strokeseq.hardcases.report import contact_sheet, markdown_table, plot_accuracy
+    from strokeseq.hardcases.report import failures_sheet, markdown_table, plot_accuracy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-level", type=int, default=1000, help="digits per axis and level")
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         out / f"{prefix}_accuracy.png",
         title=f"reference classifier, {args.source} digits, {args.per_level} per level",
     )
-    contact_sheet(report, out / f"{prefix}_failures.png", zoom=2)
+    failures_sheet(report, out / f"{prefix}_failures.png", zoom=2)
     print(markdown_table(report))
     print(f"generated {len(ladder)} digits in {t_gen:.1f} s, evaluated in {t_eval:.1f} s")
 

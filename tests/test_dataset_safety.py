@@ -456,7 +456,7 @@ def test_disk_full_at_the_manifest_names_it(tmp_path, fake_mnist_dir, monkeypatc
 
     monkeypatch.setattr(atomic, "open", full, raising=False)
     (out / "shard-000001.npz").unlink()
-    with pytest.raises(OSError, match=r"no space left on the device to write .*manifest\.json"):
+    with pytest.raises(OSError, match=r"No space left on the device to write .*manifest\.json"):
         generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir)
     assert (out / "manifest.json").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

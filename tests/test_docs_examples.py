@@ -78,18 +78,27 @@ OPTIONAL = ("torch", "pyarrow", "datasets", "dask")
 #: Blocks known not to run as pasted, owned by other parts of the docs: strict xfail,
 #: so the test says so the day they are fixed (then remove the entry).
 KNOWN_BROKEN: dict[str, str] = {}
+PARAMS = [
+    pytest.param(
+        w,
+        code,
+        id=w,
+        marks=[pytest.mark.xfail(reason=KNOWN_BROKEN[w], strict=True)]
+        if w in KNOWN_BROKEN
+        else [],
+    )
+    for w, code in BLOCKS
+]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where, code", BLOCKS, ids=[w for w, _ in BLOCKS])
-def test_docs_block_runs(where, code, tmp_path, fake_mnist_dir, request):
+@pytest.mark.parametrize("where, code", PARAMS)
+def test_docs_block_runs(where, code, tmp_path, fake_mnist_dir):
     if SKIP in code:
         pytest.skip(f"{where} opts out ({SKIP})")
     for mod in OPTIONAL:  # blocks that need an optional package run where it is installed
         if re.search(rf"^\s*(import|from) {mod}\b", code, re.M):
             pytest.importorskip(mod)
-    if where in KNOWN_BROKEN:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_BROKEN[where], strict=True))
     script = tmp_path / "block.py"
     script.write_text(shrink(code) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STROKESEQ_")}

@@ -92,6 +92,9 @@ def test_cli_refuses_bad_options(capsys):
     assert bench_realism.main(["--source-options", "[1]", "--no-cnn"]) == 2
     assert "JSON object" in capsys.readouterr().err
     assert bench_realism.main(["--n", "5", "--no-cnn"]) == 2
+    capsys.readouterr()
+    assert bench_realism.main(["--source", "nosuch", "--no-cnn", "--n", "10"]) == 2
+    assert "source must be one of" in capsys.readouterr().err
 
 
 def test_cnn_is_deterministic_and_learns():

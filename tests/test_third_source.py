@@ -150,3 +150,15 @@ def test_ladders(kind):
     # level 0 is the clean source: every pixel is 0 or 1 (rectangles)
     assert set(np.unique(clean).tolist()) <= {0.0, 1.0}
     assert lad.info["source"] == "rect"
+
+
+def test_cli_hardcases_with_an_import_path(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [sys.executable, "-m", "strokeseq", "hardcases", str(tmp_path / "h")]
+    cmd += ["--source", PATH, "--axis", "rotation", "--per-level", "2", "--levels", "0,6"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "h" / "manifest.json").is_file()

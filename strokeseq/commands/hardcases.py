@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import positive_int, seed_arg
+from .common import positive_int, seed_arg, source_arg
 
 __all__ = ["add_ladder_options", "add_parser", "levels_arg", "run"]
 
@@ -45,9 +45,10 @@ def add_ladder_options(p: argparse.ArgumentParser, per_level_default: int | None
     p.add_argument("--levels", type=levels_arg, help="levels to make, e.g. 0,3,6 (default: all)")
     p.add_argument(
         "--source",
-        choices=("synthetic", "mnist"),
+        type=source_arg,
         default="synthetic",
-        help="base digits (default synthetic; the jitter axis is always synthetic)",
+        help="base digits: a registered name (mnist, synthetic) or package.module:Class "
+        "(default synthetic; the jitter axis is always synthetic)",
     )
     p.add_argument(
         "--split", choices=("train", "test"), default="test", help="MNIST split (default: test)"

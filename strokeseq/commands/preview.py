@@ -41,8 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..dataset.preview import contact_sheet
     from ..errors import CommandError
+    from ..sheets import contact_sheet
 
     src = Path(args.source)
     images: list[np.ndarray] = []

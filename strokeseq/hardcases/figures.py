@@ -1,7 +1,7 @@
 """Pictures of a robustness report, drawn with Pillow (no plotting library needed).
 
 - :func:`plot_accuracy`: accuracy against level, one line per axis.
-- :func:`contact_sheet`: the failures picked from every level, ``true -> pred``.
+- :func:`failures_sheet`: the failures picked from every level, ``true -> pred``.
 - :func:`level_strips`: one row per axis, an example of every level (green
   frame: read right, red: wrong), to see what each level looks like.
 - :func:`confusion_image`: the confusion matrix over all samples, as a heat map.
@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..sheets import contact_sheet
+from ..sheets import font as _font
 from .ladder import AXES, N_LEVELS
 from .report import RobustnessReport
 
-__all__ = ["confusion_image", "contact_sheet", "level_strips", "plot_accuracy"]
+__all__ = ["confusion_image", "failures_sheet", "level_strips", "plot_accuracy"]
 
 
 _COLOURS = [
@@ -31,15 +33,6 @@ _COLOURS = [
     (227, 119, 194),
     (127, 127, 127),
 ]
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: the fixed bitmap font
-        return ImageFont.load_default()
 
 
 def plot_accuracy(report: RobustnessReport, path: str | Path, *, title: str | None = None) -> Path:
@@ -99,46 +92,42 @@ def plot_accuracy(report: RobustnessReport, path: str | Path, *, title: str | No
     return path
 
 
-def contact_sheet(
+def failures_sheet(
     report: RobustnessReport, path: str | Path, *, zoom: int = 3, columns: int | None = None
 ) -> Path:
     """The picked failures as a PNG grid, black ink on white, with ``true -> pred`` captions.
 
     The failures come from every (axis, level) that has some (see
-    :func:`strokeseq.hardcases.evaluate`), in axis and level order.
+    :func:`strokeseq.hardcases.evaluate`), in axis and level order; drawn by
+    the package's one grid, :func:`strokeseq.sheets.contact_sheet`.
     """
     from PIL import Image, ImageDraw
 
     lad = report.ladder
     idx = report.worst.tolist()
-    img_w = lad.images.shape[2] * zoom
-    cols = columns or (8 if lad.kind == "digits" else max(1, 840 // (img_w + 10)))
-    cell_w, cell_h = max(img_w, 84) + 10, 28 * zoom + 36
-    n_rows = max(1, math.ceil(len(idx) / cols))
-    sheet = Image.new("L", (cols * cell_w, n_rows * cell_h + 24), 255)
-    dr = ImageDraw.Draw(sheet)
-    f = _font(12)
-    if not idx:
-        dr.text((8, 6), "no failures", fill=0, font=f)
-    else:
-        dr.text(
-            (8, 6),
-            f"failures of {report.model} from every level: true -> predicted",
-            fill=0,
-            font=f,
-        )
-    truth = lad.label_strings
-    page = np.rint((1.0 - np.clip(lad.images[idx], 0, 1)) * 255).astype(np.uint8) if idx else None
-    for k, i in enumerate(idx):
-        r, c = divmod(k, cols)
-        x0, y0 = c * cell_w + 5, r * cell_h + 24
-        tile = Image.fromarray(page[k]).resize((img_w, 28 * zoom), Image.NEAREST)
-        sheet.paste(tile, (x0, y0))
-        dr.rectangle([x0 - 1, y0 - 1, x0 + img_w, y0 + 28 * zoom], outline=160)
-        pred = str(report.predictions[i]) or "(none)"
-        dr.text((x0, y0 + 28 * zoom + 3), f"{truth[i]} -> {pred}", fill=0, font=f)
-        dr.text((x0, y0 + 28 * zoom + 17), f"{lad.axis[i]} L{lad.level[i]}", fill=90, font=f)
     path = Path(path)
+    if not idx:
+        sheet = Image.new("L", (320, 40), 255)
+        ImageDraw.Draw(sheet).text((8, 6), "no failures", fill=0, font=_font(12))
+        sheet.save(path, format="PNG", optimize=True)
+        return path
+    img_w = lad.images.shape[2] * zoom
+    truth = lad.label_strings
+    page = np.rint((1.0 - np.clip(lad.images[idx], 0, 1)) * 255).astype(np.uint8)
+    captions = [
+        f"{truth[i]} -> {str(report.predictions[i]) or '(none)'}\n{lad.axis[i]} L{lad.level[i]}"
+        for i in idx
+    ]
+    sheet = contact_sheet(
+        list(page),
+        captions,
+        columns=columns or (8 if lad.kind == "digits" else max(1, 840 // (img_w + 10))),
+        scale=zoom,
+        background=255,
+        title=f"failures of {report.model} from every level: true -> predicted",
+        outline=160,
+        min_cell_width=84,
+    )
     sheet.save(path, format="PNG", optimize=True)
     return path
 
@@ -206,7 +195,7 @@ def confusion_image(report: RobustnessReport, path: str | Path, *, cell: int = 3
     if np.ndim(conf) != 2:  # an empty report
         conf = np.zeros((10, 11 if report.kind == "sequences" else 10), np.int64)
     n_rows, n_cols = conf.shape
-    left, top = 40, 46
+    left, top = 40, 60
     w, h = left + n_cols * cell + 10, top + n_rows * cell + 28
     img = Image.new("RGB", (w, h), "white")
     dr = ImageDraw.Draw(img)

@@ -484,7 +484,7 @@ def write_report(
     dict of str to pathlib.Path
         ``json``, ``markdown``, ``plot``, ``failures``, ``levels``, ``confusion``.
     """
-    from .figures import confusion_image, contact_sheet, level_strips, plot_accuracy
+    from .figures import confusion_image, failures_sheet, level_strips, plot_accuracy
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -499,7 +499,7 @@ def write_report(
     paths["json"].write_text(json.dumps(report.to_dict(), indent=1, allow_nan=False) + "\n")
     paths["markdown"].write_text(markdown_table(report))
     plot_accuracy(report, paths["plot"])
-    contact_sheet(report, paths["failures"])
+    failures_sheet(report, paths["failures"])
     level_strips(report, paths["levels"])
     confusion_image(report, paths["confusion"])
     return paths
@@ -507,7 +507,7 @@ def write_report(
 
 def __getattr__(name: str) -> Any:
     # the PNG drawing moved to figures.py; keep the old import path working
-    if name in ("plot_accuracy", "contact_sheet", "level_strips", "confusion_image"):
+    if name in ("plot_accuracy", "failures_sheet", "level_strips", "confusion_image"):
         from . import figures
 
         return getattr(figures, name)
