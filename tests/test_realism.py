@@ -131,7 +131,7 @@ def synthetic():
     from strokeseq.sources.stroke import StrokeSource
 
     labels = np.arange(N) % 10
-    return StrokeSource().sample(labels, rng=0), labels
+    return StrokeSource("glyphs").sample(labels, rng=0), labels  # the data-free style
 
 
 @pytest.mark.mnist

@@ -12,7 +12,7 @@ from strokeseq.sources.stroke import StrokeSource
 @pytest.fixture(scope="module")
 def fitted():
     # No MNIST needed: learn synthetic digits and read held-out synthetic digits.
-    src = StrokeSource(jitter=1.0)
+    src = StrokeSource("glyphs", jitter=1.0)
     y = np.arange(600) % 10
     x = src.sample(y, rng=0)
     return ReferenceClassifier(n_components=30, k=3).fit(x, y), src
