@@ -21,6 +21,7 @@ from conftest import make_fake_digits
 from strokeseq.dataset import generate_dataset, iter_shards, load_dataset
 from strokeseq.dataset.folder_lock import FolderLock
 from strokeseq.errors import DatasetError, DatasetLockedError
+from strokeseq.sources import get_source
 from strokeseq.sources.mnist.idx import write_idx
 
 CFG = {"length": [3, 6], "spacing": [0, 8], "width": {"per_digit": 34, "extra": 0}}
@@ -209,7 +210,8 @@ def test_manifest_records_the_digit_data(tmp_path, fake_mnist_dir):
     generate_dataset(out, 20, {**CFG, "source": {"mnist": 1, "synthetic": 1}}, 1,
                      data_dir=fake_mnist_dir)  # fmt: skip
     data = _manifest(out)["data"]
-    assert data["synthetic"] == {"source": "synthetic"}
+    assert data["synthetic"] == get_source("synthetic").data_identity()
+    assert data["synthetic"]["model"] == "fitted" and len(data["synthetic"]["sha256"]) == 64
     files = data["mnist"]["files"]
     assert sorted(files) == ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
     for name, rec in files.items():
@@ -460,3 +462,17 @@ def test_disk_full_at_the_manifest_names_it(tmp_path, fake_mnist_dir, monkeypatc
         generate_dataset(out, 40, CFG, 1, shard_size=20, data_dir=fake_mnist_dir)
     assert (out / "manifest.json").read_bytes() == before
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_with_another_stroke_model_is_refused(tmp_path):
+    from strokeseq.sources.stroke.model import default_model_path
+
+    model = tmp_path / "model.json"
+    model.write_bytes(default_model_path().read_bytes())
+    cfg = {**CFG, "source": "synthetic", "synthetic": {"model": str(model)}}
+    out = tmp_path / "d"
+    generate_dataset(out, 40, cfg, 1, shard_size=20)
+    (out / "shard-000001.npz").unlink()
+    model.write_bytes(model.read_bytes() + b"\n")  # same parameters, another file
+    with pytest.raises(ValueError, match=r"different dataset: digit data \(synthetic"):
+        generate_dataset(out, 40, cfg, 1, shard_size=20)

@@ -215,6 +215,38 @@ class StrokeSource(DigitSource):
         state["_fitted"] = None
         return state
 
+    def data_identity(self) -> dict:
+        """The stroke data this source draws from: the model or glyph files' SHA-256.
+
+        A dataset resumed with another stroke model or glyph folder is refused
+        like one resumed with other MNIST files.
+
+        Examples
+        --------
+        >>> ident = StrokeSource().data_identity()
+        >>> ident["source"], ident["model"], len(ident["sha256"])
+        ('synthetic', 'fitted', 64)
+        """
+        import hashlib
+
+        if self.model == "glyphs":
+            from .glyph_schema import builtin_glyph_dir
+
+            where = self.glyphs or builtin_glyph_dir()
+            files = (
+                sorted(p for p in where.iterdir() if p.suffix in (".toml", ".json"))
+                if where.is_dir()
+                else [where]
+            )
+        else:
+            from .model import default_model_path
+
+            files = [self.model_file or default_model_path()]
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+        return {"source": self.name, "model": self.model, "sha256": digest.hexdigest()}
+
     def __repr__(self) -> str:
         model = self.model if self.model_file is None else str(self.model_file)
         return (
