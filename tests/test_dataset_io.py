@@ -219,7 +219,8 @@ def _wait_for_shards(out: Path, proc: subprocess.Popen, k: int) -> None:
     raise AssertionError("the run did not get going")
 
 
-ARGS = ("--count", "6000", "--shard-size", "150", "--workers", "2")
+# Long enough (134 shards) that a loaded machine cannot finish before the signal lands.
+ARGS = ("--count", "20000", "--shard-size", "150", "--workers", "2")
 
 
 @pytest.fixture(scope="module")
