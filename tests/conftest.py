@@ -16,6 +16,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -173,3 +175,21 @@ def no_data_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("STROKESEQ_MNIST_URL", "http://127.0.0.1:9/")
     monkeypatch.setenv("STROKESEQ_OFFLINE", "1")
     return empty
+
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_sequence.py"
+
+
+def run_script(args, cwd, data_dir, extra_env=None, umask=None, timeout=600):
+    """Run ``scripts/make_sequence.py`` as a user would: a subprocess, offline, MNIST at ``data_dir``."""
+    env = {**os.environ, "STROKESEQ_MNIST_DIR": str(data_dir), "STROKESEQ_OFFLINE": "1"}
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )

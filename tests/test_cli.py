@@ -6,27 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_script as run
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "make_sequence.py"
-
-
-def run(args, cwd, env_dir, extra_env=None):
-    env = {**os.environ, "STROKESEQ_MNIST_DIR": str(env_dir), "STROKESEQ_OFFLINE": "1"}
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_script_writes_the_png(tmp_path, fake_mnist_dir):

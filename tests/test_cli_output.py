@@ -6,28 +6,11 @@ import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import write_fake_mnist
+from conftest import SCRIPT, write_fake_mnist
+from conftest import run_script as run
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "make_sequence.py"
-
-
-def run(args, cwd, data_dir, extra_env=None, umask=None, timeout=300):
-    env = {**os.environ, "STROKESEQ_MNIST_DIR": str(data_dir), "STROKESEQ_OFFLINE": "1"}
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
-    )
 
 
 def _one_error_line(res, *fragments):
