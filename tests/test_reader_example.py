@@ -56,11 +56,54 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     out = tmp_path / "loop"
     res = hardcase_loop.main(["--checkpoint", str(ck), "--out", str(out), "--mine", "3",
                               "--budget", "12", "--per-level", "1", "--length", "3",
-                              "--steps", "2", "--batch-size", "4", "--eval", "0",
-                              "--workers", "0"])  # fmt: skip
-    assert res["mined"]["generated"] <= 12 and res["finetune"]["steps"] == 2
+                              "--mine-lengths", "3", "4", "--mine-source", "mnist",
+                              "--steps", "2", "--batch-size", "4", "--eval", "4",
+                              "--validation", "--workers", "0"])  # fmt: skip
+    mined = res["mined"]
+    assert set(mined["per_length"]) == {"3", "4"} and mined["generated"] <= 12
+    assert mined["generated"] == sum(v["generated"] for v in mined["per_length"].values())
+    assert res["finetune"]["steps"] == 2 and res["clean_split"] == "train (validation)"
+    assert set(res["clean"]) == {"tile", "touching"} and res["clean"]["tile"]["n"] == 4
     assert set(res["auc_difficulty"]) == {"before", "after"}
     assert (out / "loop.png").stat().st_size > 1000 and (out / "finetuned.pt").exists()
     assert json.loads((out / "loop.json").read_text())["ladder"]["seed"] == 2
     assert "| difficulty |" in (out / "loop.md").read_text()
     capsys.readouterr()
+
+
+def test_weight_averaging_and_frozen_batchnorm(example, tmp_path):
+    import torch
+    import train
+    from model import load_checkpoint
+
+    ck = tmp_path / "tiny.pt"
+    train.train(train.parse_args(["--steps", "2", "--eval", "0", "--out", str(ck), *TINY]))
+    start, _ = load_checkpoint(ck)
+    outs = {}
+    for a in ("0", "0.5", "1"):
+        outs[a] = tmp_path / f"ft{a}.pt"
+        train.train(train.parse_args(["--init", str(ck), "--steps", "2", "--lr", "0.05",
+                                      "--average", a, "--freeze-bn", "--eval", "0",
+                                      "--out", str(outs[a]), *TINY]))  # fmt: skip
+    s0, s5, s1 = (load_checkpoint(outs[a])[0].state_dict() for a in ("0", "0.5", "1"))
+    init = start.state_dict()
+    conv = "features.0.weight"
+    assert torch.equal(s0[conv], init[conv])  # a = 0: the start again
+    assert not torch.equal(s1[conv], init[conv])  # the fine-tune moved it
+    assert torch.allclose(s5[conv], (init[conv] + s1[conv]) / 2, atol=1e-6)
+    for k in ("features.1.running_mean", "features.1.running_var"):
+        assert torch.equal(s1[k], init[k])  # --freeze-bn: statistics of the start kept
+    with pytest.raises(ValueError, match="average"):
+        train.train(train.parse_args(["--init", str(ck), "--average", "2", "--out",
+                                      str(tmp_path / "x.pt"), *TINY]))  # fmt: skip
+
+
+def test_paired_change(example):
+    from hardcase_loop import paired
+
+    before = np.array([1, 1, 0, 0, 1, 1, 1, 1], bool)
+    after = np.array([1, 0, 1, 1, 1, 1, 1, 1], bool)
+    r = paired(before, after)
+    assert r["before"] == 0.75 and r["after"] == 0.875 and r["change"] == 0.125
+    d = np.array([0, -1, 1, 1, 0, 0, 0, 0], float)
+    assert r["change_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(8))

@@ -113,66 +113,114 @@ def table(before, after) -> str:
     return "\n".join(lines)
 
 
+def paired(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """Accuracy before/after on the same samples, the change and its standard error (paired)."""
+    d = after.astype(float) - before.astype(float)
+    se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {
+        "n": len(d),
+        "before": float(before.mean()),
+        "after": float(after.mean()),
+        "change": float(d.mean()),
+        "change_se": se,
+        "se_after": float(np.sqrt(after.mean() * (1 - after.mean()) / len(d))),
+    }
+
+
+def mine(base, args) -> tuple[list[Path], dict]:
+    """Mine ``--mine`` hard cases, split evenly over ``--mine-lengths`` (one folder each)."""
+    from model import read_batch
+
+    from strokeseq.hardcases import mine_hard_cases
+
+    lo, hi = args.mine_lengths
+    lengths = list(range(lo, hi + 1))
+    folders, summary = [], {}
+    for k, length in enumerate(lengths):
+        n = args.mine // len(lengths) + (k < args.mine % len(lengths))
+        budget = args.budget // len(lengths) + (k < args.budget % len(lengths))
+        folder = args.out / "mined" / f"len{length}"
+        res = mine_hard_cases(
+            lambda x: read_batch(base, x), n, budget=budget, kind="sequences", length=length,
+            source=args.mine_source, split="train",  # training digits only (MNIST source)
+            rng=np.random.SeedSequence([args.mine_seed, length]), out=folder, overwrite=True,
+            name="reader", progress=None,
+        )  # fmt: skip
+        folders.append(folder)
+        summary[str(length)] = res.summary()
+    totals = {k: sum(v[k] for v in summary.values()) for k in ("found", "failures", "generated")}
+    return folders, {**totals, "per_length": summary}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--mine", type=int, default=3000, help="hard cases to mine (3000)")
-    p.add_argument("--budget", type=int, default=30000, help="most samples while mining")
+    p.add_argument("--mine", type=int, default=1500, help="hard cases to mine (1500)")
+    p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
     p.add_argument("--mine-seed", type=int, default=1)
+    p.add_argument(
+        "--mine-source", default="synthetic", help="digits of the mined sequences (synthetic, "
+        "mnist: the MNIST train split)",
+    )  # fmt: skip
+    p.add_argument(
+        "--mine-lengths", type=int, nargs=2, default=[4, 4], metavar=("MIN", "MAX"),
+        help="lengths of the mined sequences, the cases split evenly (default 4 4)",
+    )  # fmt: skip
     p.add_argument("--ladder-seed", type=int, default=2, help="seed of the fresh ladder")
     p.add_argument("--per-level", type=int, default=100, help="fresh ladder samples per level")
-    p.add_argument("--length", type=int, default=4, help="ladder/mining sequence length")
+    p.add_argument("--length", type=int, default=4, help="fresh ladder sequence length")
     p.add_argument("--source", default="synthetic", help="ladder digits (synthetic, mnist)")
     p.add_argument("--steps", type=int, default=600, help="fine-tuning steps")
     p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    p.add_argument("--freeze-bn", action="store_true", help="see train.py")
+    p.add_argument("--average", type=float, default=1.0, help="see train.py")
     p.add_argument("--hard-fraction", type=float, default=0.3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval", type=int, default=2000, help="clean held-out samples per set")
+    p.add_argument(
+        "--validation", action="store_true",
+        help="clean sets from the MNIST train split (for choosing a recipe), not the test split",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7, help="fine-tuning seed (fresh samples)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     import torch
-    from model import load_checkpoint, read_batch
-    from train import evaluate_held_out, parse_args, train
+    from model import load_checkpoint
+    from train import held_out_correct, parse_args, train
 
-    from strokeseq.hardcases import mine_hard_cases
-
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     base, _ = load_checkpoint(args.checkpoint)
     before = ladder_eval(base, args, "before")
-    clean_before = evaluate_held_out(base, args.eval) if args.eval else {}
-    mined = mine_hard_cases(
-        lambda x: read_batch(base, x),
-        args.mine,
-        budget=args.budget,
-        kind="sequences",
-        length=args.length,
-        source=args.source,
-        rng=args.mine_seed,
-        out=args.out / "mined",
-        overwrite=True,
-        name="reader",
-        progress=None,
+    clean_before = (
+        held_out_correct(base, args.eval, validation=args.validation) if args.eval else {}
     )
+    folders, mined = mine(base, args)
     t_mined = time.perf_counter()
     ft = args.out / "finetuned.pt"
     info = train(parse_args([
-        "--init", str(args.checkpoint), "--hardcases", str(args.out / "mined"),
+        "--init", str(args.checkpoint), "--hardcases", *map(str, folders),
         "--hard-fraction", str(args.hard_fraction), "--steps", str(args.steps),
-        "--lr", str(args.lr), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-        "--out", str(ft), "--eval", "0", "--workers", str(args.workers),
+        "--lr", str(args.lr), "--schedule", args.schedule, "--average", str(args.average),
+        "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--out", str(ft),
+        "--eval", "0", "--workers", str(args.workers), "--threads", str(args.threads),
+        *(["--freeze-bn"] if args.freeze_bn else []),
         *([] if args.minutes is None else ["--minutes", str(args.minutes)]),
     ]))  # fmt: skip
     tuned, _ = load_checkpoint(ft)
     after = ladder_eval(tuned, args, "after")
-    clean_after = evaluate_held_out(tuned, args.eval) if args.eval else {}
+    clean_after = (
+        held_out_correct(tuned, args.eval, validation=args.validation) if args.eval else {}
+    )
     res = {
-        "mined": mined.summary(),
+        "mined": mined,
+        "mine": {"source": args.mine_source, "lengths": args.mine_lengths, "seed": args.mine_seed},
         "finetune": info,
         "ladder": {
             "seed": args.ladder_seed,
@@ -189,7 +237,8 @@ def main(argv=None) -> dict:
             "before": before.overall["accuracy"],
             "after": after.overall["accuracy"],
         },
-        "clean": {"before": clean_before, "after": clean_after},
+        "clean_split": "train (validation)" if args.validation else "test",
+        "clean": {k: paired(clean_before[k], clean_after[k]) for k in clean_before},
         "per_axis_level": {"before": before.levels, "after": after.levels},
         "seconds": {"mining": round(t_mined - t0, 1), "total": round(time.perf_counter() - t0, 1)},
     }

@@ -33,7 +33,13 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from data import COLLATE, batches_by_width, held_out, train_dataset  # noqa: E402
+from data import (  # noqa: E402
+    COLLATE,
+    VALIDATION_SEED,
+    batches_by_width,
+    held_out,
+    train_dataset,
+)
 from model import CRNN, load_checkpoint, output_lengths, read_batch, save_checkpoint  # noqa: E402
 
 DEFAULT_OUT = Path.home() / ".cache" / "strokeseq" / "digit_string_reader" / "reader.pt"
@@ -56,42 +62,76 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--channels", type=int, nargs=3, default=None, help="conv widths (16 32 64)")
     p.add_argument("--hidden", type=int, default=96, help="LSTM units per direction")
     p.add_argument("--init", type=Path, help="start from this checkpoint (fine-tuning)")
-    p.add_argument("--hardcases", type=Path, help="mined hard-case folder to mix in")
+    p.add_argument("--hardcases", type=Path, nargs="+", help="mined hard-case folder(s) to mix in")
     p.add_argument(
         "--hard-fraction", type=float, default=0.25, help="share of each batch from --hardcases"
+    )
+    p.add_argument(
+        "--schedule",
+        choices=("cosine", "constant"),
+        default="cosine",
+        help="after the warm-up: cosine decay to 2 %% of --lr, or constant --lr",
+    )
+    p.add_argument(
+        "--freeze-bn",
+        action="store_true",
+        help="keep BatchNorm running statistics fixed (fine-tuning: they stay those of clean data)",
+    )
+    p.add_argument(
+        "--average",
+        type=float,
+        default=1.0,
+        help="with --init: save (1 - a) * initial + a * trained weights (default 1: trained)",
     )
     p.add_argument("--eval", type=int, default=1000, help="held-out samples per set (0: none)")
     p.add_argument("--data-dir", help="MNIST folder (default: STROKESEQ_MNIST_DIR / cache)")
     return p.parse_args(argv)
 
 
-def evaluate_held_out(model: CRNN, n: int, data_dir: str | None = None) -> dict[str, float]:
-    """Exact-match rate on each held-out set (MNIST test split)."""
+def held_out_correct(
+    model: CRNN, n: int, data_dir: str | None = None, validation: bool = False
+) -> dict[str, np.ndarray]:
+    """Per-sample exact match (bool array) on each held-out set (MNIST test split), or on the
+    validation sets (same geometry, MNIST train split, another seed) with ``validation=True``.
+    Same sets for every model, so two models compare sample by sample (paired)."""
     model.eval()
     res = {}
+    kw = {"seed": VALIDATION_SEED, "split": "train"} if validation else {}
     for name in ("tile", "touching"):
-        images, texts = held_out(name, n, data_dir=data_dir)
-        ok = 0
+        images, texts = held_out(name, n, data_dir=data_dir, **kw)
+        ok = np.zeros(n, bool)
         for idx in batches_by_width(images, 256):
             w = max(images[i].shape[1] for i in idx)
             x = np.zeros((len(idx), 28, w), np.float32)
             for r, i in enumerate(idx):
                 x[r, :, : images[i].shape[1]] = images[i]
             pred = read_batch(model, x)
-            ok += sum(p == texts[i] for p, i in zip(pred, idx, strict=True))
-        res[name] = ok / n
+            ok[idx] = [p == texts[i] for p, i in zip(pred, idx, strict=True)]
+        res[name] = ok
     return res
+
+
+def evaluate_held_out(
+    model: CRNN, n: int, data_dir: str | None = None, validation: bool = False
+) -> dict[str, float]:
+    """Exact-match rate on each held-out set (see :func:`held_out_correct`)."""
+    return {
+        k: float(v.mean()) for k, v in held_out_correct(model, n, data_dir, validation).items()
+    }
 
 
 class HardCaseMixer:
     """Replace a share of each batch with mined hard cases (their own width, padded)."""
 
-    def __init__(self, folder: Path, fraction: float, seed: int) -> None:
+    def __init__(self, folders: Path | list[Path], fraction: float, seed: int) -> None:
         from strokeseq.hardcases import read_hardcases
 
-        ladder, _ = read_hardcases(folder)
-        self.images = ladder.images  # ink units: ink 1.0 on 0.0, as the reader expects
-        self.texts = ladder.label_strings
+        self.images: list[np.ndarray] = []
+        self.texts: list[str] = []
+        for folder in [folders] if isinstance(folders, Path | str) else folders:
+            ladder, _ = read_hardcases(folder)
+            self.images += list(ladder.images)  # ink 1.0 on 0.0, as the reader expects
+            self.texts += list(ladder.label_strings)
         self.fraction = fraction
         self.rng = np.random.default_rng(seed)
 
@@ -113,14 +153,32 @@ class HardCaseMixer:
         return COLLATE(items)
 
 
+def average_weights(model: CRNN, initial: dict, a: float) -> None:
+    """Set the weights to ``(1 - a) * initial + a * current`` (weight-space ensembling).
+
+    Fine-tuned weights stay in the basin of their start, so the straight line
+    between them keeps most of the gain on hard cases while recovering the
+    start's clean accuracy (Wortsman et al., "Robust fine-tuning of zero-shot
+    models", 2022). BatchNorm running statistics are averaged the same way;
+    integer counters keep the current value.
+    """
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                v.mul_(a).add_(initial[k], alpha=1.0 - a)
+
+
 def train(args: argparse.Namespace) -> dict:
     from torch.utils.data import DataLoader, RandomSampler
     from tqdm import tqdm
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if not 0.0 <= args.average <= 1.0:
+        raise ValueError(f"--average must be in [0, 1], got {args.average}")
     if args.init:
         model, _ = load_checkpoint(args.init)
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
     else:
         model = CRNN(args.channels, args.hidden)
     n_samples = args.steps * args.batch_size
@@ -150,11 +208,17 @@ def train(args: argparse.Namespace) -> dict:
     def lr_at(p: float) -> float:  # linear warm-up, then cosine decay to 2 % of the peak
         if p < warm:
             return args.lr * max(p / warm, 0.02)
+        if args.schedule == "constant":
+            return args.lr
         q = min(1.0, (p - warm) / (1 - warm))
         return args.lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * q)))
 
     ctc = torch.nn.CTCLoss(blank=10, zero_infinity=True)
     model.train()
+    if args.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()  # use and keep the running statistics; weight and bias still learn
     t0 = time.perf_counter()
     bar = tqdm(total=args.steps, desc="training", unit="step", disable=None)
     step, ema = 0, None
@@ -185,6 +249,8 @@ def train(args: argparse.Namespace) -> dict:
             )
     bar.close()
     seconds = time.perf_counter() - t0
+    if args.init and args.average < 1.0:
+        average_weights(model, initial, args.average)
     info = {
         "seed": args.seed,
         "steps": step,
@@ -195,7 +261,12 @@ def train(args: argparse.Namespace) -> dict:
         "train_seconds": round(seconds, 1),
         "final_loss": round(float(ema), 4),
         "init": str(args.init) if args.init else None,
-        "hardcases": str(args.hardcases) if args.hardcases else None,
+        "hardcases": [str(h) for h in args.hardcases] if args.hardcases else None,
+        "hard_fraction": args.hard_fraction if args.hardcases else 0.0,
+        "lr": args.lr,
+        "schedule": args.schedule,
+        "freeze_bn": args.freeze_bn,
+        "average": args.average if args.init else None,
     }
     save_checkpoint(args.out, model, {"info": json.dumps(info)})
     if args.eval:
