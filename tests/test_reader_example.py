@@ -107,3 +107,21 @@ def test_paired_change(example):
     assert r["before"] == 0.75 and r["after"] == 0.875 and r["change"] == 0.125
     d = np.array([0, -1, 1, 1, 0, 0, 0, 0], float)
     assert r["change_se"] == pytest.approx(d.std(ddof=1) / np.sqrt(8))
+
+
+def test_width_buckets_sort_and_cut(example):
+    import train
+
+    rng = np.random.default_rng(0)
+    widths = rng.integers(90, 280, 10)
+    items = [
+        (np.full((28, w), k, np.float32), {"text": str(k % 10)}) for k, w in enumerate(widths)
+    ]
+    groups = train.WidthBuckets(3, 4)(items)
+    assert [len(g["texts"]) for g in groups] == [4, 4, 2]
+    got = np.concatenate([g["widths"].numpy() for g in groups])
+    assert got.tolist() == sorted(widths.tolist())  # narrowest first, every sample once
+    for g in groups:  # each batch padded only to its own widest
+        assert g["images"].shape[-1] == int(g["widths"].max())
+    seen = [t for b in train.batches([groups], np.random.default_rng(1)) for t in b["texts"]]
+    assert sorted(seen) == sorted(lab["text"] for _, lab in items)

@@ -16,6 +16,7 @@ batch.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import sys
@@ -51,6 +52,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=2500, help="optimiser steps (default 2500)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--buckets",
+        type=int,
+        default=4,
+        help="make batches from groups of this many, sorted by width (less padding; 1: off)",
+    )
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     p.add_argument(
         "--minutes",
@@ -120,6 +127,31 @@ def evaluate_held_out(
     }
 
 
+class WidthBuckets:
+    """Collate ``k`` batches' worth of samples at once: sorted by width, cut into ``k`` batches.
+
+    Sequences of 3-8 digits in two layouts are 96-280 px wide; a random batch
+    of 32 pads to its widest, so only ~65 % of the columns the model computes
+    are real (measured on the training mix). Sorted in groups of 4 batches,
+    ~89 % are: about a quarter less compute per step for the same samples.
+    """
+
+    def __init__(self, k: int, batch_size: int) -> None:
+        self.k, self.batch_size = k, batch_size
+
+    def __call__(self, items: list) -> list[dict]:
+        order = sorted(range(len(items)), key=lambda i: items[i][0].shape[1])
+        cut = range(0, len(items), self.batch_size)
+        return [COLLATE([items[i] for i in order[s : s + self.batch_size]]) for s in cut]
+
+
+def batches(loader, rng: np.random.Generator):
+    """The batches of each collated group, in a random order (not always narrow to wide)."""
+    for group in loader:
+        for j in rng.permutation(len(group)):
+            yield group[j]
+
+
 class HardCaseMixer:
     """Replace a share of each batch with mined hard cases (their own width, padded)."""
 
@@ -168,12 +200,32 @@ def average_weights(model: CRNN, initial: dict, a: float) -> None:
                 v.mul_(a).add_(initial[k], alpha=1.0 - a)
 
 
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed activation buffers instead of unmapping them (Linux/glibc only).
+
+    Every step allocates tens of MB of activations at a new width. By default
+    glibc serves such blocks with mmap and returns them on free, so each step
+    faults its pages in again (measured: 37 M minor page faults and 162 s of
+    system time in the default run). Serving them from the heap and not
+    trimming it reuses the pages. Returns whether the setting was applied.
+    """
+    if os.environ.get("READER_MALLOPT", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: the largest glibc accepts
+        return bool(ok and libc.mallopt(-1, 1 << 30))  # M_TRIM_THRESHOLD: keep 1 GiB
+    except (OSError, AttributeError):  # not glibc (macOS, musl): leave the allocator alone
+        return False
+
+
 def train(args: argparse.Namespace) -> dict:
     from torch.utils.data import DataLoader, RandomSampler
     from tqdm import tqdm
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    keep_freed_memory()
     if not 0.0 <= args.average <= 1.0:
         raise ValueError(f"--average must be in [0, 1], got {args.average}")
     if args.init:
@@ -184,12 +236,14 @@ def train(args: argparse.Namespace) -> dict:
     n_samples = args.steps * args.batch_size
     data = train_dataset(n_samples, args.seed * 1000, data_dir=args.data_dir)
     sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
+    if args.buckets < 1:
+        raise ValueError(f"--buckets must be at least 1, got {args.buckets}")
     loader = DataLoader(
         data,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size * args.buckets,
         sampler=sampler,
         num_workers=args.workers,
-        collate_fn=COLLATE,
+        collate_fn=WidthBuckets(args.buckets, args.batch_size),
         persistent_workers=False,
         prefetch_factor=4 if args.workers else None,
     )
@@ -222,7 +276,7 @@ def train(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     bar = tqdm(total=args.steps, desc="training", unit="step", disable=None)
     step, ema = 0, None
-    for batch in loader:
+    for batch in batches(loader, np.random.default_rng(args.seed)):
         done = progress(step, time.perf_counter() - t0)
         if done >= 1.0:
             break
@@ -258,6 +312,7 @@ def train(args: argparse.Namespace) -> dict:
         "minutes_limit": args.minutes,
         "cpu_seconds": round(time.process_time(), 1),
         "batch_size": args.batch_size,
+        "buckets": args.buckets,
         "train_seconds": round(seconds, 1),
         "final_loss": round(float(ema), 4),
         "init": str(args.init) if args.init else None,
