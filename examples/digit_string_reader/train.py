@@ -207,7 +207,8 @@ def keep_freed_memory() -> bool:
     glibc serves such blocks with mmap and returns them on free, so each step
     faults its pages in again (measured: 37 M minor page faults and 162 s of
     system time in the default run). Serving them from the heap and not
-    trimming it reuses the pages. Returns whether the setting was applied.
+    trimming it reuses the pages. Returns whether the setting was applied
+    (``READER_MALLOPT=0`` in the environment leaves glibc alone, for comparisons).
     """
     if os.environ.get("READER_MALLOPT", "1") == "0":
         return False
