@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import TILE
+from . import render
 
 __all__ = ["COM_INDEX", "INK_EXTENT", "render_samples"]
 
@@ -56,8 +57,6 @@ def render_samples(
     scale : (n,) float32
         The zoom applied to the shape.
     """
-    from .render import centre_of_mass, downsample, rasterise_capsules, shift_images
-
     ss = supersample
     n, _, k = radius.shape
     on = seg_on[..., None]
@@ -86,15 +85,11 @@ def render_samples(
     shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
     a = (a + shift[:, None, :]) * ss
     b = (b + shift[:, None, :]) * ss
-    canvas = rasterise_capsules(a, b, ra * ss, rb * ss, valid, TILE * ss, soft=soft)
-    # Exact correction of the estimate, by whole canvas pixels (overlaps, end caps).
-    cy_, cx_ = centre_of_mass(canvas)
+    # Drawn at ss x zoom, then moved by whole canvas pixels so that the exact
+    # centre of mass corrects the estimate (overlaps, end caps), then box-filtered.
     target = (COM_INDEX + 0.5) * ss - 0.5
-    dy = np.rint(target - cy_).astype(np.int64)
-    dx = np.rint(target - cx_).astype(np.int64)
-    if np.any(dy) or np.any(dx):
-        canvas = shift_images(canvas, dy, dx)
-    return downsample(canvas, ss), scale.astype(np.float32)
+    ink = render.draw_centred(a, b, ra * ss, rb * ss, valid, ss, soft, target, TILE)
+    return ink, scale.astype(np.float32)
 
 
 def _exact_scale(samples: np.ndarray, seg_on: np.ndarray, radius: np.ndarray) -> np.ndarray:

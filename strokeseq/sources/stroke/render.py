@@ -35,6 +35,7 @@ __all__ = [
     "centre_of_mass",
     "compile_glyphs",
     "downsample",
+    "draw_centred",
     "rasterise_capsules",
     "shift_images",
 ]
@@ -276,24 +277,97 @@ def rasterise_capsules(
     n = valid.shape[0]
     canvas = np.zeros((n, size, size), np.float32)
     caps = _capsules(a, b, ra, rb, valid, size, soft)
-    if caps is None:
-        return canvas
-    flat = canvas.reshape(-1)
-    groups = _window_groups(caps["span"])
-    cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, wy, wx in groups))
-    work = _workspace(cap)
-    for sel, wy, wx in groups:
-        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-        off = (np.arange(wy)[:, None] * size + np.arange(wx))[:, :, None]  # (wy, wx, 1)
-        whole = isinstance(sel, slice)  # one group: chunks are views, not gathers
-        for s in range(0, sel.stop if whole else sel.size, step):
-            k = slice(s, s + step) if whole else sel[s : s + step]
-            ink, x0, y0 = _capsule_ink(caps, k, wy, wx, size, soft, work)
-            idx = work.index[: ink.size].reshape(ink.shape)
-            np.add(off, caps["digit"][k] * (size * size) + y0 * size + x0, out=idx)
-            np.maximum.at(flat, work.index[: ink.size], ink.reshape(-1))
-    np.clip(canvas, 0.0, 1.0, out=canvas)
+    if caps is not None:
+        _draw(canvas.reshape(-1), size, 0, caps, size, soft)
     return canvas
+
+
+def draw_centred(
+    a: np.ndarray,
+    b: np.ndarray,
+    ra: np.ndarray,
+    rb: np.ndarray,
+    valid: np.ndarray,
+    factor: int,
+    soft: float,
+    target: float,
+    tile: int = 28,
+) -> np.ndarray:
+    """Rasterise at ``factor`` x zoom, centre the mass on ``target``, box-filter down.
+
+    The digit pipeline after the geometry, in one pass over a reused canvas:
+    :func:`rasterise_capsules` on a ``tile * factor`` canvas, then each canvas
+    is moved by the whole canvas pixels that put its centre of mass
+    (:func:`centre_of_mass`) nearest ``(target, target)`` (index coordinates),
+    then :func:`downsample` by ``factor``. Equal, bit for bit, to those three
+    functions and :func:`shift_images` applied in turn (tested), but the
+    canvas lives in a zeroed work buffer with a margin of ``factor + 1``
+    pixels, so that the shift is a view of it rather than a copy, and no
+    canvas is allocated per call.
+
+    Parameters
+    ----------
+    a, b, ra, rb, valid : see :func:`rasterise_capsules`
+        Capsules in canvas pixels.
+    factor : int
+        Supersampling factor: the canvas side is ``tile * factor``.
+    soft : float
+        Ink fall-off (see :func:`rasterise_capsules`).
+    target : float
+        Wanted centre of mass, canvas index coordinates (both axes).
+    tile : int
+        Output side.
+
+    Returns
+    -------
+    (n, tile, tile) float32 array
+
+    Examples
+    --------
+    >>> a = np.array([[[20.0, 30.0]]]); b = np.array([[[40.0, 30.0]]])
+    >>> r = np.full((1, 1), 6.0)
+    >>> out = draw_centred(a, b, r, r, np.ones((1, 1), bool), 3, 0.5, 41.5)
+    >>> out.shape, bool(out[0, 13:15, 13:15].min() > 0.9)
+    ((1, 28, 28), True)
+    """
+    n = valid.shape[0]
+    if n == 0:
+        return np.zeros((0, tile, tile), np.float32)
+    size = tile * factor
+    pad = factor + 1
+    side = size + 2 * pad
+    buf = _workspace(0).canvas(n * side * side).reshape(n, side, side)
+    buf.fill(0.0)
+    view = buf[:, pad : pad + size, pad : pad + size]
+    caps = _capsules(a, b, ra, rb, valid, size, soft)
+    if caps is not None:
+        _draw(buf.reshape(-1), side, pad * (side + 1), caps, size, soft)
+    cy, cx = centre_of_mass(view)
+    dy = np.rint(target - cy).astype(np.int64)
+    dx = np.rint(target - cx).astype(np.int64)
+    # The shifted canvas is the window of the padded buffer ``(-dy, -dx)`` away:
+    # zeros come in from the margin exactly as shift_images fills them.
+    key = (dy + pad) * (2 * pad + 1) + (dx + pad)
+    far = (np.abs(dy) > pad) | (np.abs(dx) > pad)
+    if not far.any() and (key == key[0]).all():  # one shift for all (always for one digit)
+        groups = [(slice(None), int(dy[0]), int(dx[0]))]
+    else:
+        out = np.empty((n, tile, tile), np.float32)
+        near = np.flatnonzero(~far)
+        shifts, which = np.unique(key[near], return_inverse=True)
+        groups = [
+            (near[which == j], k // (2 * pad + 1) - pad, k % (2 * pad + 1) - pad)
+            for j, k in enumerate(shifts.tolist())
+        ]
+        if far.any():  # shifts beyond the margin (rare): the general path
+            sel = np.flatnonzero(far)
+            out[sel] = downsample(shift_images(view[sel], dy[sel], dx[sel]), factor)
+        for sel, sy, sx in groups:
+            src = buf[sel, pad - sy : pad - sy + size, pad - sx : pad - sx + size]
+            out[sel] = downsample(src, factor)
+        return out
+    _, sy, sx = groups[0]
+    return downsample(buf[:, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor)
 
 
 #: Elements (pixels x capsules) evaluated per chunk: the work arrays (~0.7 MiB)
@@ -306,6 +380,8 @@ _COST_CHUNK = 25e-6
 #: Extra reach of the windows: pixel centres farther than ``r + _MARGIN`` from
 #: a capsule's box get ink < 0 (clipped), so omitting them changes nothing.
 _MARGIN = 0.01
+#: Pixel-centre offsets ``j + 0.5`` as float32 (exact), for any window side.
+_HALF = np.arange(4096, dtype=np.float32) + np.float32(0.5)
 
 
 class _Workspace:
@@ -316,10 +392,29 @@ class _Workspace:
         self.size = size
         self.f = [np.empty(size, np.float32) for _ in range(4)]
         self.index = np.empty(size, np.intp)
+        self._canvas = np.empty(0, np.float32)
+        self.offsets: dict[tuple[int, int, int], np.ndarray] = {}
 
     def arrays(self, shape: tuple[int, ...]) -> list[np.ndarray]:
-        e = int(np.prod(shape))
+        e = shape[0] * shape[1] * shape[2]
         return [f[:e].reshape(shape) for f in self.f]
+
+    def canvas(self, size: int) -> np.ndarray:
+        """A float32 buffer of ``size`` elements (contents undefined), kept for reuse."""
+        if self._canvas.size < size:
+            self._canvas = np.empty(size, np.float32)
+        return self._canvas[:size]
+
+    def offset(self, wy: int, wx: int, stride: int) -> np.ndarray:
+        """Flat offsets ``(wy, wx, 1)`` of a window's pixels on rows ``stride`` apart."""
+        key = (wy, wx, stride)
+        off = self.offsets.get(key)
+        if off is None:
+            if len(self.offsets) > 4096:
+                self.offsets.clear()
+            off = (np.arange(wy)[:, None] * stride + np.arange(wx))[:, :, None]
+            self.offsets[key] = off
+        return off
 
 
 _local = threading.local()  # one workspace per thread (Dask and other thread pools)
@@ -328,7 +423,10 @@ _local = threading.local()  # one workspace per thread (Dask and other thread po
 def _workspace(size: int) -> _Workspace:
     work = getattr(_local, "work", None)
     if work is None or work.size < size:
-        work = _local.work = _Workspace(size)
+        old = work
+        work = _local.work = _Workspace(max(size, _CHUNK_ELEMENTS))
+        if old is not None:
+            work._canvas = old._canvas
     return work
 
 
@@ -348,8 +446,8 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     reach = r[:, None] + f32(_MARGIN + 0.5)
     lo = np.ceil(np.minimum(pa, pb) - reach).astype(np.int64)
     hi = np.floor(np.maximum(pa, pb) + reach).astype(np.int64)  # one past the last
-    np.clip(lo, 0, size, out=lo)
-    np.clip(hi, 0, size, out=hi)
+    np.maximum(lo, 0, out=lo)
+    np.minimum(hi, size, out=hi)
     span = hi - lo  # (M, 2) as (x, y)
     keep = span.min(axis=1) > 0
     if not keep.all():
@@ -359,13 +457,42 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     # The ink profile as constants: ink = 1/soft - d * (1 / (soft * r)). The
     # factors 2 and 1/2 below are exact, so the arithmetic matches the
     # reference rasteriser bit for bit.
-    consts = np.empty((7, dig.size), f32)  # one gather per chunk instead of seven
+    consts = np.empty((7, dig.size), f32)  # one gather per group instead of seven
     consts[0], consts[1] = pa[:, 0], pa[:, 1]
     np.multiply(u.T, f32(2), out=consts[2:4])
     np.multiply(inv_l2, f32(0.5), out=consts[4])
     np.divide(1.0, inv_l2, out=consts[5])
     consts[6] = -(1.0 / (f32(soft) * np.maximum(r, f32(1e-6))))
     return {"digit": dig, "consts": consts, "lo": lo, "span": span}
+
+
+def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: float) -> None:
+    """Merge the ink of ``caps`` into canvases stored in ``flat``.
+
+    Canvas ``i``'s pixel ``(y, x)`` is ``flat[i * stride**2 + origin + y * stride
+    + x]`` (``stride >= size``: the canvases may sit inside a padded buffer).
+    Ink is clipped to at most 1 before the ``max`` (equal to clipping the
+    canvas after it: ``min`` and ``max`` commute), and is at least 0 because
+    the canvases start at 0.
+    """
+    groups = _window_groups(caps["span"])
+    cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, wy, wx in groups))
+    work = _workspace(cap)
+    for sel, wy, wx in groups:
+        # One gather per group (a view when it is the only one); chunks are views.
+        consts, lo, dig = caps["consts"][:, sel], caps["lo"][sel], caps["digit"][sel]
+        # Window origins, moved inside the canvas where the window would overflow it.
+        xy0 = np.minimum(lo, (size - wx, size - wy))
+        base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
+        xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
+        off = work.offset(wy, wx, stride)
+        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
+        for s in range(0, dig.size, step):
+            k = slice(s, s + step)
+            ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
+            idx = work.index[: ink.size]
+            np.add(off, base[k], out=idx.reshape(ink.shape))
+            np.maximum.at(flat, idx, ink.reshape(-1))
 
 
 def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray | slice, int, int]]:
@@ -406,23 +533,23 @@ def _cost(elements: int, chunks: int) -> float:
     return elements * _COST_ELEMENT + chunks * _COST_CHUNK
 
 
-def _capsule_ink(caps, k, wy: int, wx: int, size: int, soft: float, work: _Workspace):
-    """Ink of capsules ``k`` on their ``(wy, wx)`` windows, laid out ``(wy, wx, m)``.
+def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace):
+    """Ink of capsules on their ``(wy, wx)`` windows, laid out ``(wy, wx, m)``.
 
-    Capsules run along the last axis so every operation has a long, unit
-    stride inner loop. The ink is not clipped (the caller clips the canvas:
-    clip and max commute). Returns ``(ink, x0, y0)``; ``ink`` is a view of
-    the workspace.
+    ``consts`` are the capsules' constants (see :func:`_capsules`), ``x0`` and
+    ``y0`` their windows' origins (float32). Capsules run along the last axis
+    so every operation has a long, unit stride inner loop. The ink is at
+    most 1 (clipped), not clipped below (the canvases start at 0). Returns a
+    view of the workspace.
     """
     f32 = np.float32
-    lo = caps["lo"][k]
-    ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = caps["consts"][:, k]
-    proj2, dist2, t, tmp = work.arrays((wy, wx, lo.shape[0]))
-    x0 = np.minimum(lo[:, 0], size - wx)
-    y0 = np.minimum(lo[:, 1], size - wy)
+    ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = consts
+    proj2, dist2, t, tmp = work.arrays((wy, wx, ax.shape[0]))
     # Pixel-centre offsets from a: rows (wy, m) and columns (wx, m).
-    dx = (x0 + np.arange(wx)[:, None] + 0.5).astype(f32) - ax
-    dy = (y0 + np.arange(wy)[:, None] + 0.5).astype(f32) - ay
+    dx = np.add(_HALF[:wx, None], x0)
+    dx -= ax
+    dy = np.add(_HALF[:wy, None], y0)
+    dy -= ay
     # 2 (q - a).u and |q - a|^2 as a row term plus a column term.
     np.add((dy * uy2)[:, None, :], (dx * ux2)[None, :, :], out=proj2)
     np.add((dy * dy)[:, None, :], (dx * dx)[None, :, :], out=dist2)
@@ -437,7 +564,8 @@ def _capsule_ink(caps, k, wy: int, wx: int, size: int, soft: float, work: _Works
     ink = np.sqrt(dist2, out=dist2)
     ink *= neg_inv_sr
     ink += f32(1.0 / soft)
-    return ink, x0, y0
+    np.minimum(ink, f32(1.0), out=ink)
+    return ink
 
 
 def downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
