@@ -484,19 +484,21 @@ class StrokeSource(DigitSource):
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
-        ink = np.empty((n, TILE, TILE), np.float32)
-        scale = np.empty(n, np.float32)
-        # Render digits grouped by allograph: capsule c of every digit in a chunk
-        # then has a similar size and direction, so the per-layer windows of the
-        # rasteriser stay tight. Each digit's pixels do not depend on the order.
-        key = p["allograph"]
-        if self.model == "fitted":  # fewest strokes first: the chunk skips absent layers
-            key = self.fitted.n_strokes[key] * len(self.fitted.names) + key
-        order = np.argsort(key, kind="stable")
-        for s in range(0, n, _CHUNK):
-            rows = order[s : s + _CHUNK]
-            part = {k: v[rows] for k, v in p.items()}
-            ink[rows], scale[rows] = self._render(part)
+        if n <= _CHUNK:  # one chunk: no reordering (a digit's pixels do not depend on it)
+            ink, scale = self._render(p)
+        else:
+            ink = np.empty((n, TILE, TILE), np.float32)
+            scale = np.empty(n, np.float32)
+            # Chunks of digits grouped by allograph (fitted: fewest strokes first):
+            # similar shapes share a chunk. Each digit's pixels do not depend on it.
+            key = p["allograph"]
+            if self.model == "fitted":
+                key = self.fitted.n_strokes[key] * len(self.fitted.names) + key
+            order = np.argsort(key, kind="stable")
+            for s in range(0, n, _CHUNK):
+                rows = order[s : s + _CHUNK]
+                part = {k: v[rows] for k, v in p.items()}
+                ink[rows], scale[rows] = self._render(part)
         np.clip(ink, 0.0, 1.0, out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
