@@ -264,26 +264,49 @@ def test_shift_images_equals_a_padded_crop_for_mixed_shifts():
         )
 
 
-def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch):
-    """The whole synthetic pipeline: new rasteriser, downsample and shift against
-    the former ones, on 300 digits (a few chunks of windows grouped by size)."""
+def _three_steps(a, b, ra, rb, valid, factor, soft, target, tile=28):
+    """The pipeline as separate steps: per-layer reference raster, shift, downsample."""
+    canvas = _rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
+    cy, cx = centre_of_mass(canvas)
+    dy = np.rint(target - cy).astype(np.int64)
+    dx = np.rint(target - cx).astype(np.int64)
+    return downsample(shift_images(canvas, dy, dx), factor)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 5])
+def test_draw_centred_equals_raster_shift_downsample(factor):
+    rng = np.random.default_rng(factor)
+    size = 28 * factor
+    a, b, ra, rb, valid = _random_capsules(rng, 60, 20, size, 0.5 * factor, 2.0 * factor)
+    # targets near the middle (small shifts, as drawn digits have), and far from
+    # it (shifts beyond the buffer's margin: the general path)
+    for target in (14.5 * factor - 0.5, 4.0, size - 3.0):
+        new = render.draw_centred(a, b, ra, rb, valid, factor, 0.5, target)
+        old = _three_steps(a, b, ra, rb, valid, factor, 0.5, target)
+        assert new.shape == (60, 28, 28) and new.dtype == np.float32
+        np.testing.assert_array_equal(new, old)
+        for i in (0, 7):  # one digit alone: its own path, the same pixels
+            s = slice(i, i + 1)
+            one = render.draw_centred(a[s], b[s], ra[s], rb[s], valid[s], factor, 0.5, target)
+            np.testing.assert_array_equal(one[0], old[i])
+    empty = render.draw_centred(a[:0], b[:0], ra[:0], rb[:0], valid[:0], factor, 0.5, 1.0)
+    assert empty.shape == (0, 28, 28)
+
+
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch, model):
+    """The whole synthetic pipeline against the former one (per-layer raster, shift
+    copy, downsample) on 700 digits: two chunks, windows grouped by size, every
+    shift; bit for bit."""
     from strokeseq.sources.stroke import StrokeSource
 
-    src = StrokeSource()
-    labels = np.arange(300) % 10
+    src = StrokeSource(model)
+    labels = np.arange(700) % 10
     new = src.sample(labels, rng=11)
-
-    def old_downsample(canvas, f):
-        n, h, w = canvas.shape
-        out = canvas.reshape(n, h // f, f, w // f, f).sum(axis=(2, 4), dtype=np.float32)
-        return out * np.float32(1.0 / (f * f))
-
-    monkeypatch.setattr(render, "rasterise_capsules", _rasterise_capsules_reference)
-    monkeypatch.setattr(render, "downsample", old_downsample)
+    monkeypatch.setattr(render, "draw_centred", _three_steps)
     old = src.sample(labels, rng=11)
-    assert new.shape == old.shape == (300, 28, 28)
-    # the canvases are bit-identical; the block sums add in another order
-    np.testing.assert_allclose(new, old, rtol=0, atol=2e-6)
+    assert new.shape == old.shape == (700, 28, 28)
+    np.testing.assert_array_equal(new, old)
 
 
 @pytest.mark.parametrize("k", [2, 9, 16])

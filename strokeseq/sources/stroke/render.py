@@ -347,27 +347,28 @@ def draw_centred(
     dx = np.rint(target - cx).astype(np.int64)
     # The shifted canvas is the window of the padded buffer ``(-dy, -dx)`` away:
     # zeros come in from the margin exactly as shift_images fills them.
-    key = (dy + pad) * (2 * pad + 1) + (dx + pad)
+    if n == 1:
+        sy, sx = int(dy[0]), int(dx[0])
+        if abs(sy) <= pad and abs(sx) <= pad:
+            return downsample(
+                buf[:, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor
+            )
+    out = np.empty((n, tile, tile), np.float32)
     far = (np.abs(dy) > pad) | (np.abs(dx) > pad)
-    if not far.any() and (key == key[0]).all():  # one shift for all (always for one digit)
-        groups = [(slice(None), int(dy[0]), int(dx[0]))]
-    else:
-        out = np.empty((n, tile, tile), np.float32)
-        near = np.flatnonzero(~far)
-        shifts, which = np.unique(key[near], return_inverse=True)
-        groups = [
-            (near[which == j], k // (2 * pad + 1) - pad, k % (2 * pad + 1) - pad)
-            for j, k in enumerate(shifts.tolist())
-        ]
-        if far.any():  # shifts beyond the margin (rare): the general path
-            sel = np.flatnonzero(far)
-            out[sel] = downsample(shift_images(view[sel], dy[sel], dx[sel]), factor)
-        for sel, sy, sx in groups:
-            src = buf[sel, pad - sy : pad - sy + size, pad - sx : pad - sx + size]
-            out[sel] = downsample(src, factor)
-        return out
-    _, sy, sx = groups[0]
-    return downsample(buf[:, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor)
+    if far.any():  # shifts beyond the margin (rare): the general path
+        sel = np.flatnonzero(far)
+        out[sel] = downsample(shift_images(view[sel], dy[sel], dx[sel]), factor)
+    # One downsample per distinct shift (a handful), on a gather of its canvases.
+    near = np.flatnonzero(~far)
+    key = dy[near] * (2 * pad + 1) + dx[near]
+    shifts, which = np.unique(key, return_inverse=True)
+    for j, k in enumerate(shifts.tolist()):
+        sy, sx = (k + pad) // (2 * pad + 1), (k + pad) % (2 * pad + 1) - pad
+        sel = near[which == j] if shifts.size > 1 else near
+        out[sel] = downsample(
+            buf[sel, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor
+        )
+    return out
 
 
 #: Elements (pixels x capsules) evaluated per chunk: the work arrays (~0.7 MiB)
