@@ -482,18 +482,51 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     for sel, wy, wx in groups:
         # One gather per group (a view when it is the only one); chunks are views.
         consts, lo, dig = caps["consts"][:, sel], caps["lo"][sel], caps["digit"][sel]
+        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
+        bounds = None
+        if _LAYERED and dig.size > step:
+            # Layers: the j-th capsule of every digit in this group. Within a layer
+            # no two capsules share a canvas, so a chunk's pixels are distinct and
+            # merge by gather, max, scatter instead of the slower np.maximum.at.
+            new_run = np.empty(dig.size, bool)
+            new_run[0] = True
+            np.not_equal(dig[1:], dig[:-1], out=new_run[1:])
+            first = np.flatnonzero(new_run)
+            rank = np.arange(dig.size) - first[np.cumsum(new_run) - 1]
+            if first.size < dig.size:  # some digit has several capsules here
+                order = np.argsort(rank, kind="stable")
+                consts, lo, dig = consts[:, order], lo[order], dig[order]
+                ends = np.cumsum(np.bincount(rank)).tolist()
+                bounds = [
+                    (s, min(s + step, e))
+                    for b, e in zip([0, *ends[:-1]], ends, strict=True)
+                    for s in range(b, e, step)
+                ]
+            else:
+                bounds = [(s, min(s + step, dig.size)) for s in range(0, dig.size, step)]
+        unique = bounds is not None
+        if bounds is None:
+            bounds = [(s, min(s + step, dig.size)) for s in range(0, dig.size, step)]
         # Window origins, moved inside the canvas where the window would overflow it.
         xy0 = np.minimum(lo, (size - wx, size - wy))
         base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
         xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
         off = work.offset(wy, wx, stride)
-        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-        for s in range(0, dig.size, step):
-            k = slice(s, s + step)
+        for s, e in bounds:
+            k = slice(s, e)
             ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
             idx = work.index[: ink.size]
             np.add(off, base[k], out=idx.reshape(ink.shape))
-            np.maximum.at(flat, idx, ink.reshape(-1))
+            if unique:
+                got = work.f[2][: ink.size]
+                np.take(flat, idx, out=got)
+                np.maximum(got, ink.reshape(-1), out=got)
+                flat[idx] = got
+            else:
+                np.maximum.at(flat, idx, ink.reshape(-1))
+
+
+_LAYERED = True
 
 
 def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray | slice, int, int]]:
