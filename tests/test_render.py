@@ -9,7 +9,6 @@ from strokeseq.sources.stroke import render
 from strokeseq.sources.stroke.glyph_schema import load_glyphs
 from strokeseq.sources.stroke.render import (
     _rasterise_capsules_reference,
-    _window_groups,
     bezier_basis,
     centre_of_mass,
     compile_glyphs,
@@ -206,9 +205,11 @@ def test_a_digit_does_not_depend_on_its_batch_mates():
     # the big batch is drawn with windows grouped by size, one digit alone with
     # one window for all: the same pixels either way
     caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
-    assert len(_window_groups(caps["span"])) > 1
+    order, runs, _ = render._plan(caps["span"], caps["digit"])
+    assert order is not None and len(runs) > 1  # sizes and layers
     one = render._capsules(a[:1], b[:1], ra[:1], rb[:1], valid[:1], 84, 0.5)
-    assert len(_window_groups(one["span"])) == 1
+    order, runs, _ = render._plan(one["span"], one["digit"])
+    assert order is None and len(runs) == 1  # one window for all
     for i in (0, 1, 150, 299):
         s = slice(i, i + 1)
         alone = rasterise_capsules(a[s], b[s], ra[s], rb[s], valid[s], 84)
@@ -315,3 +316,20 @@ def test_bezier_points_equal_the_einsum_bit_for_bit(k):
     ctrl = rng.normal(0, 10, (20, 7, 4, 2))
     expect = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
     np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)
+
+
+def test_plan_runs_never_hold_two_capsules_of_one_digit():
+    """The layered merge scatters without np.maximum.at: it relies on this."""
+    rng = np.random.default_rng(12)
+    a, b, ra, rb, valid = _random_capsules(rng, 400, 30, 84, 1.0, 8.0, spread=2.0)
+    caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
+    order, runs, wsize = render._plan(caps["span"], caps["digit"])
+    assert order is not None and sorted(order.tolist()) == list(range(order.size))
+    dig = caps["digit"][order]
+    span = caps["span"][order]
+    assert runs[0][0] == 0 and runs[-1][1] == order.size
+    for (start, end, wy, wx), nxt in zip(runs, [*runs[1:], None], strict=True):
+        assert np.unique(dig[start:end]).size == end - start
+        assert (span[start:end] <= (wx, wy)).all()  # every window fits its run's size
+        assert (wsize[start:end] == (wx, wy)).all()
+        assert nxt is None or nxt[0] == end

@@ -476,48 +476,26 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     canvas after it: ``min`` and ``max`` commute), and is at least 0 because
     the canvases start at 0.
     """
-    groups = _window_groups(caps["span"])
-    cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, wy, wx in groups))
+    order, runs, wsize = _plan(caps["span"], caps["digit"])
+    consts, lo, dig = caps["consts"], caps["lo"], caps["digit"]
+    if order is not None:  # one gather for all: every run is then a slice
+        consts, lo, dig = consts[:, order], lo[order], dig[order]
+    # Window origins, moved inside the canvas where the window would overflow it.
+    xy0 = np.minimum(lo, size - wsize)
+    base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
+    xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
+    cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, _, wy, wx in runs))
     work = _workspace(cap)
-    for sel, wy, wx in groups:
-        # One gather per group (a view when it is the only one); chunks are views.
-        consts, lo, dig = caps["consts"][:, sel], caps["lo"][sel], caps["digit"][sel]
-        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-        bounds = None
-        if _LAYERED and dig.size > step:
-            # Layers: the j-th capsule of every digit in this group. Within a layer
-            # no two capsules share a canvas, so a chunk's pixels are distinct and
-            # merge by gather, max, scatter instead of the slower np.maximum.at.
-            new_run = np.empty(dig.size, bool)
-            new_run[0] = True
-            np.not_equal(dig[1:], dig[:-1], out=new_run[1:])
-            first = np.flatnonzero(new_run)
-            rank = np.arange(dig.size) - first[np.cumsum(new_run) - 1]
-            if first.size < dig.size:  # some digit has several capsules here
-                order = np.argsort(rank, kind="stable")
-                consts, lo, dig = consts[:, order], lo[order], dig[order]
-                ends = np.cumsum(np.bincount(rank)).tolist()
-                bounds = [
-                    (s, min(s + step, e))
-                    for b, e in zip([0, *ends[:-1]], ends, strict=True)
-                    for s in range(b, e, step)
-                ]
-            else:
-                bounds = [(s, min(s + step, dig.size)) for s in range(0, dig.size, step)]
-        unique = bounds is not None
-        if bounds is None:
-            bounds = [(s, min(s + step, dig.size)) for s in range(0, dig.size, step)]
-        # Window origins, moved inside the canvas where the window would overflow it.
-        xy0 = np.minimum(lo, (size - wx, size - wy))
-        base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
-        xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
+    unique = order is not None
+    for start, end, wy, wx in runs:
         off = work.offset(wy, wx, stride)
-        for s, e in bounds:
-            k = slice(s, e)
+        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
+        for s in range(start, end, step):
+            k = slice(s, min(s + step, end))
             ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
             idx = work.index[: ink.size]
             np.add(off, base[k], out=idx.reshape(ink.shape))
-            if unique:
+            if unique:  # distinct pixels: gather, max, scatter
                 got = work.f[2][: ink.size]
                 np.take(flat, idx, out=got)
                 np.maximum(got, ink.reshape(-1), out=got)
@@ -526,21 +504,22 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
                 np.maximum.at(flat, idx, ink.reshape(-1))
 
 
-_LAYERED = True
+def _plan(span: np.ndarray, dig: np.ndarray):
+    """How to draw capsules: ``(order, runs, window sizes)``.
 
-
-def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray | slice, int, int]]:
-    """Group capsules that share a window size: ``[(indices, wy, wx), ...]``.
-
-    One window fitting all capsules costs the fewest NumPy calls; groups of
-    similar sizes waste fewer pixels. Sides are rounded up to a multiple of
-    ``q`` and the cheapest ``q`` under a rough cost model wins (one group for
-    a digit or two, several for big batches). Capsules keep their order (by
-    digit) inside a group, so a chunk's writes stay close together.
+    Few capsules (a digit or two): one window size fitting all, capsules in
+    their order (``order`` None), one run, merged with ``np.maximum.at``.
+    Many: capsules grouped by window size (sides rounded up to a multiple of
+    ``q``; the cheapest ``q`` under a rough cost model wins), and within a size
+    into *layers* (the first capsule of every digit in that size, then the
+    second, ...). ``order`` sorts the capsules by (size, layer, digit); each
+    run ``(start, end, wy, wx)`` is one (size, layer), where no two capsules
+    share a canvas, so its pixels are distinct. ``window sizes`` is ``(M, 2)``
+    as ``(wx, wy)`` per capsule (in ``order``).
     """
     m = span.shape[0]
     wx, wy = (int(v) for v in span.max(axis=0))
-    single = [(slice(0, m), wy, wx)]
+    single = None, [(0, m, wy, wx)], np.array([wx, wy])
     if m * wy * wx <= 4 * _CHUNK_ELEMENTS:  # a few chunks at most: not worth it
         return single
     best, best_cost = None, _cost(m * wy * wx, -(-m * wy * wx // _CHUNK_ELEMENTS))
@@ -554,13 +533,37 @@ def _window_groups(span: np.ndarray) -> list[tuple[np.ndarray | slice, int, int]
         elements = counts[used] * sy * sx
         cost = _cost(int(elements.sum()), int((-(-elements // _CHUNK_ELEMENTS)).sum()))
         if cost < best_cost:
-            best, best_cost = (key, counts[used], sy, sx), cost
+            best, best_cost = (key, nx, q), cost
     if best is None:
-        return single
-    key, counts, sy, sx = best
-    order = np.argsort(key, kind="stable")
-    sels = np.split(order, np.cumsum(counts)[:-1])
-    return [(sel, int(y), int(x)) for sel, y, x in zip(sels, sy, sx, strict=True)]
+        best = (np.zeros(m, np.int64), 1, 0)
+    key, nx, q = best
+    # Sort by size (stable: digits stay ascending), number each digit's capsules
+    # within its size (its layer), then sort by (size, layer).
+    o1 = np.argsort(key, kind="stable")
+    k1, d1 = key[o1], dig[o1]
+    new = np.empty(m, bool)
+    new[0] = True
+    np.not_equal(k1[1:], k1[:-1], out=new[1:])
+    new[1:] |= d1[1:] != d1[:-1]
+    first = np.flatnonzero(new)
+    layer = np.arange(m) - first[np.cumsum(new) - 1]
+    o2 = np.argsort(k1 * (int(layer.max()) + 1) + layer, kind="stable")
+    order = o1[o2]
+    k2, l2 = k1[o2], layer[o2]
+    cut = np.flatnonzero((k2[1:] != k2[:-1]) | (l2[1:] != l2[:-1])) + 1
+    starts = [0, *cut.tolist()]
+    ends = [*cut.tolist(), m]
+    ks = k2[starts]
+    if q:
+        sy = np.minimum((ks // nx) * q, wy).tolist()
+        sx = np.minimum((ks % nx) * q, wx).tolist()
+        size_x = np.minimum((k2 % nx) * q, wx)
+        size_y = np.minimum((k2 // nx) * q, wy)
+        wsize = np.stack([size_x, size_y], axis=1)
+    else:  # one size for all, in layers
+        sy, sx = [wy] * len(starts), [wx] * len(starts)
+        wsize = np.array([wx, wy])
+    return order, list(zip(starts, ends, sy, sx, strict=True)), wsize
 
 
 def _cost(elements: int, chunks: int) -> float:
