@@ -21,6 +21,7 @@ the pieces here:
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -43,9 +44,17 @@ __all__ = [
 
 def bezier_basis(k: int) -> np.ndarray:
     """Cubic Bernstein basis at ``k`` evenly spaced parameters, shape ``(k, 4)`` float64."""
+    return _basis(k).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _basis(k: int) -> np.ndarray:
+    """:func:`bezier_basis`, computed once per ``k`` (read-only)."""
     t = np.linspace(0.0, 1.0, k)[:, None]
     s = 1.0 - t
-    return np.hstack([s**3, 3 * s * s * t, 3 * s * t * t, t**3])
+    out = np.hstack([s**3, 3 * s * s * t, 3 * s * t * t, t**3])
+    out.flags.writeable = False
+    return out
 
 
 def bezier_points(ctrl: np.ndarray, k: int) -> np.ndarray:
@@ -61,7 +70,7 @@ def bezier_points(ctrl: np.ndarray, k: int) -> np.ndarray:
     >>> bezier_points(ctrl, 4)[:, 0].tolist()
     [0.0, 1.0, 2.0, 3.0]
     """
-    basis = bezier_basis(k)
+    basis = _basis(k)
     c = np.asarray(ctrl, np.float64)[..., None, :, :]  # (..., 1, 4, D)
     out = basis[:, 0, None] * c[..., 0, :]
     for j in range(1, 4):
@@ -640,10 +649,14 @@ def centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = images.sum(axis=2).astype(np.float64)  # (n, H)
     cols = images.sum(axis=1).astype(np.float64)  # (n, W)
     mass = rows.sum(axis=1)
-    safe = np.where(mass > 0, mass, 1.0)
-    cy = np.where(mass > 0, rows @ np.arange(h) / safe, (h - 1) / 2)
-    cx = np.where(mass > 0, cols @ np.arange(w) / safe, (w - 1) / 2)
+    inked = mass > 0
+    safe = np.where(inked, mass, 1.0)
+    cy = np.where(inked, rows @ _INDEX[:h] / safe, (h - 1) / 2)
+    cx = np.where(inked, cols @ _INDEX[:w] / safe, (w - 1) / 2)
     return cy, cx
+
+
+_INDEX = np.arange(4096)  # int64 pixel indices (as np.arange gives them)
 
 
 def shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
