@@ -20,6 +20,7 @@ docs/synthetic.md for the measured realism of both.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -55,6 +56,14 @@ _FITTED_DEFAULTS: dict[str, Any] = {
 }
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_steps(k: int) -> np.ndarray:
+    """``np.linspace(0, 1, k)``, computed once per ``k`` (read-only)."""
+    out = np.linspace(0.0, 1.0, k)
+    out.flags.writeable = False
+    return out
 
 
 def _pair(name: str, value: Any, lo: float, hi: float) -> tuple[float, float]:
@@ -411,7 +420,7 @@ class StrokeSource(DigitSource):
         # Which segments are drawn, and the pen radius along each.
         seg_on = g.seg_valid[allo] & np.take_along_axis(p["drawn"], g.seg_stroke[allo], axis=1)
         prog = g.seg_progress[allo]  # (n, S, 2)
-        tk = np.linspace(0.0, 1.0, k)
+        tk = _unit_steps(k)
         along = prog[..., :1] + (prog[..., 1:] - prog[..., :1]) * tk  # (n, S, K)
         press = np.take_along_axis(p["pressure"], g.seg_stroke[allo][..., None], axis=1)
         radius = (
