@@ -359,9 +359,7 @@ def draw_centred(
     if n == 1:
         sy, sx = int(dy[0]), int(dx[0])
         if abs(sy) <= pad and abs(sx) <= pad:
-            return downsample(
-                buf[:, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor
-            )
+            return _downsample_at(buf, slice(None), pad - sy, pad - sx, size, factor)
     out = np.empty((n, tile, tile), np.float32)
     far = (np.abs(dy) > pad) | (np.abs(dx) > pad)
     if far.any():  # shifts beyond the margin (rare): the general path
@@ -374,9 +372,7 @@ def draw_centred(
     for j, k in enumerate(shifts.tolist()):
         sy, sx = (k + pad) // (2 * pad + 1), (k + pad) % (2 * pad + 1) - pad
         sel = near[which == j] if shifts.size > 1 else near
-        out[sel] = downsample(
-            buf[sel, pad - sy : pad - sy + size, pad - sx : pad - sx + size], factor
-        )
+        out[sel] = _downsample_at(buf, sel, pad - sy, pad - sx, size, factor)
     return out
 
 
@@ -495,7 +491,7 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
     cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, _, wy, wx in runs))
     work = _workspace(cap)
-    unique = order is not None
+    unique = order is not None and _LAYERED
     for start, end, wy, wx in runs:
         off = work.offset(wy, wx, stride)
         step = max(1, _CHUNK_ELEMENTS // (wy * wx))
@@ -511,6 +507,9 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
                 flat[idx] = got
             else:
                 np.maximum.at(flat, idx, ink.reshape(-1))
+
+
+_LAYERED = True
 
 
 def _plan(span: np.ndarray, dig: np.ndarray):
@@ -556,6 +555,8 @@ def _plan(span: np.ndarray, dig: np.ndarray):
     new[1:] |= d1[1:] != d1[:-1]
     first = np.flatnonzero(new)
     layer = np.arange(m) - first[np.cumsum(new) - 1]
+    if not _LAYERED:
+        layer[:] = 0
     o2 = np.argsort(k1 * (int(layer.max()) + 1) + layer, kind="stable")
     order = o1[o2]
     k2, l2 = k1[o2], layer[o2]
@@ -623,15 +624,33 @@ def downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
     >>> downsample(x, 2)[0].tolist()
     [[2.5, 4.5], [10.5, 12.5]]
     """
+    return _downsample_at(canvas, slice(None), 0, 0, canvas.shape[1:], factor)
+
+
+def _downsample_at(
+    buf: np.ndarray,
+    sel: slice | np.ndarray,
+    y0: int,
+    x0: int,
+    shape: int | tuple[int, int],
+    factor: int,
+) -> np.ndarray:
+    """``downsample(buf[sel, y0:y0 + h, x0:x0 + w], factor)``, the windows not copied.
+
+    Sums of strided slices rather than ``reshape(...).sum(axis=(2, 4))``:
+    NumPy reduces those short, strided axes ~7x slower than it adds slices.
+    With an index array ``sel``, each column phase is gathered straight from
+    ``buf`` (a third of a window each at factor 3), not the windows first.
+    """
+    h, w = (shape, shape) if isinstance(shape, int) else shape
+    ys = slice(y0, y0 + h)
     if factor == 1:
-        return np.array(canvas, dtype=np.float32, order="C")
-    n, h, w = canvas.shape
-    # Sums of strided slices rather than ``reshape(...).sum(axis=(2, 4))``:
-    # NumPy reduces those short, strided axes ~7x slower than it adds slices.
-    cols = canvas.reshape(n, h, w // factor, factor)
-    acc = cols[..., 0].astype(np.float32)  # (n, H, W / f), a new array
+        return np.array(buf[sel, ys, x0 : x0 + w], dtype=np.float32, order="C")
+    # Column sums, then row sums, each added in phase order (the bytes depend on it).
+    acc = np.array(buf[sel, ys, x0 : x0 + w : factor], dtype=np.float32)  # (n, H, W / f)
     for j in range(1, factor):
-        acc += cols[..., j]
+        acc += buf[sel, ys, x0 + j : x0 + w : factor]
+    n = acc.shape[0]
     rows = acc.reshape(n, h // factor, factor, w // factor)
     out = rows[:, :, 0].copy()
     for i in range(1, factor):
