@@ -333,3 +333,14 @@ def test_plan_runs_never_hold_two_capsules_of_one_digit():
         assert (span[start:end] <= (wx, wy)).all()  # every window fits its run's size
         assert (wsize[start:end] == (wx, wy)).all()
         assert nxt is None or nxt[0] == end
+
+
+def test_draw_centred_in_parts_equals_one_batch(monkeypatch):
+    rng = np.random.default_rng(21)
+    a, b, ra, rb, valid = _random_capsules(rng, 50, 20, 84, 1.5, 6.0)
+    whole = render.draw_centred(a, b, ra, rb, valid, 3, 0.5, 41.5)
+    side = 84 + 2 * 4
+    monkeypatch.setattr(render, "_CANVAS_BYTES", 4 * side * side * 7)  # parts of 7 digits
+    parts = render.draw_centred(a, b, ra, rb, valid, 3, 0.5, 41.5)
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_array_equal(whole, _three_steps(a, b, ra, rb, valid, 3, 0.5, 41.5))
