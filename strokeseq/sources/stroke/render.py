@@ -345,6 +345,7 @@ def draw_centred(
     side = size + 2 * pad
     most = max(1, _CANVAS_BYTES // (4 * side * side))
     if n > most:  # bounded work buffer: the canvases of at most ``most`` digits at a time
+        most = -(-n // -(-n // most))  # parts of even size
         args = (a, b, ra, rb, valid)
         parts = [
             draw_centred(*(v[s : s + most] for v in args), factor, soft, target, tile)

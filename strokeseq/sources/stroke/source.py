@@ -493,21 +493,14 @@ class StrokeSource(DigitSource):
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
-        if n <= _CHUNK:  # one chunk: no reordering (a digit's pixels do not depend on it)
+        if n <= _CHUNK:  # one chunk
             ink, scale = self._render(p)
-        else:
+        else:  # chunks bound the memory of the geometry; each digit's pixels are its own
             ink = np.empty((n, TILE, TILE), np.float32)
             scale = np.empty(n, np.float32)
-            # Chunks of digits grouped by allograph (fitted: fewest strokes first):
-            # similar shapes share a chunk. Each digit's pixels do not depend on it.
-            key = p["allograph"]
-            if self.model == "fitted":
-                key = self.fitted.n_strokes[key] * len(self.fitted.names) + key
-            order = np.argsort(key, kind="stable")
             for s in range(0, n, _CHUNK):
-                rows = order[s : s + _CHUNK]
-                part = {k: v[rows] for k, v in p.items()}
-                ink[rows], scale[rows] = self._render(part)
+                rows = slice(s, s + _CHUNK)
+                ink[rows], scale[rows] = self._render({k: v[rows] for k, v in p.items()})
         np.clip(ink, 0.0, 1.0, out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
