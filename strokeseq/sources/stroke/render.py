@@ -400,6 +400,7 @@ _COST_CHUNK = 25e-6
 _MARGIN = 0.01
 #: Pixel-centre offsets ``j + 0.5`` as float32 (exact), for any window side.
 _HALF = np.arange(4096, dtype=np.float32) + np.float32(0.5)
+_ONE = np.float32(1.0)
 
 
 class _Workspace:
@@ -512,13 +513,15 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
             ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
             idx = work.index[: ink.size]
             np.add(off, base[k], out=idx.reshape(ink.shape))
-            if unique:  # distinct pixels: gather, max, scatter
+            ink = ink.reshape(-1)
+            if unique:  # distinct pixels: gather, max (and the clip at 1), scatter
                 got = work.f[2][: ink.size]
                 np.take(flat, idx, out=got)
-                np.maximum(got, ink.reshape(-1), out=got)
+                np.clip(ink, got, _ONE, out=got)  # == min(max(got, ink), 1)
                 flat[idx] = got
             else:
-                np.maximum.at(flat, idx, ink.reshape(-1))
+                np.minimum(ink, _ONE, out=ink)
+                np.maximum.at(flat, idx, ink)
 
 
 _LAYERED = True
@@ -597,9 +600,9 @@ def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace
 
     ``consts`` are the capsules' constants (see :func:`_capsules`), ``x0`` and
     ``y0`` their windows' origins (float32). Capsules run along the last axis
-    so every operation has a long, unit stride inner loop. The ink is at
-    most 1 (clipped), not clipped below (the canvases start at 0). Returns a
-    view of the workspace.
+    so every operation has a long, unit stride inner loop. The ink is not
+    clipped (the merge clips it at 1; the canvases start at 0). Returns a view
+    of the workspace.
     """
     f32 = np.float32
     ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = consts
@@ -623,7 +626,6 @@ def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace
     ink = np.sqrt(dist2, out=dist2)
     ink *= neg_inv_sr
     ink += f32(1.0 / soft)
-    np.minimum(ink, f32(1.0), out=ink)
     return ink
 
 
