@@ -318,21 +318,25 @@ def test_bezier_points_equal_the_einsum_bit_for_bit(k):
     np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)
 
 
-def test_plan_runs_never_hold_two_capsules_of_one_digit():
-    """The layered merge scatters without np.maximum.at: it relies on this."""
+def test_plan_chunks_cover_the_capsules_and_unique_ones_hold_distinct_digits():
+    """The distinct-pixel merge scatters without np.maximum.at: it relies on this."""
     rng = np.random.default_rng(12)
     a, b, ra, rb, valid = _random_capsules(rng, 400, 30, 84, 1.0, 8.0, spread=2.0)
     caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
-    order, runs, wsize = render._plan(caps["span"], caps["digit"])
+    order, chunks, wsize = render._plan(caps["span"], caps["digit"])
     assert order is not None and sorted(order.tolist()) == list(range(order.size))
     dig = caps["digit"][order]
     span = caps["span"][order]
-    assert runs[0][0] == 0 and runs[-1][1] == order.size
-    for (start, end, wy, wx), nxt in zip(runs, [*runs[1:], None], strict=True):
-        assert np.unique(dig[start:end]).size == end - start
-        assert (span[start:end] <= (wx, wy)).all()  # every window fits its run's size
-        assert (wsize[start:end] == (wx, wy)).all()
+    assert chunks[0][0] == 0 and chunks[-1][1] == order.size
+    flags = []
+    for (start, end, wy, wx, unique), nxt in zip(chunks, [*chunks[1:], None], strict=True):
         assert nxt is None or nxt[0] == end
+        assert (span[start:end] <= (wx, wy)).all()  # every window fits its chunk's size
+        assert (wsize[start:end] == (wx, wy)).all()
+        distinct = np.unique(dig[start:end]).size == end - start
+        assert unique == distinct  # flagged exactly when it holds
+        flags.append(unique)
+    assert any(flags) and not all(flags)  # both merges are exercised here
 
 
 def test_draw_centred_in_parts_equals_one_batch(monkeypatch):
