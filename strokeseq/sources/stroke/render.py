@@ -494,7 +494,7 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     canvas after it: ``min`` and ``max`` commute), and is at least 0 because
     the canvases start at 0.
     """
-    order, chunks, wsize = _plan(caps["span"], caps["digit"])
+    order, chunks, wsize = _plan(caps["span"])
     consts, lo, dig = caps["consts"], caps["lo"], caps["digit"]
     if order is not None:  # one gather for all: every chunk is then a slice
         consts, lo, dig = consts[:, order], lo[order], dig[order]
@@ -502,49 +502,37 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     xy0 = np.minimum(lo, size - wsize)
     base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
     xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
-    cap = max(_CHUNK_ELEMENTS, max(wy * wx for _, _, wy, wx, _ in chunks))
+    cap = max(_CHUNK_ELEMENTS, max(wy * wx * (e - s) for s, e, wy, wx in chunks))
     work = _workspace(cap)
-    for s, e, wy, wx, unique in chunks:
+    for s, e, wy, wx in chunks:
         k = slice(s, e)
         ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
         idx = work.index[: ink.size]
         np.add(work.offset(wy, wx, stride), base[k], out=idx.reshape(ink.shape))
         ink = ink.reshape(-1)
-        if unique:  # distinct pixels: gather, max (and the clip at 1), scatter
-            got = work.f[2][: ink.size]
-            np.take(flat, idx, out=got)
-            np.clip(ink, got, _ONE, out=got)  # == min(max(got, ink), 1)
-            flat[idx] = got
-        else:
-            np.minimum(ink, _ONE, out=ink)
-            np.maximum.at(flat, idx, ink)
+        np.minimum(ink, _ONE, out=ink)
+        np.maximum.at(flat, idx, ink)
 
 
-def _plan(span: np.ndarray, dig: np.ndarray):
+def _plan(span: np.ndarray):
     """How to draw capsules: ``(order, chunks, window sizes)``.
 
     Few capsules (a digit or two): one window size fitting all, capsules in
-    their order (``order`` None), merged with ``np.maximum.at``. Many:
-    capsules grouped by window size (sides rounded up to a multiple of ``q``;
-    the cheapest ``q`` under a rough cost model wins) and, within a size, in
-    *layers*: the first capsule of every digit in that size, then the second,
-    and so on. ``order`` sorts the capsules by (size, layer, digit). Each
-    chunk ``(start, end, wy, wx, unique)`` is a slice of that order holding
-    about ``_CHUNK_ELEMENTS`` pixel-capsule pairs; ``unique`` says that no two
-    of its capsules share a canvas (always so within a layer), so that its
-    pixels are distinct and merge without ``np.maximum.at``. ``window sizes``
-    is ``(wx, wy)`` per capsule (in ``order``) or one pair for all.
+    their order (``order`` None). Many: capsules grouped by window size
+    (sides rounded up to a multiple of ``q``; the cheapest ``q`` under a rough
+    cost model wins, one size for all included); ``order`` sorts them by size
+    (stably: by digit within a size, so a chunk's writes stay close together).
+    Each chunk ``(start, end, wy, wx)`` is a slice of that order holding at
+    most ``_CHUNK_ELEMENTS`` pixel-capsule pairs (or one capsule). ``window
+    sizes`` is ``(wx, wy)`` per capsule (in ``order``) or one pair for all.
     """
     m = span.shape[0]
     wx, wy = (int(v) for v in span.max(axis=0))
+    one = np.array([wx, wy])
+    step = max(1, _CHUNK_ELEMENTS // (wy * wx))
     if m * wy * wx <= 4 * _CHUNK_ELEMENTS:  # a few chunks at most: one size, in order
-        step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-        chunks = [(s, min(s + step, m), wy, wx, False) for s in range(0, m, step)]
-        return None, chunks, np.array([wx, wy])
-    best, best_cost = (
-        (np.zeros(m, np.int64), 1, 0),
-        _cost(m * wy * wx, -(-m * wy * wx // _CHUNK_ELEMENTS)),
-    )
+        return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
+    best, best_cost = None, _cost(m * wy * wx, -(-m // step))
     for q in (8, 4, 2):
         nx = -(-wx // q) + 1
         key = (-(-span[:, 1] // q)) * nx + (-(-span[:, 0] // q))
@@ -553,48 +541,22 @@ def _plan(span: np.ndarray, dig: np.ndarray):
         sy = np.minimum((used // nx) * q, wy)
         sx = np.minimum((used % nx) * q, wx)
         elements = counts[used] * sy * sx
-        cost = _cost(int(elements.sum()), int((-(-elements // _CHUNK_ELEMENTS)).sum()))
+        steps = np.maximum(1, _CHUNK_ELEMENTS // (sy * sx))
+        cost = _cost(int(elements.sum()), int((-(-counts[used] // steps)).sum()))
         if cost < best_cost:
-            best, best_cost = (key, nx, q), cost
-    key, nx, q = best
-    # Sort by size (stable: digits stay ascending), number each digit's capsules
-    # within its size (its layer), then sort by (size, layer, digit).
-    o1 = np.argsort(key, kind="stable")
-    k1, d1 = key[o1], dig[o1]
-    new = np.empty(m, bool)
-    new[0] = True
-    np.not_equal(k1[1:], k1[:-1], out=new[1:])
-    new[1:] |= d1[1:] != d1[:-1]
-    first = np.flatnonzero(new)
-    layer = np.arange(m) - first[np.cumsum(new) - 1]
-    o2 = np.argsort(k1 * (int(layer.max()) + 1) + layer, kind="stable")
-    order = o1[o2]
-    k2, d2 = k1[o2], d1[o2]
-    if q:
-        wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
-    else:  # one size for all
-        wsize = np.array([[wx, wy]])
-    # Chunks: every size's run cut into pieces of about _CHUNK_ELEMENTS pairs.
-    cut = (np.flatnonzero(k2[1:] != k2[:-1]) + 1).tolist()
-    starts, sizes = [], []
-    for s, e in zip([0, *cut], [*cut, m], strict=True):
-        cy, cx = (int(v) for v in wsize[min(s, len(wsize) - 1)][::-1])
-        step = max(1, _CHUNK_ELEMENTS // (cy * cx))
-        starts += range(s, e, step)
-        sizes += [(cy, cx)] * len(range(s, e, step))
-    ends = [*starts[1:], m]
-    # A chunk is unique when none of its capsules has an earlier capsule of the
-    # same digit inside the chunk: prev[i] = position of the digit's previous
-    # capsule in ``order`` (-1 for its first).
-    by_digit = np.argsort(d2, kind="stable")
-    same = d2[by_digit[1:]] == d2[by_digit[:-1]]
-    prev = np.full(m, -1, np.int64)
-    prev[by_digit[1:][same]] = by_digit[:-1][same]
-    unique = (np.maximum.reduceat(prev, starts) < starts).tolist()
-    chunks = [
-        (s, e, cy, cx, u) for s, e, (cy, cx), u in zip(starts, ends, sizes, unique, strict=True)
-    ]
-    return order, chunks, wsize if q else np.array([wx, wy])
+            best, best_cost = (key, nx, q, counts[used], sy, sx, steps), cost
+    if best is None:
+        return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
+    key, nx, q, counts, sy, sx, steps = best
+    order = np.argsort(key, kind="stable")
+    k2 = key[order]
+    wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
+    chunks = []
+    s = 0
+    for c, y, x, st in zip(counts.tolist(), sy.tolist(), sx.tolist(), steps.tolist(), strict=True):
+        chunks += [(a, min(a + st, s + c), y, x) for a in range(s, s + c, st)]
+        s += c
+    return order, chunks, wsize
 
 
 def _cost(elements: int, chunks: int) -> float:
