@@ -342,3 +342,18 @@ def test_draw_centred_in_parts_equals_one_batch(monkeypatch):
     parts = render.draw_centred(a, b, ra, rb, valid, 3, 0.5, 41.5)
     np.testing.assert_array_equal(parts, whole)
     np.testing.assert_array_equal(whole, _three_steps(a, b, ra, rb, valid, 3, 0.5, 41.5))
+
+
+@pytest.mark.parametrize("size", [28, 84, 224])
+def test_centring_shifts_round_like_centre_of_mass(size):
+    rng = np.random.default_rng(size)
+    ink = rng.random((120, size, size)).astype(np.float32) ** 8  # sparse, uneven ink
+    ink[0] = 0.0  # blank: the geometric centre
+    ink[1] = 0.0
+    ink[1, 3, [4, 5]] = 1.0  # centre exactly on a half pixel in x: a tie
+    cy, cx = centre_of_mass(ink)
+    # targets that put some centres within a hair of a half pixel
+    for target in (size / 2 - 0.5, cx[2] + 0.5, cy[3] + 0.5 + 1e-7, cx[4] - 0.5 - 1e-6):
+        dy, dx = render._centring_shifts(ink, target)
+        np.testing.assert_array_equal(dy, np.rint(target - cy).astype(np.int64))
+        np.testing.assert_array_equal(dx, np.rint(target - cx).astype(np.int64))
