@@ -397,7 +397,7 @@ def _centring_shifts(view: np.ndarray, target: float) -> tuple[np.ndarray, np.nd
     round alike; the few canvases nearer a tie are measured again with
     :func:`centre_of_mass` itself.
     """
-    n, h, w = view.shape
+    _, h, w = view.shape
     rows = np.matmul(view, _ones(w)).astype(np.float64)  # (n, H)
     cols = np.matmul(_ones(h), view).astype(np.float64)  # (n, W)
     mass = rows.sum(axis=1)
