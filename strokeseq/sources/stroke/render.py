@@ -437,6 +437,7 @@ _MARGIN = 0.01
 #: Pixel-centre offsets ``j + 0.5`` as float32 (exact), for any window side.
 _HALF = np.arange(4096, dtype=np.float32) + np.float32(0.5)
 _ONE = np.float32(1.0)
+_ONE_BITS = _ONE.view(np.int32)
 
 
 class _Workspace:
@@ -540,14 +541,19 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
     cap = max(_CHUNK_ELEMENTS, max(wy * wx * (e - s) for s, e, wy, wx in chunks))
     work = _workspace(cap)
+    flat_bits = flat.view(np.int32)
     for s, e, wy, wx in chunks:
         k = slice(s, e)
         ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
         idx = work.index[: ink.size]
         np.add(work.offset(wy, wx, stride), base[k], out=idx.reshape(ink.shape))
-        ink = ink.reshape(-1)
-        np.minimum(ink, _ONE, out=ink)
-        np.maximum.at(flat, idx, ink)
+        # max and min on the float32 bit patterns as int32: the same order for
+        # non-negative floats, and negative ink (outside the pen) stays below
+        # every canvas value (>= +0.0). NumPy's integer np.maximum.at is about
+        # twice as fast as the float one (no NaN handling).
+        ink = ink.reshape(-1).view(np.int32)
+        np.minimum(ink, _ONE_BITS, out=ink)
+        np.maximum.at(flat_bits, idx, ink)
 
 
 def _plan(span: np.ndarray):
