@@ -287,7 +287,7 @@ def rasterise_capsules(
     canvas = np.zeros((n, size, size), np.float32)
     caps = _capsules(a, b, ra, rb, valid, size, soft)
     if caps is not None:
-        _draw(canvas.reshape(-1), size, 0, caps, size, soft)
+        _draw(canvas.reshape(-1), size * size, size, 0, None, caps, size, soft)
     return canvas
 
 
@@ -343,7 +343,12 @@ def draw_centred(
     size = tile * factor
     pad = factor + 1
     side = size + 2 * pad
-    most = max(1, _CANVAS_BYTES // (4 * side * side))
+    # Column-phase layout: padded column X is stored at slot (X % f) * plen + X // f
+    # of its row, so the f columns of every output block are f contiguous runs
+    # and the box filter adds whole runs instead of stride-f slices.
+    plen = -(-side // factor)
+    row = factor * plen
+    most = max(1, _CANVAS_BYTES // (4 * side * row))
     if n > most:  # bounded work buffer: the canvases of at most ``most`` digits at a time
         most = -(-n // -(-n // most))  # parts of even size
         args = (a, b, ra, rb, valid)
@@ -354,24 +359,32 @@ def draw_centred(
         return np.concatenate(parts)
     if n == 0:
         return np.zeros((0, tile, tile), np.float32)
-    buf = _workspace(0).canvas(n * side * side).reshape(n, side, side)
+    buf = _workspace(0).canvas(n * side * row).reshape(n, side, row)
     buf.fill(0.0)
-    view = buf[:, pad : pad + size, pad : pad + size]
+    slot = _slots(side, factor)  # slot of each padded column
+    cols = slot[pad : pad + size]  # slot of each canvas column
     caps = _capsules(a, b, ra, rb, valid, size, soft)
     if caps is not None:
-        _draw(buf.reshape(-1), side, pad * (side + 1), caps, size, soft)
-    dy, dx = _centring_shifts(view, target)
-    # The shifted canvas is the window of the padded buffer ``(-dy, -dx)`` away:
+        _draw(buf.reshape(-1), side * row, row, pad, cols, caps, size, soft)
+    rows_view = buf[:, pad : pad + size]  # (n, size, row)
+
+    def canvases(sel: np.ndarray) -> np.ndarray:  # plain (k, size, size) canvases
+        return rows_view[sel][:, :, cols]
+
+    row_sums = np.matmul(rows_view, _ones(row))
+    col_sums = np.matmul(_ones(size), rows_view)[:, cols]
+    dy, dx = _centring_shifts(row_sums, col_sums, target, canvases)
+    # The shifted canvas is a window of the padded buffer ``(-dy, -dx)`` away:
     # zeros come in from the margin exactly as shift_images fills them.
     if n == 1:
         sy, sx = int(dy[0]), int(dx[0])
         if abs(sy) <= pad and abs(sx) <= pad:
-            return _downsample_at(buf, slice(None), pad - sy, pad - sx, size, factor)
+            return _downsample_slots(buf, slice(None), pad - sy, pad - sx, size, factor, plen)
     out = np.empty((n, tile, tile), np.float32)
     far = (np.abs(dy) > pad) | (np.abs(dx) > pad)
     if far.any():  # shifts beyond the margin (rare): the general path
         sel = np.flatnonzero(far)
-        out[sel] = downsample(shift_images(view[sel], dy[sel], dx[sel]), factor)
+        out[sel] = downsample(shift_images(canvases(sel), dy[sel], dx[sel]), factor)
     # One downsample per distinct shift (a handful), on a gather of its canvases.
     near = np.flatnonzero(~far)
     key = dy[near] * (2 * pad + 1) + dx[near]
@@ -379,27 +392,65 @@ def draw_centred(
     for j, k in enumerate(shifts.tolist()):
         sy, sx = (k + pad) // (2 * pad + 1), (k + pad) % (2 * pad + 1) - pad
         sel = near[which == j] if shifts.size > 1 else near
-        out[sel] = _downsample_at(buf, sel, pad - sy, pad - sx, size, factor)
+        out[sel] = _downsample_slots(buf, sel, pad - sy, pad - sx, size, factor, plen)
     return out
 
 
-def _centring_shifts(view: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
-    """``rint(target - centre_of_mass(view))`` per axis, as int64: the same integers.
+@functools.lru_cache(maxsize=32)
+def _slots(side: int, factor: int) -> np.ndarray:
+    """Slot of each of ``side`` columns in the column-phase layout (read-only)."""
+    x = np.arange(side)
+    out = (x % factor) * -(-side // factor) + x // factor
+    out.flags.writeable = False
+    return out
 
-    The row and column sums come from BLAS (float32 matrix-vector products,
-    several times faster than ``sum``), which rounds differently from
-    :func:`centre_of_mass`'s pairwise sums. For non-negative ink any order of
-    summing ``W`` terms is within ``(W - 1) u`` (relative, ``u = 2**-24``) of
-    the exact sum, and perturbing every row sum by a relative ``d`` moves the
-    centre by at most ``d (H - 1)``: the two centres differ by less than
-    ``2 (W - 1)(H - 1) u`` (8e-4 px at supersample 3). Wherever
+
+def _downsample_slots(
+    buf: np.ndarray, sel, y0: int, x0: int, size: int, factor: int, plen: int
+) -> np.ndarray:
+    """:func:`downsample` of the ``size`` x ``size`` windows at ``(y0, x0)`` of
+    column-phase canvases ``buf[sel]`` (see :func:`draw_centred`): the same
+    additions in the same order, on contiguous runs."""
+    ys = slice(y0, y0 + size)
+    m = size // factor
+
+    def phase(j: int) -> np.ndarray:  # columns x0 + j, x0 + j + f, ... of each row
+        p, q = (x0 + j) % factor, (x0 + j) // factor
+        return buf[sel, ys, p * plen + q : p * plen + q + m]
+
+    acc = np.array(phase(0), dtype=np.float32)  # (n, H, W / f), a new array
+    if factor == 1:
+        return acc
+    for j in range(1, factor):
+        acc += phase(j)
+    rows = acc.reshape(acc.shape[0], m, factor, m)
+    out = rows[:, :, 0].copy()
+    for i in range(1, factor):
+        out += rows[:, :, i]
+    out *= np.float32(1.0 / (factor * factor))
+    return out
+
+
+def _centring_shifts(
+    rows: np.ndarray, cols: np.ndarray, target: float, canvases
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rint(target - centre_of_mass(canvases))`` per axis, as int64: the same integers.
+
+    ``rows`` and ``cols`` are float32 row and column sums of the ``(n, H, W)``
+    canvases computed in any order (BLAS here, several times faster than
+    ``sum``), and ``canvases(sel)`` returns the canvases ``sel`` themselves.
+    For non-negative ink any order of summing ``W`` terms is within
+    ``(W - 1) u`` (relative, ``u = 2**-24``) of the exact sum, and perturbing
+    every row sum by a relative ``d`` moves the centre by at most
+    ``d (H - 1)``: this centre and :func:`centre_of_mass`'s differ by less
+    than ``2 (W - 1)(H - 1) u`` (8e-4 px at supersample 3). Wherever
     ``target - centre`` is twice that or more away from a half integer both
     round alike; the few canvases nearer a tie are measured again with
     :func:`centre_of_mass` itself.
     """
-    _, h, w = view.shape
-    rows = np.matmul(view, _ones(w)).astype(np.float64)  # (n, H)
-    cols = np.matmul(_ones(h), view).astype(np.float64)  # (n, W)
+    h, w = rows.shape[1], cols.shape[1]
+    rows = rows.astype(np.float64)
+    cols = cols.astype(np.float64)
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)
@@ -409,7 +460,7 @@ def _centring_shifts(view: np.ndarray, target: float) -> tuple[np.ndarray, np.nd
     near = (np.abs(vy - np.floor(vy) - 0.5) < tie) | (np.abs(vx - np.floor(vx) - 0.5) < tie)
     if near.any():
         sel = np.flatnonzero(near)
-        cy, cx = centre_of_mass(view[sel])
+        cy, cx = centre_of_mass(canvases(sel))
         vy[sel], vx[sel] = target - cy, target - cx
     return np.rint(vy).astype(np.int64), np.rint(vx).astype(np.int64)
 
@@ -522,14 +573,23 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     return {"digit": dig, "consts": consts, "lo": lo, "span": span}
 
 
-def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: float) -> None:
+def _draw(
+    flat: np.ndarray,
+    dstride: int,
+    rstride: int,
+    row0: int,
+    cols: np.ndarray | None,
+    caps,
+    size: int,
+    soft: float,
+) -> None:
     """Merge the ink of ``caps`` into canvases stored in ``flat``.
 
-    Canvas ``i``'s pixel ``(y, x)`` is ``flat[i * stride**2 + origin + y * stride
-    + x]`` (``stride >= size``: the canvases may sit inside a padded buffer).
-    Ink is clipped to at most 1 before the ``max`` (equal to clipping the
-    canvas after it: ``min`` and ``max`` commute), and is at least 0 because
-    the canvases start at 0.
+    Canvas ``i``'s pixel ``(y, x)`` is ``flat[i * dstride + (y + row0) *
+    rstride + cols[x]]`` (``cols`` None: ``x``): the canvases may sit in a
+    padded buffer, their columns in any order. Ink is clipped to at most 1
+    before the ``max`` (equal to clipping the canvas after it: ``min`` and
+    ``max`` commute), and is at least 0 because the canvases start at 0.
     """
     order, chunks, wsize = _plan(caps["span"])
     consts, lo, dig = caps["consts"], caps["lo"], caps["digit"]
@@ -537,7 +597,10 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
         consts, lo, dig = consts[:, order], lo[order], dig[order]
     # Window origins, moved inside the canvas where the window would overflow it.
     xy0 = np.minimum(lo, size - wsize)
-    base = dig * (stride * stride) + xy0[:, 1] * stride + (xy0[:, 0] + origin)
+    base = dig * dstride + (xy0[:, 1] + row0) * rstride  # start of each window's first row
+    if cols is None:
+        base += xy0[:, 0]
+    x0 = xy0[:, 0]
     xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
     cap = max(_CHUNK_ELEMENTS, max(wy * wx * (e - s) for s, e, wy, wx in chunks))
     work = _workspace(cap)
@@ -545,15 +608,20 @@ def _draw(flat: np.ndarray, stride: int, origin: int, caps, size: int, soft: flo
     for s, e, wy, wx in chunks:
         k = slice(s, e)
         ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
-        idx = work.index[: ink.size]
-        np.add(work.offset(wy, wx, stride), base[k], out=idx.reshape(ink.shape))
+        idx = work.index[: ink.size].reshape(ink.shape)
+        if cols is None:  # plain rows: one offset table for the window
+            np.add(work.offset(wy, wx, rstride), base[k], out=idx)
+        else:  # a row part (wy, m) plus a column part (wx, m) looked up in ``cols``
+            row_part = np.add(_INDEX[:wy, None] * rstride, base[k])
+            col_part = cols[np.add(_INDEX[:wx, None], x0[k])]
+            np.add(row_part[:, None, :], col_part[None, :, :], out=idx)
         # max and min on the float32 bit patterns as int32: the same order for
         # non-negative floats, and negative ink (outside the pen) stays below
         # every canvas value (>= +0.0). NumPy's integer np.maximum.at is about
         # twice as fast as the float one (no NaN handling).
         ink = ink.reshape(-1).view(np.int32)
         np.minimum(ink, _ONE_BITS, out=ink)
-        np.maximum.at(flat_bits, idx, ink)
+        np.maximum.at(flat_bits, idx.reshape(-1), ink)
 
 
 def _plan(span: np.ndarray):
