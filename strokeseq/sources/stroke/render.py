@@ -17,6 +17,9 @@ the pieces here:
 4. :func:`downsample` averages ``ss x ss`` blocks (the anti-aliasing) and
    :func:`shift_images` moves each image by whole canvas pixels to centre its
    mass.
+
+:func:`draw_centred` does 3 and 4 in one pass over a reused canvas buffer
+(the digit pipeline uses it); it gives the same bytes as the separate steps.
 """
 
 from __future__ import annotations
@@ -269,11 +272,13 @@ def rasterise_capsules(
     Notes
     -----
     All capsules of the batch are evaluated together, on windows around
-    them, in a few large array operations (see :func:`_capsule_ink`), and
-    merged into the canvases with one ``np.maximum.at`` per chunk, so the
-    number of NumPy calls does not grow with the number of capsules per
-    digit. The result is bit-identical to the former per-layer rasteriser
-    (kept as :func:`_rasterise_capsules_reference` for tests and benchmarks).
+    them grouped by size (:func:`_plan`), in a few large array operations
+    (see :func:`_capsule_ink`), and merged into the canvases with one
+    ``np.maximum.at`` per chunk on the float bit patterns as int32 (see
+    :func:`_draw`), so the number of NumPy calls does not grow with the
+    number of capsules per digit. The result is bit-identical to the former
+    per-layer rasteriser (kept as :func:`_rasterise_capsules_reference` for
+    tests and benchmarks).
 
     Examples
     --------

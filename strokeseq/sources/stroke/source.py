@@ -493,7 +493,7 @@ class StrokeSource(DigitSource):
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
-        if n <= _CHUNK:  # one chunk
+        if 0 < n <= _CHUNK:  # one chunk
             ink, scale = self._render(p)
         else:  # chunks bound the memory of the geometry; each digit's pixels are its own
             ink = np.empty((n, TILE, TILE), np.float32)
