@@ -359,3 +359,7 @@ def test_centring_shifts_round_like_centre_of_mass(size):
         dy, dx = render._centring_shifts(rows, cols, target, lambda sel: ink[sel])
         np.testing.assert_array_equal(dy, np.rint(target - cy).astype(np.int64))
         np.testing.assert_array_equal(dx, np.rint(target - cx).astype(np.int64))
+        for i in range(5):  # one canvas at a time: the scalar path
+            s = slice(i, i + 1)
+            one = render._centring_shifts(rows[s], cols[s], target, lambda sel, s=s: ink[s][sel])
+            assert (one[0][0], one[1][0]) == (dy[i], dx[i])

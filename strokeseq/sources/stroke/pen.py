@@ -105,7 +105,7 @@ def _exact_scale(
     """
     n = samples.shape[0]
     v = samples.reshape(n, -1, 2)  # (n, P, 2)
-    on = np.broadcast_to(seg_on[..., None], radius.shape).reshape(n, -1, 1)
+    on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
     r = radius.reshape(n, -1, 1)
     rows = np.arange(n)[:, None]
     xy = np.arange(2)

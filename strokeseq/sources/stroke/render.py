@@ -25,6 +25,7 @@ the pieces here:
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from dataclasses import dataclass
 
@@ -454,14 +455,26 @@ def _centring_shifts(
     :func:`centre_of_mass` itself.
     """
     h, w = rows.shape[1], cols.shape[1]
+    tie = 4.0 * max(h - 1, w - 1) ** 2 * 2.0**-24 + 1e-9
     rows = rows.astype(np.float64)
     cols = cols.astype(np.float64)
+    if rows.shape[0] == 1:  # one canvas: Python floats, a few NumPy calls
+        mass = float(rows.sum())
+        vy, vx = target - (h - 1) / 2, target - (w - 1) / 2
+        if mass > 0:
+            vy, vx = (
+                target - float(rows[0] @ _INDEX[:h]) / mass,
+                target - float(cols[0] @ _INDEX[:w]) / mass,
+            )
+        if abs(vy - math.floor(vy) - 0.5) < tie or abs(vx - math.floor(vx) - 0.5) < tie:
+            cy, cx = centre_of_mass(canvases(np.zeros(1, np.intp)))
+            vy, vx = target - float(cy[0]), target - float(cx[0])
+        return np.array([round(vy)], np.int64), np.array([round(vx)], np.int64)  # half to even
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)
     vy = target - np.where(inked, rows @ _INDEX[:h] / safe, (h - 1) / 2)
     vx = target - np.where(inked, cols @ _INDEX[:w] / safe, (w - 1) / 2)
-    tie = 4.0 * max(h - 1, w - 1) ** 2 * 2.0**-24 + 1e-9
     near = (np.abs(vy - np.floor(vy) - 0.5) < tie) | (np.abs(vx - np.floor(vx) - 0.5) < tie)
     if near.any():
         sel = np.flatnonzero(near)
