@@ -14,6 +14,7 @@ from .compose import (
     check_dtype,
     check_ink,
     compose_rows,
+    compose_tiles_into,
     page_tiles,
     to_image,
 )
@@ -294,6 +295,42 @@ def render_sequences(
         ``labels (N, n)``, ``boxes (N, n, 4)`` (x0, x1, y0, y1), ``gaps``, and
         the per-digit ``meta`` of the source (MNIST ``index`` and ``writer``).
     """
+    return _render_rows(
+        sequences,
+        spacing_range,
+        image_width,
+        source=source,
+        rng=rng,
+        layout=layout,
+        ink=ink,
+        split=split,
+        data_dir=data_dir,
+        writer=writer,
+        augment=augment,
+        dtype=dtype,
+        out=out,
+        images_only=False,
+    )
+
+
+def _render_rows(
+    sequences: Any,
+    spacing_range: tuple[int, int],
+    image_width: int,
+    *,
+    source: str | DigitSource = "mnist",
+    rng: Any = None,
+    layout: str = "tile",
+    ink: str = "black",
+    split: str = "train",
+    data_dir: str | Path | None = None,
+    writer: str | None = None,
+    augment: Any = None,
+    dtype: Any = np.float32,
+    out: np.ndarray | None = None,
+    images_only: bool,
+) -> tuple[np.ndarray, SequenceBatch | None]:
+    """:func:`render_sequences`; with ``images_only`` the batch is None (fast paths allowed)."""
     rows = _as_label_rows(sequences)
     labels = rows if isinstance(rows, np.ndarray) else None
     if labels is None:
@@ -315,6 +352,17 @@ def render_sequences(
     shape = (n_rows, TILE, width)
     images = np.empty(shape, out_type) if out is None else _check_out(out, shape, out_type)
     aug = _augmenter(augment)
+    if (
+        images_only
+        and layout == "tile"
+        and writer is None
+        and aug is None
+        and src.uniform_draws
+        and images.flags.c_contiguous
+        and src.tile_indices(np.zeros(0, np.int64), np.zeros(0)) is not None
+    ):
+        _tiles_into(images, labels, (lo, hi), src, gen, ink)
+        return images, None
     step = chunk_rows(width)
     parts = []
     for s in range(0, n_rows, step):
@@ -323,6 +371,68 @@ def render_sequences(
         batch.ink = None  # type: ignore[assignment]  # the images hold it now
         parts.append(batch)
     return images, _concat(parts, labels)
+
+
+#: Rows whose uniforms the tile fast path draws at once (rounded to whole
+#: chunks): bounds its index arrays (~50 bytes per digit) for any batch size.
+BLOCK_ROWS = 1 << 16
+
+
+def _tiles_into(
+    images: np.ndarray,
+    labels: np.ndarray,
+    spacing: tuple[int, int],
+    src: DigitSource,
+    gen: np.random.Generator,
+    ink: str,
+) -> None:
+    """The tile layout from a tile bank straight into ``images`` (no boxes).
+
+    The same random numbers as the chunked path, drawn a block at a time,
+    and the same pixels (:func:`~strokeseq.compose.compose_tiles_into`).
+    """
+    n_rows, n = labels.shape
+    step = chunk_rows(images.shape[2])
+    block = step * max(1, BLOCK_ROWS // step)
+    for s in range(0, n_rows, block):
+        lab = labels[s : s + block]
+        u_pick, u_gaps, u_margin = _chunk_uniforms(gen, len(lab), n, step)
+        bank, idx = src.tile_indices(lab.reshape(-1), u_pick.reshape(-1))  # type: ignore[misc]
+        compose_tiles_into(
+            images[s : s + block],
+            bank,
+            idx.reshape(lab.shape),
+            spacing,
+            u_gaps,
+            u_margin,
+            ink_color=ink,
+        )
+
+
+def _chunk_uniforms(
+    gen: np.random.Generator, n_rows: int, n: int, step: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uniforms the chunked path draws for ``n_rows`` rows, in one call.
+
+    Chunk by chunk (``step`` rows, the last one shorter) it draws
+    ``random(r * n)`` digit picks, ``random((r, n - 1))`` gaps and
+    ``random(r)`` margins; a generator's doubles do not depend on how the
+    draws are split, so one ``random(n_rows * 2 * n)`` sliced the same way
+    gives the same numbers. Returns ``(N, n)``, ``(N, n - 1)``, ``(N,)``.
+    """
+    u = gen.random(n_rows * 2 * n)
+    full = n_rows // step
+    head = u[: full * step * 2 * n].reshape(full, step * 2 * n)
+    picks = [head[:, : step * n].reshape(full * step, n)]
+    gaps = [head[:, step * n : step * (2 * n - 1)].reshape(full * step, n - 1)]
+    margins = [head[:, step * (2 * n - 1) :].reshape(full * step)]
+    r = n_rows - full * step
+    if r:
+        tail = u[full * step * 2 * n :]
+        picks.append(tail[: r * n].reshape(r, n))
+        gaps.append(tail[r * n : r * (2 * n - 1)].reshape(r, n - 1))
+        margins.append(tail[r * (2 * n - 1) :])
+    return np.concatenate(picks), np.concatenate(gaps), np.concatenate(margins)
 
 
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
@@ -344,6 +454,12 @@ def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
         np.concatenate([p.gaps for p in parts]),
         meta,
     )
+
+
+#: The keyword options generate_sequences passes on.
+_OPTIONS = frozenset(
+    ("source", "rng", "layout", "ink", "split", "data_dir", "writer", "augment", "dtype")
+)
 
 
 def generate_sequences(
@@ -385,15 +501,25 @@ def generate_sequences(
     >>> imgs is buf
     True
     """
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"generate_sequences() got an unexpected keyword argument {unknown[0]!r}; "
+            f"the options are {', '.join(sorted(_OPTIONS))}"
+        )
     rows = _as_label_rows(sequences)
     if isinstance(rows, np.ndarray):
-        return render_sequences(rows, spacing_range, image_width, out=out, **options)[0]
+        return _render_rows(
+            rows, spacing_range, image_width, out=out, images_only=True, **options
+        )[0]
     gen = as_generator(options.pop("rng", None))
     by_length: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_length.setdefault(len(r), []).append(i)
     if len(by_length) <= 1:
-        return render_sequences(rows, spacing_range, image_width, rng=gen, out=out, **options)[0]
+        return _render_rows(
+            rows, spacing_range, image_width, rng=gen, out=out, images_only=True, **options
+        )[0]
     width = check_width(image_width)
     out_type = _check_options(
         options.get("layout", "tile"),
@@ -406,5 +532,7 @@ def generate_sequences(
     for length in sorted(by_length):
         idx = by_length[length]
         group = np.array([rows[i] for i in idx], dtype=np.int64)
-        images[idx] = render_sequences(group, spacing_range, width, rng=gen, **options)[0]
+        images[idx] = _render_rows(
+            group, spacing_range, width, rng=gen, images_only=True, **options
+        )[0]
     return images

@@ -166,6 +166,20 @@ class DigitSource(ABC):
         """
         return None
 
+    def tile_indices(
+        self, labels: np.ndarray, u: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The array form of :meth:`ink_tiles`: ``(bank, indices)``, or None.
+
+        The batch API's fast path: ``labels`` and ``u`` are 1-D (one uniform
+        per digit) and ``bank[indices[j]]`` must be the ink tile of digit
+        ``j`` that :meth:`draw_from_uniforms` would give, so tiles can be
+        copied from the bank straight into the output (no per-chunk array of
+        drawn digits). Only meaningful with :attr:`uniform_draws`; the
+        default returns None (the caller takes the general path).
+        """
+        return None
+
     def prepare(self, writer: str | None = None) -> None:
         """Load what drawing needs, once per process, before the first draw.
 

@@ -296,6 +296,10 @@ class MnistSource(DigitSource):
             for d, v in zip(labels, u, strict=False)
         ]
 
+    def tile_indices(self, labels: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The split's images and the indices ``draw_from_uniforms`` picks (arrays)."""
+        return self.images, self.indices_from_uniform(labels, u)
+
     def prepare(self, writer: str | None = None) -> None:
         """Load the split and look the QMNIST writers up (None, logged, when unavailable)."""
         self.check_writer(writer)
