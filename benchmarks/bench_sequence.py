@@ -16,7 +16,9 @@ shared machine cannot flatter one case. The cases:
   copy into a reused buffer;
 - 10 digits W=400 against the floor and a Python loop of single calls into
   a reused buffer;
-- the cost per sample at 1 k, 10 k and 100 k rows, with and without ``out=``;
+- the cost per sample at 1 k, 10 k and 100 k rows, with and without ``out=``,
+  beside a plain fill of a fresh array of the same shape (what new memory
+  costs this process, with no API work);
 - ``import strokeseq`` and the script end to end (median wall time).
 """
 
@@ -146,8 +148,17 @@ def main() -> None:
     if HAS_OUT:
         cases["b3_f32_out"] = lambda: timed_out(three, 120, np.float32, out3[np.float32])
         cases["b3_u8_out"] = lambda: timed_out(three, 120, np.uint8, out3[np.uint8])
+
+    def plain_fill(n: int) -> float:
+        """Seconds per row to allocate and fill a fresh array of the API's shape."""
+        t = time.perf_counter()
+        a = np.empty((n, 28, 120), np.float32)
+        a[...] = 1.0
+        return (time.perf_counter() - t) / n
+
     for n in sizes:
         cases[f"flat_{n}"] = lambda n=n: clock(lambda: batch(flat[n], 120, np.float32)) / n
+        cases[f"fill_{n}"] = lambda n=n: plain_fill(n)
         if HAS_OUT:
             cases[f"flat_out_{n}"] = lambda n=n: (
                 clock(lambda: batch(flat[n], 120, np.float32, out=outs[n])) / n
@@ -196,7 +207,11 @@ def main() -> None:
             "≥ 2",
         )
     )
-    for prefix, label in (("flat_", "new array"), ("flat_out_", "out=")):
+    for prefix, label in (
+        ("flat_", "new array"),
+        ("flat_out_", "out="),
+        ("fill_", "plain np.empty + fill (no API)"),
+    ):
         if f"{prefix}{sizes[0]}" not in rounds[0]:
             continue
         per = {n: [r[f"{prefix}{n}"] for r in rounds] for n in sizes}
