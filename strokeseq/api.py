@@ -14,14 +14,13 @@ from .compose import (
     check_dtype,
     check_ink,
     compose_rows,
-    compose_tiles_into,
-    page_tiles,
     to_image,
 )
-from .layout import required_width, sample_gaps
+from .layout import required_width
 from .rng import as_generator
 from .sources import DigitSource, source_for
 from .sources.base import TILE
+from .tiles import plan_for, single_tiles, tiles_into
 from .validate import check_digits, check_spacing, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
@@ -32,6 +31,9 @@ __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"
 CHUNK_BYTES = 1024 * 1024
 #: At least this many rows per chunk, so per-chunk overhead stays small.
 MIN_CHUNK = 16
+#: Rows whose uniforms the tile fast path draws at once (rounded to whole
+#: chunks): bounds its index arrays (~50 bytes per digit) for any batch size.
+BLOCK_ROWS = 1 << 16
 
 
 def chunk_rows(width: int) -> int:
@@ -156,61 +158,20 @@ def generate_numbers_sequence(
     if width < need:
         raise _too_narrow(width, need, n, (lo, hi), layout)
     gen = as_generator(rng)
-    if src.uniform_draws and layout == "tile" and writer is None and augment is None:
-        return _fast_tiles(src, labels, lo, hi, width, gen, ink, out_type)
-    batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
-    return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
-
-
-def _fast_tiles(
-    src: DigitSource,
-    labels: list[int],
-    lo: int,
-    hi: int,
-    width: int,
-    gen: np.random.Generator,
-    ink: str,
-    out_type: Any,
-) -> np.ndarray:
-    """Single sequence of tiles from a source with ``uniform_draws``: plain Python.
-
-    Per-call overhead is the cost for one small image, so this path avoids
-    small NumPy calls. It consumes the generator exactly as the batch path
-    does for one row (``random(n)``, ``random(n - 1)``, ``random(1)``), so both
-    give the same image for the same seed.
-    """
-    n = len(labels)
-    k = n - 1
-    u = gen.random(2 * n).tolist()
-    r = hi - lo
-    room = width - TILE * n - k * lo
-    if room >= k * r:
-        gaps = [lo + min(int(v * (r + 1)), r) for v in u[n : n + k]]
-    else:
-        gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
-    slack = width - TILE * n - sum(gaps)
-    x = min(int(u[-1] * (slack + 1)), slack)
-    found = src.ink_tiles(labels, u[:n])
-    if found is None:  # a source without a tile bank: compose the same uniforms
+    if layout == "tile" and writer is None and augment is None and src.uniform_draws:
+        plan = plan_for(src, ink, out_type)
+        if plan is not None:
+            return single_tiles(plan, labels, lo, hi, width, gen)
+        # No tile bank: the same uniforms through the composer.
+        n = len(labels)
+        u = gen.random(2 * n)
         row = np.array([labels])
-        digits = src.draw_from_uniforms(row, np.array([u[:n]]))
-        uniforms = (np.array([u[n : n + k]]), np.array([u[-1]]))
+        digits = src.draw_from_uniforms(row, u[:n][None])
+        uniforms = (u[n : 2 * n - 1][None], u[2 * n - 1 :])
         batch = compose_rows(digits, row, (lo, hi), width, uniforms=uniforms)
         return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
-    # Tiles already in output pixels, pasted on the background: the canvas is
-    # written once (the same bytes as converting a pasted ink canvas).
-    tiles = page_tiles(found[0], found[1], ink, out_type)
-    if ink == "white":
-        canvas = np.zeros((TILE, width), out_type)
-    elif out_type is np.float32:
-        canvas = np.ones((TILE, width), np.float32)
-    else:
-        canvas = np.full((TILE, width), 255, np.uint8)
-    for j, tile in enumerate(tiles):
-        canvas[:, x : x + TILE] = tile
-        if j < k:
-            x += TILE + gaps[j]
-    return canvas
+    batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
+    return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
 
 
 def _render(
@@ -352,16 +313,10 @@ def _render_rows(
     shape = (n_rows, TILE, width)
     images = np.empty(shape, out_type) if out is None else _check_out(out, shape, out_type)
     aug = _augmenter(augment)
-    if (
-        images_only
-        and layout == "tile"
-        and writer is None
-        and aug is None
-        and src.uniform_draws
-        and images.flags.c_contiguous
-        and src.tile_indices(np.zeros(0, np.int64), np.zeros(0)) is not None
-    ):
-        _tiles_into(images, labels, (lo, hi), src, gen, ink)
+    fast = images_only and layout == "tile" and writer is None and aug is None
+    plan = plan_for(src, ink, out_type) if fast and src.uniform_draws else None
+    if plan is not None and images.flags.c_contiguous:
+        tiles_into(images, labels, (lo, hi), plan, gen, chunk_rows(width), BLOCK_ROWS)
         return images, None
     step = chunk_rows(width)
     parts = []
@@ -371,68 +326,6 @@ def _render_rows(
         batch.ink = None  # type: ignore[assignment]  # the images hold it now
         parts.append(batch)
     return images, _concat(parts, labels)
-
-
-#: Rows whose uniforms the tile fast path draws at once (rounded to whole
-#: chunks): bounds its index arrays (~50 bytes per digit) for any batch size.
-BLOCK_ROWS = 1 << 16
-
-
-def _tiles_into(
-    images: np.ndarray,
-    labels: np.ndarray,
-    spacing: tuple[int, int],
-    src: DigitSource,
-    gen: np.random.Generator,
-    ink: str,
-) -> None:
-    """The tile layout from a tile bank straight into ``images`` (no boxes).
-
-    The same random numbers as the chunked path, drawn a block at a time,
-    and the same pixels (:func:`~strokeseq.compose.compose_tiles_into`).
-    """
-    n_rows, n = labels.shape
-    step = chunk_rows(images.shape[2])
-    block = step * max(1, BLOCK_ROWS // step)
-    for s in range(0, n_rows, block):
-        lab = labels[s : s + block]
-        u_pick, u_gaps, u_margin = _chunk_uniforms(gen, len(lab), n, step)
-        bank, idx = src.tile_indices(lab.reshape(-1), u_pick.reshape(-1))  # type: ignore[misc]
-        compose_tiles_into(
-            images[s : s + block],
-            bank,
-            idx.reshape(lab.shape),
-            spacing,
-            u_gaps,
-            u_margin,
-            ink_color=ink,
-        )
-
-
-def _chunk_uniforms(
-    gen: np.random.Generator, n_rows: int, n: int, step: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The uniforms the chunked path draws for ``n_rows`` rows, in one call.
-
-    Chunk by chunk (``step`` rows, the last one shorter) it draws
-    ``random(r * n)`` digit picks, ``random((r, n - 1))`` gaps and
-    ``random(r)`` margins; a generator's doubles do not depend on how the
-    draws are split, so one ``random(n_rows * 2 * n)`` sliced the same way
-    gives the same numbers. Returns ``(N, n)``, ``(N, n - 1)``, ``(N,)``.
-    """
-    u = gen.random(n_rows * 2 * n)
-    full = n_rows // step
-    head = u[: full * step * 2 * n].reshape(full, step * 2 * n)
-    picks = [head[:, : step * n].reshape(full * step, n)]
-    gaps = [head[:, step * n : step * (2 * n - 1)].reshape(full * step, n - 1)]
-    margins = [head[:, step * (2 * n - 1) :].reshape(full * step)]
-    r = n_rows - full * step
-    if r:
-        tail = u[full * step * 2 * n :]
-        picks.append(tail[: r * n].reshape(r, n))
-        gaps.append(tail[r * n : r * (2 * n - 1)].reshape(r, n - 1))
-        margins.append(tail[r * (2 * n - 1) :])
-    return np.concatenate(picks), np.concatenate(gaps), np.concatenate(margins)
 
 
 def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:

@@ -251,7 +251,7 @@ def compose_tiles_into(
     """Tile-layout lines straight into output pixels: the images of :func:`compose_rows`.
 
     The batch API's path for sources with a tile bank
-    (:meth:`~strokeseq.sources.DigitSource.tile_indices`), no augmentation and
+    (:meth:`~strokeseq.sources.DigitSource.tile_pools`), no augmentation and
     no boxes wanted: the same placement as :func:`compose_rows` and the same
     pixels as :func:`to_image` of its canvas, without building the canvas.
     Tiles are converted to output pixels once per bank (:func:`page_bank`),
@@ -390,6 +390,8 @@ def _scatter_rows(canvas: np.ndarray, tiles: np.ndarray, xs: np.ndarray, per_row
 
 #: Converted tiles of the single-call path: (id(bank), ink, dtype) -> (bank, cache, done).
 _PAGE_TILES: dict[tuple, tuple[np.ndarray, np.ndarray, bytearray]] = {}
+#: The tile fast paths' plans (strokeseq.tiles): (id(source), ink, dtype) -> (source, plan).
+_TILE_PLANS: dict[tuple, tuple[Any, Any]] = {}
 
 
 def _page_entry(bank: np.ndarray, ink_color: str, dtype: type):
@@ -440,8 +442,9 @@ def page_bank(bank: np.ndarray, indices: np.ndarray, ink_color: str, dtype: type
 
 
 def clear_page_tiles() -> None:
-    """Forget the converted tiles of :func:`page_tiles` (``sources.clear_cache`` calls it)."""
+    """Forget the converted tiles and tile plans (``sources.clear_cache`` calls it)."""
     _PAGE_TILES.clear()
+    _TILE_PLANS.clear()
 
 
 def to_image(

@@ -11,6 +11,7 @@ from scipy import stats
 import strokeseq
 from strokeseq import generate_numbers_sequence, generate_sequences, render_sequences
 from strokeseq.sources import get_source
+from strokeseq.tiles import chunk_uniforms
 
 
 @pytest.fixture
@@ -447,7 +448,7 @@ def test_block_uniforms_are_the_chunked_draws():
     for bitgen in (np.random.PCG64, np.random.MT19937, np.random.Philox, np.random.SFC64):
         for n_rows, n, step in ((10, 3, 4), (8, 1, 4), (3, 10, 5), (0, 2, 3)):
             a = np.random.Generator(bitgen(5))
-            picks, gaps, margins = strokeseq.api._chunk_uniforms(a, n_rows, n, step)
+            picks, gaps, margins = chunk_uniforms(a, n_rows, n, step)
             b = np.random.Generator(bitgen(5))
             for s in range(0, n_rows, step):
                 r = min(step, n_rows - s)
@@ -465,9 +466,9 @@ def test_fast_path_equals_the_general_path(data, monkeypatch, ink, dtype):
     where the general path leaves it."""
     monkeypatch.setattr(strokeseq.api, "BLOCK_ROWS", 2 * strokeseq.api.chunk_rows(100))
     blocks = []
-    real = strokeseq.api.compose_tiles_into
+    real = strokeseq.tiles.compose_tiles_into
     monkeypatch.setattr(
-        strokeseq.api,
+        strokeseq.tiles,
         "compose_tiles_into",
         lambda out, *a, **k: blocks.append(len(out)) or real(out, *a, **k),
     )

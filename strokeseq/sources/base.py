@@ -166,17 +166,16 @@ class DigitSource(ABC):
         """
         return None
 
-    def tile_indices(
-        self, labels: np.ndarray, u: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The array form of :meth:`ink_tiles`: ``(bank, indices)``, or None.
+    def tile_pools(self) -> tuple[np.ndarray, list[list[int]]] | None:
+        """The tile bank and the pools :meth:`draw_from_uniforms` picks from, or None.
 
-        The batch API's fast path: ``labels`` and ``u`` are 1-D (one uniform
-        per digit) and ``bank[indices[j]]`` must be the ink tile of digit
-        ``j`` that :meth:`draw_from_uniforms` would give, so tiles can be
-        copied from the bank straight into the output (no per-chunk array of
-        drawn digits). Only meaningful with :attr:`uniform_draws`; the
-        default returns None (the caller takes the general path).
+        The API's tile fast paths (single call and batch): ``pools[d]`` lists
+        the ``bank`` positions of label ``d`` so that the digit ``d`` drawn
+        with uniform ``u`` is ``bank[p[min(int(u * len(p)), len(p) - 1)]]``
+        for ``p = pools[d]``, the draw of :meth:`draw_from_uniforms`. The
+        caller keeps converted tiles per position, so ``bank`` must not
+        change. Only meaningful with :attr:`uniform_draws`; the default
+        returns None (the caller takes the general path).
         """
         return None
 

@@ -296,9 +296,16 @@ class MnistSource(DigitSource):
             for d, v in zip(labels, u, strict=False)
         ]
 
-    def tile_indices(self, labels: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The split's images and the indices ``draw_from_uniforms`` picks (arrays)."""
-        return self.images, self.indices_from_uniform(labels, u)
+    def tile_pools(self) -> tuple[np.ndarray, list[list[int]]]:
+        """The split's images and, per label, their positions in draw order."""
+        self.images  # noqa: B018 - loads
+        return (
+            self._images,
+            [  # type: ignore[return-value]
+                self._order_list[s : s + c]
+                for s, c in zip(self._starts_list, self._counts_list, strict=True)
+            ],
+        )
 
     def prepare(self, writer: str | None = None) -> None:
         """Load the split and look the QMNIST writers up (None, logged, when unavailable)."""
