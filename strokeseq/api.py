@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .compose import (
+    _SINGLE_PLANS,
     LAYOUTS,
     SequenceBatch,
     check_dtype,
@@ -147,6 +149,18 @@ def generate_numbers_sequence(
     labels = check_digits(digits)
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
+    if layout == "tile" and writer is None and augment is None:
+        # The options of an earlier call that took the tile fast path: they
+        # were all checked then, so only the width is left to check.
+        try:
+            plan = _SINGLE_PLANS.get((source, split, data_dir, ink, dtype))
+        except TypeError:  # an unhashable option: the checks below say what is wrong
+            plan = None
+        if plan is not None:
+            n = len(labels)
+            if width < TILE * n + (n - 1) * lo:
+                raise _too_narrow(width, TILE * n + (n - 1) * lo, n, (lo, hi), layout)
+            return single_tiles(plan, labels, lo, hi, width, as_generator(rng))
     out_type = _check_options(layout, ink, dtype, writer)
     src = source_for(source, split, data_dir)
     n = len(labels)
@@ -161,6 +175,10 @@ def generate_numbers_sequence(
     if layout == "tile" and writer is None and augment is None and src.uniform_draws:
         plan = plan_for(src, ink, out_type)
         if plan is not None:
+            if len(_SINGLE_PLANS) >= 32:
+                _SINGLE_PLANS.clear()
+            with contextlib.suppress(TypeError):  # unhashable options are not remembered
+                _SINGLE_PLANS[(source, split, data_dir, ink, dtype)] = plan
             return single_tiles(plan, labels, lo, hi, width, gen)
         # No tile bank: the same uniforms through the composer.
         n = len(labels)

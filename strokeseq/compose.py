@@ -392,6 +392,8 @@ def _scatter_rows(canvas: np.ndarray, tiles: np.ndarray, xs: np.ndarray, per_row
 _PAGE_TILES: dict[tuple, tuple[np.ndarray, np.ndarray, bytearray]] = {}
 #: The tile fast paths' plans (strokeseq.tiles): (id(source), ink, dtype) -> (source, plan).
 _TILE_PLANS: dict[tuple, tuple[Any, Any]] = {}
+#: The single call's plans by its options (source, split, data_dir, ink, dtype).
+_SINGLE_PLANS: dict[tuple, Any] = {}
 
 
 def _page_entry(bank: np.ndarray, ink_color: str, dtype: type):
@@ -445,6 +447,7 @@ def clear_page_tiles() -> None:
     """Forget the converted tiles and tile plans (``sources.clear_cache`` calls it)."""
     _PAGE_TILES.clear()
     _TILE_PLANS.clear()
+    _SINGLE_PLANS.clear()
 
 
 def to_image(

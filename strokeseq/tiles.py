@@ -105,8 +105,8 @@ def single_tiles(
     u = gen.random(2 * n).tolist()
     r = hi - lo
     if width - TILE * n - k * lo >= k * r:  # the widest gaps fit: i.i.d. uniform gaps
-        r1 = r + 1
-        gaps = [lo + min(int(v * r1), r) for v in u[n : n + k]]
+        r1 = r + 1  # int(v * r1) == r1 only by rounding when v is within 2**-53 of 1
+        gaps = [lo + (g if (g := int(v * r1)) <= r else r) for v in u[n : n + k]]
     else:
         gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
     slack = width - TILE * n - sum(gaps)

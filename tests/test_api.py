@@ -496,3 +496,38 @@ def test_fast_path_into_a_strided_out(data):
 def test_unknown_option_is_named():
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour'.*options are"):
         generate_sequences(["12"], (0, 4), 80, colour="red")
+
+
+class _NoBank(type(get_source("mnist", split="test"))):
+    """MNIST draws without a tile bank: the fast paths fall back to the composer."""
+
+    def tile_pools(self):
+        return None
+
+
+@pytest.mark.parametrize("ink", ["black", "white"])
+def test_a_source_without_tile_bank_gives_the_same_bytes(data, ink):
+    src, plain = _NoBank("train"), get_source("mnist", split="train")
+    seqs = np.random.default_rng(2).integers(0, 10, (40, 3))
+    for seed in range(3):
+        one = generate_numbers_sequence("305", (0, 9), 120, source=src, rng=seed, ink=ink)
+        want = generate_numbers_sequence("305", (0, 9), 120, source=plain, rng=seed, ink=ink)
+        np.testing.assert_array_equal(one, want)
+        many = generate_sequences(seqs, (0, 9), 120, source=src, rng=seed, ink=ink)
+        np.testing.assert_array_equal(
+            many, generate_sequences(seqs, (0, 9), 120, rng=seed, ink=ink)
+        )
+
+
+def test_remembered_options_still_refuse_bad_input(data):
+    """After a call that took the single-call fast path, bad input is refused as before."""
+    generate_numbers_sequence([1, 2], (0, 1), 100, rng=0)
+    for args, exc, words in BAD_CALLS:
+        with pytest.raises(exc, match=words):
+            generate_numbers_sequence(*args)
+    with pytest.raises(TypeError, match="rng must be"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, rng=1.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, rng=-1)
+    with pytest.raises(TypeError, match="data_dir must be"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, data_dir=["x"])
