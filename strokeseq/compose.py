@@ -427,11 +427,11 @@ def page_bank(bank: np.ndarray, indices: np.ndarray, ink_color: str, dtype: type
     """``bank`` in output pixels, with at least the tiles at ``indices`` converted.
 
     The batch form of :func:`page_tiles` (the same cache): missing tiles are
-    converted at once. The cache is private anonymous memory even where no
-    conversion is needed (uint8 white ink): random tile reads from it are
-    about twice as fast as from a memory-mapped file (fewer TLB misses: NumPy
-    asks for huge pages on large arrays).
+    converted at once. uint8 white ink from a uint8 bank is the bank itself
+    (a private copy measured no faster to gather from: 1.05x, 0.91..1.51).
     """
+    if dtype is np.uint8 and ink_color == "white" and bank.dtype == np.uint8:
+        return bank
     _, cache, done = _page_entry(bank, ink_color, dtype)
     flags = np.frombuffer(done, np.bool_)
     todo = indices.reshape(-1)

@@ -170,9 +170,7 @@ def test_page_bank_converts_what_is_asked_once():
     assert np.shares_memory(pages, page_tiles(bank, [3], "black", np.float32)[0])  # one cache
     pages[3] = 0.5  # a converted tile is not converted again
     assert (page_bank(bank, np.array([3, 4]), "black", np.float32)[3] == 0.5).all()
-    white = page_bank(bank, np.array([1]), "white", np.uint8)  # a private copy
-    np.testing.assert_array_equal(white[1], bank[1])
-    assert not np.shares_memory(white, bank)
+    assert page_bank(bank, np.array([1]), "white", np.uint8) is bank  # nothing to convert
 
 
 def test_option_vocabulary():
