@@ -187,6 +187,18 @@ def _ring_offsets(kmax: int) -> list[list[tuple[int, int]]]:
     return rings
 
 
+@functools.lru_cache(maxsize=8)
+def _ring_windows(kmax: int) -> list[list[tuple[slice, slice, slice]]]:
+    """The rings of :func:`_ring_offsets` as index tuples into a batch padded by ``kmax``."""
+    return [
+        [
+            (slice(None), slice(kmax + dy, kmax + dy + SIZE), slice(kmax + dx, kmax + dx + SIZE))
+            for dy, dx in ring
+        ]
+        for ring in _ring_offsets(kmax)
+    ]
+
+
 def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np.ndarray:
     """Thicken (``radius > 0``) or thin (``radius < 0``) strokes by grey morphology.
 
@@ -213,39 +225,51 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
     x = check_batch(ink)
     n = x.shape[0]
     r = per_sample(radius, n, "radius")
-    if np.any(np.abs(r) > 3):
-        raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(np.abs(r))]}")
+    mag = np.abs(r)
+    if (mag > 3).any():
+        raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(mag)]}")
+    thick, thin = r > 0, r < 0
+    if n and thick.all():  # one kind of morphology for every digit: no selection, no copy
+        return finish(_disk_blend(x, mag, np.maximum))
+    if n and thin.all():
+        return finish(_disk_blend(x, mag, np.minimum))
     out = x.copy()
-    for sign, op in ((1.0, np.maximum), (-1.0, np.minimum)):
-        sel = np.flatnonzero(sign * r > 0)
-        if sel.size == 0:
-            continue
-        mag = np.abs(r[sel])
-        kmax = math.ceil(mag.max())
-        base = np.floor(mag)
-        frac = (mag - base).astype(np.float32)
-        src = x[sel]
-        pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
-        pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
-        cur = src.copy()
-        acc = np.zeros_like(src)
-        rings = _ring_offsets(kmax)
-        used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
-        for k in range(kmax + 1):
-            if k > 0:
-                for dy, dx in rings[k]:
-                    op(
-                        cur,
-                        pad[:, kmax + dy : kmax + dy + SIZE, kmax + dx : kmax + dx + SIZE],
-                        out=cur,
-                    )
-            if k not in used:  # weight 0 for every digit: adds nothing
-                continue
-            # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
-            w = np.where(base == k, 1.0 - frac, 0.0) + np.where(base + 1 == k, frac, 0.0)
-            acc += w.astype(np.float32)[:, None, None] * cur
-        out[sel] = acc
+    for on, op in ((thick, np.maximum), (thin, np.minimum)):
+        sel = np.flatnonzero(on)
+        if sel.size:
+            out[sel] = _disk_blend(x[sel], mag[sel], op)
     return finish(out)
+
+
+def _disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
+    """``(1 - f) D_k + f D_{k+1}`` per digit, ``D_k`` the ``op`` (max/min) over the disk k.
+
+    ``mag`` (m,) > 0 are the digits' radii ``k + f``. ``src`` is not modified.
+    The float32 sums are ``(0 + w_0 D_0) + w_1 D_1 + ...`` over the disks
+    that have a weight for some digit, in order of k.
+    """
+    kmax = math.ceil(mag.max())
+    base = np.floor(mag)
+    frac = (mag - base).astype(np.float32)
+    pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
+    pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
+    acc = np.zeros_like(src)
+    rings = _ring_windows(kmax)
+    used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
+    # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
+    ks = np.arange(kmax + 1, dtype=np.float64)[:, None]
+    wts = np.where(base == ks, 1.0 - frac, 0.0) + np.where(base + 1 == ks, frac, 0.0)
+    cur = src  # D_0; replaced by a new array at the first ring, then updated in place
+    for k in range(kmax + 1):
+        if k > 0:
+            for window in rings[k]:
+                if cur is src:
+                    cur = op(src, pad[window])
+                else:
+                    op(cur, pad[window], out=cur)
+        if k in used:  # else weight 0 for every digit: adds nothing
+            acc += wts[k][:, None, None] * cur
+    return acc
 
 
 def broken_strokes(

@@ -110,20 +110,26 @@ def affine_inverse(
     """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
     rot = np.deg2rad(per_sample(rotation, n, "rotation"))
     sh = per_sample(shear, n, "shear")
-    if np.any(np.abs(sh) >= 80):
+    if (np.abs(sh) >= 80).any():
         raise ValueError("shear must be within (-80, 80) degrees")
     sh = np.tan(np.deg2rad(sh))
     sc = per_sample(scale, n, "scale")
     asp = per_sample(aspect, n, "aspect")
-    if np.any(sc <= 0) or np.any(asp <= 0):
+    if (sc <= 0).any() or (asp <= 0).any():
         raise ValueError("scale and aspect must be > 0")
     t = np.asarray(translate, dtype=np.float64)
     if t.shape == (2,):
         t = np.broadcast_to(t, (n, 2))
-    if t.shape != (n, 2) or not np.all(np.isfinite(t)):
+    if t.shape != (n, 2) or not np.isfinite(t).all():
         raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
-    sx, sy = sc * np.sqrt(asp), sc / np.sqrt(asp)
+    root = np.sqrt(asp)
     cos, sin = np.cos(rot), np.sin(rot)
+    if n <= SMALL_MAPS:
+        try:  # the same float64 operations, one digit at a time: no array overheads
+            return _inverse_rows(cos, sin, sh, sc, root, t)
+        except ZeroDivisionError:  # a degenerate map (det underflows): NumPy's inf/nan
+            pass
+    sx, sy = sc * root, sc / root
     # Forward map on centred (x, y) with y pointing down, applied right to left:
     # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
     # for shear > 0), then rotation (counter-clockwise as displayed for > 0).
@@ -144,6 +150,45 @@ def affine_inverse(
     return inv
 
 
+# Up to this many digits the inverse maps are computed with Python floats, one
+# digit at a time (the same IEEE double operations in the same order as the
+# array code below, so the same bits); above, with ~30 array operations.
+SMALL_MAPS = 16
+
+
+def _inverse_rows(
+    cos: np.ndarray, sin: np.ndarray, sh: np.ndarray, sc: np.ndarray, root: np.ndarray, t
+) -> np.ndarray:
+    """:func:`affine_inverse`'s arithmetic per digit on Python floats (exactly the array code's)."""
+    c0 = CENTRE
+    rows: list[float] = []
+    for c, s, h, k, q, (tx, ty) in zip(
+        cos.tolist(),
+        sin.tolist(),
+        sh.tolist(),
+        sc.tolist(),
+        root.tolist(),
+        t.tolist(),
+        strict=True,
+    ):
+        sx, sy = k * q, k / q
+        m00 = c * sx
+        m01 = (-c * h + s) * sy
+        m10 = -s * sx
+        m11 = (s * h + c) * sy
+        det = m00 * m11 - m01 * m10
+        i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
+        rows += (
+            i11,
+            i10,
+            c0 - i10 * (c0 + tx) - i11 * (c0 + ty),
+            i01,
+            i00,
+            c0 - i00 * (c0 + tx) - i01 * (c0 + ty),
+        )
+    return np.array(rows, np.float64).reshape(-1, 2, 3)
+
+
 def warp(
     ink: np.ndarray,
     inv: np.ndarray | None,
@@ -161,6 +206,8 @@ def warp(
     """
     n = ink.shape[0]
     if out is None:
+        if n <= BLOCK:  # one block: its result is the output
+            return _warp_block(None, ink, inv, fields, 0, n)
         out = np.empty_like(ink)
     pool = _threads() if n >= POOL_MIN else None
     jobs = []
@@ -176,8 +223,14 @@ def warp(
 
 
 def _warp_block(
-    out: np.ndarray, ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None, s: int, e: int
-) -> None:
+    out: np.ndarray | None,
+    ink: np.ndarray,
+    inv: np.ndarray | None,
+    fields: Fields | None,
+    s: int,
+    e: int,
+) -> np.ndarray:
+    """Resample digits ``s:e`` into ``out[s:e]`` (returned), or into a new array if ``out`` is None."""
     f = fields.block(s, e) if fields is not None else None
     # source (y, x) of every output pixel, in the coordinates of the padded image
     if inv is None:
@@ -191,7 +244,10 @@ def _warp_block(
         yx += a[:, 2] + 1.0
         if f is not None:
             yx += f.transpose(1, 0, 2, 3)
+    if out is None:
+        return bilinear(ink[s:e], yx)
     out[s:e] = bilinear(ink[s:e], yx)
+    return out[s:e]
 
 
 _POOL = None
