@@ -118,7 +118,7 @@ def quantise_sigma(sigma: np.ndarray) -> np.ndarray:
     Building one 28 x 28 Gaussian matrix per digit costs more than the
     smoothing itself; a 1/128 px change of sigma is invisible in the field.
     """
-    return np.round(np.asarray(sigma, dtype=np.float64) * 64.0) / 64.0
+    return (np.asarray(sigma, dtype=np.float64) * 64.0).round() / 64.0
 
 
 @functools.lru_cache(maxsize=4096)
@@ -134,9 +134,29 @@ def _cached_kernel(rmax: int, sigma: float, size: int, truncate: float) -> np.nd
     return g
 
 
-def kernel_bank(
-    sigma: np.ndarray, groups: np.ndarray | None, size: int, truncate: float = 4.0
+@functools.lru_cache(maxsize=1024)
+def _cached_bank(
+    keys: tuple[tuple[float, float], ...], size: int, truncate: float
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The stacked matrices of ``keys`` (rmax, sigma) and their smoothed all-ones fields.
+
+    ``ones[i] = G_i 1 G_i^T``, the outer product of the row sums of ``G_i``
+    (read-only; small calls use few distinct key sets).
+    """
+    bank = np.stack([_cached_kernel(int(r), s, size, truncate) for r, s in keys])
+    r = bank.sum(axis=2)  # row sums of G: G 1 G^T is their outer product
+    ones = r[:, :, None] * r[:, None, :]
+    bank.flags.writeable = ones.flags.writeable = False
+    return bank, ones
+
+
+def kernel_bank(
+    sigma: np.ndarray,
+    groups: np.ndarray | None,
+    size: int,
+    truncate: float = 4.0,
+    with_ones: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Smoothing matrices for one or many independent calls, bit-identical to each call's own.
 
     :func:`gaussian_matrix` sums each kernel over ``2 rmax + 1`` taps where
@@ -153,34 +173,41 @@ def kernel_bank(
         Which call each sample belongs to (any integer labels); None: one call.
     size : int
         Side of the fields.
+    with_ones : bool
+        Also return ``ones`` (m, size, size): each matrix's ``G 1 G^T``.
 
     Returns
     -------
     bank : ndarray, shape (m, size, size), float32
-        The distinct matrices.
+        The distinct matrices (read-only).
+    ones : ndarray, shape (m, size, size), float32
+        Only with ``with_ones``.
     inverse : ndarray, shape (n,), intp
         Index into ``bank`` of each sample's matrix.
     """
     q = quantise_sigma(sigma)
-    # the radius gaussian_matrix gives each width, and the widest of each call
-    radius = np.floor(truncate * q + 0.5)
-    if groups is None or q.size == 0:
-        reach = np.full(q.shape, radius.max() if q.size else 0.0)
-    else:
-        reach = group_reach(radius, groups)
-    if q.size <= 64:  # small calls: a dict is far cheaper than np.unique(axis=0)
-        pairs = list(zip(reach.tolist(), q.tolist(), strict=True))
-        keys = list(dict.fromkeys(pairs))
+    if q.size <= 64:  # small calls: Python floats (the same double operations) and a dict
+        qs = q.tolist()
+        # the radius gaussian_matrix gives each width, and the widest of each call
+        radius = [float(math.floor(truncate * v + 0.5)) for v in qs]
+        if groups is None:
+            reach = [max(radius)] * len(qs) if qs else []
+        else:
+            reach = group_reach(np.array(radius), groups).tolist()
+        pairs = list(zip(reach, qs, strict=True))
+        keys = tuple(dict.fromkeys(pairs))
         where = {k: i for i, k in enumerate(keys)}
         inverse = np.array([where[p] for p in pairs], np.intp)
     else:
+        radius = np.floor(truncate * q + 0.5)
+        reach = np.full(q.shape, radius.max()) if groups is None else group_reach(radius, groups)
         # both exact in float64: reach is a whole number, q a multiple of 1/64
         code = reach * 2.0**20 + q * 64.0
         uniq, inverse = np.unique(code, return_inverse=True)
-        keys = [(float(c // 2.0**20), (c % 2.0**20) / 64.0) for c in uniq.tolist()]
+        keys = tuple((float(c // 2.0**20), (c % 2.0**20) / 64.0) for c in uniq.tolist())
         inverse = inverse.reshape(-1)
-    bank = np.stack([_cached_kernel(int(r), s, size, truncate) for r, s in keys])
-    return bank, inverse
+    bank, ones = _cached_bank(keys, size, truncate)
+    return (bank, ones, inverse) if with_ones else (bank, inverse)
 
 
 def group_reach(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -386,21 +413,25 @@ def gaussian_blur(
     out = images
     for axis in (2, 1):
         p = _padded(out, axis, r)
-        acc = np.zeros_like(images)
         if windowed:
-            # all taps' products at once: window t is p shifted by t along axis
+            # All taps' products at once (window t is p shifted by t along axis)
+            # after a row of zeros, then running sums down the taps: accumulate
+            # adds in order by definition, so its last row is the loop's sum.
             st = p.strides
             win = np.ndarray((taps, *images.shape), np.float32, p, 0, (st[axis], *st))
-            prod = wts.T[:, :, None, None] * win
-            for t in range(taps):
-                acc += prod[t]
+            prod = np.empty((taps + 1, *images.shape), np.float32)
+            prod[0] = 0.0
+            np.multiply(wts.T[:, :, None, None], win, out=prod[1:])
+            np.add.accumulate(prod, axis=0, out=prod)
+            out = prod[taps]
         else:
+            acc = np.zeros_like(images)
             size = images.shape[axis]
             for t in range(taps):
                 sl = [slice(None)] * 3
                 sl[axis] = slice(t, t + size)
                 acc += wts[:, t, None, None] * p[tuple(sl)]
-        out = acc
+            out = acc
     return out
 
 

@@ -79,9 +79,9 @@ def elastic_field(
 def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np.ndarray]:
     alpha_a = per_sample(alpha, n, "alpha")
     sigma_a = per_sample(sigma, n, "sigma")
-    if np.any(alpha_a < 0):
+    if (alpha_a < 0).any():
         raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
-    if np.any(sigma_a <= 0):
+    if (sigma_a <= 0).any():
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
     return alpha_a, sigma_a
 
@@ -306,11 +306,11 @@ def broken_strokes(
     gen = as_generator(rng)
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
-    if np.any(c < 0) or np.any(c > 10) or np.any(c != np.round(c)):
+    if (c < 0).any() or (c > 10).any() or (c != np.round(c)).any():
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
     rad = per_sample(radius, n, "radius")
-    if np.any(rad < 0.5) or np.any(rad > 5):
+    if (rad < 0.5).any() or (rad > 5).any():
         raise ValueError("radius must be within [0.5, 5]")
     cmax = int(c.max()) if n else 0
     u = gen.random((n, max(cmax, 1)))
@@ -385,7 +385,7 @@ def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
     """
     x = check_batch(ink, height=None)
     s = per_sample(sigma, x.shape[0], "sigma")
-    if np.any(s < 0) or np.any(s > 5):
+    if (s < 0).any() or (s > 5).any():
         raise ValueError("sigma must be within [0, 5]")
     return finish(gaussian_blur(x, s))
 
@@ -409,7 +409,7 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     x = check_batch(ink, height=None)
     gen = as_generator(rng)
     s = per_sample(std, x.shape[0], "std")
-    if np.any(s < 0) or np.any(s > 1):
+    if (s < 0).any() or (s > 1).any():
         raise ValueError("std must be within [0, 1]")
     z = gen.standard_normal(x.shape, dtype=np.float32)
     return _add_noise(x, z, s)

@@ -58,9 +58,8 @@ class Fields:
         n: int | None = None,
     ) -> None:
         self.u, self.alpha = u, alpha.astype(np.float32)
-        self.bank, self.inverse = kernel_bank(sigma, groups, SIZE)
-        r = self.bank.sum(axis=2)  # row sums of G: G 1 G^T is their outer product
-        self.ones = r[:, :, None] * r[:, None, :]
+        # the distinct matrices G, their G 1 G^T, and each digit's index into them
+        self.bank, self.ones, self.inverse = kernel_bank(sigma, groups, SIZE, with_ones=True)
         self.where = where
         if where is not None:
             self.slot = np.full(n, -1, np.intp)  # warp digit -> elastic digit
