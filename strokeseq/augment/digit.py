@@ -12,6 +12,7 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..rng import as_generator
 from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample
-from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, Fields, affine_inverse, warp
+from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, SMALL_MAPS, Fields, affine_inverse, warp
 
 __all__ = [
     "affine",
@@ -122,6 +123,9 @@ def elastic(
     n = x.shape[0]
     gen = as_generator(rng)
     alpha_a, sigma_a = _check_elastic(n, alpha, sigma)
+    if 0 < n <= CHUNK:  # one chunk: the warp's result is the output
+        u = gen.random((n, 2, SIZE, SIZE), dtype=np.float32)
+        return finish(warp(x, None, Fields(u, alpha_a, sigma_a)))
     out = np.empty_like(x)
     for s in range(0, n, CHUNK):  # noise drawn and kernels built per chunk, as elastic_field
         e = min(n, s + CHUNK)
@@ -464,23 +468,51 @@ def _renormalize(
     rows, cols = m.any(axis=2), m.any(axis=1)
     has = rows.any(axis=1)
     idx = np.arange(SIZE)
-    y0 = np.argmax(rows, axis=1)
-    y1 = SIZE - 1 - np.argmax(rows[:, ::-1], axis=1)
-    x0 = np.argmax(cols, axis=1)
-    x1 = SIZE - 1 - np.argmax(cols[:, ::-1], axis=1)
-    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float64)
-    s = np.where(has, box / extent, 1.0)
+    y0 = rows.argmax(axis=1)
+    y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
+    x0 = cols.argmax(axis=1)
+    x1 = SIZE - 1 - cols[:, ::-1].argmax(axis=1)
+    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1)
     mass = x.sum(axis=(1, 2)).astype(np.float64)
-    safe = np.where(mass > 0, mass, 1.0)
-    com_y = _weighted_rows(x.sum(axis=2), idx, groups) / safe
-    com_x = _weighted_rows(x.sum(axis=1), idx, groups) / safe
-    # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
-    inv = np.zeros((n, 2, 3))
-    inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
-    inv[:, 0, 2] = com_y - CENTRE / s
-    inv[:, 1, 2] = com_x - CENTRE / s
-    inv[~has] = [[1, 0, 0], [0, 1, 0]]
+    wy = _weighted_rows(x.sum(axis=2), idx, groups)
+    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    inv = None
+    if n <= SMALL_MAPS:
+        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+            inv = _framing_rows(has, extent, mass, wy, wx, box)
+    if inv is None:
+        s = np.where(has, box / extent.astype(np.float64), 1.0)
+        safe = np.where(mass > 0, mass, 1.0)
+        com_y, com_x = wy / safe, wx / safe
+        # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
+        inv = np.zeros((n, 2, 3))
+        inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
+        inv[:, 0, 2] = com_y - CENTRE / s
+        inv[:, 1, 2] = com_x - CENTRE / s
+        inv[~has] = [[1, 0, 0], [0, 1, 0]]
     return finish(warp(x, inv, None))
+
+
+def _framing_rows(
+    has: np.ndarray,
+    extent: np.ndarray,
+    mass: np.ndarray,
+    wy: np.ndarray,
+    wx: np.ndarray,
+    box: float,
+) -> np.ndarray:
+    """:func:`_renormalize`'s maps digit by digit on Python floats (the array code's operations)."""
+    rows: list[float] = []
+    for h, e, ms, cy, cx in zip(
+        has.tolist(), extent.tolist(), mass.tolist(), wy.tolist(), wx.tolist(), strict=True
+    ):
+        if not h:
+            rows += (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+            continue
+        s = box / float(e)
+        safe = ms if ms > 0 else 1.0
+        rows += (1.0 / s, 0.0, cy / safe - CENTRE / s, 0.0, 1.0 / s, cx / safe - CENTRE / s)
+    return np.array(rows, np.float64).reshape(-1, 2, 3)
 
 
 def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
