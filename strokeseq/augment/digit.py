@@ -340,6 +340,8 @@ def _cut_gaps(
     cmax = int(c.max()) if n else 0
     if cmax == 0:
         return finish(x.copy())
+    if n <= SMALL_GAPS:
+        return finish(_cut_gaps_each(x, u, c, rad, threshold, groups))
     npix = SIZE * SIZE
     wts = (x.reshape(n, -1) > threshold).astype(np.float64)
     cum_d = np.cumsum(wts, axis=1)  # per digit; whole numbers, exact
@@ -368,6 +370,57 @@ def _cut_gaps(
     dist = np.sqrt(d2.min(axis=1))
     keep = np.clip(dist - rad.astype(np.float32)[:, None, None] + 0.5, 0.0, 1.0)
     return finish(x * keep)
+
+
+# Up to this many digits the gaps are cut digit by digit (about ten NumPy calls
+# each instead of forty for the batch); the same values, see _cut_gaps_each.
+SMALL_GAPS = 4
+_ROW = np.arange(SIZE, dtype=np.float32)
+
+
+def _cut_gaps_each(
+    x: np.ndarray,
+    u: np.ndarray,
+    c: np.ndarray,
+    rad: np.ndarray,
+    threshold: float,
+    groups: np.ndarray | None,
+) -> np.ndarray:
+    """:func:`_cut_gaps` one digit at a time, with the batch code's values bit for bit.
+
+    The gap centre of cut k is the ``q``-th ink pixel (row-major) of its digit,
+    ``q = floor(before + u * tot) - before`` in float64 (``before``: the ink
+    of the earlier digits of its call, ``tot``: its own), or the last pixel if
+    rounding gives ``q = tot``; the squared distances are whole numbers, exact
+    in float32 in any order.
+    """
+    n = x.shape[0]
+    ink = x.reshape(n, -1) > threshold
+    totals = ink.sum(axis=1).tolist()
+    rad32 = rad.astype(np.float32)
+    out = x.copy()
+    before = 0.0
+    for i in range(n):
+        if i and groups is not None and groups[i] != groups[i - 1]:
+            before = 0.0  # a new call: its inverse CDF starts again
+        tot, k = float(totals[i]), int(c[i])
+        if k and tot:
+            where = np.flatnonzero(ink[i])
+            pix = []
+            for v in u[i, :k].tolist():
+                q = math.floor(before + v * tot) - before
+                pix.append(int(where[int(q)]) if q < tot else SIZE * SIZE - 1)
+            cy, cx = np.divmod(np.array(pix, np.float32), np.float32(SIZE))
+            dy2 = (_ROW - cy[:, None]) ** 2
+            dx2 = (_ROW - cx[:, None]) ** 2
+            d2 = (dy2[:, :, None] + dx2[:, None, :]).min(axis=0)
+            keep = np.sqrt(d2)
+            keep -= rad32[i]
+            keep += 0.5
+            keep.clip(0.0, 1.0, out=keep)
+            out[i] = x[i] * keep
+        before += tot
+    return out
 
 
 def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
