@@ -414,16 +414,14 @@ def gaussian_blur(
     for axis in (2, 1):
         p = _padded(out, axis, r)
         if windowed:
-            # All taps' products at once (window t is p shifted by t along axis)
-            # after a row of zeros, then running sums down the taps: accumulate
-            # adds in order by definition, so its last row is the loop's sum.
+            # all taps' products at once (window t is p shifted by t along axis),
+            # then summed in tap order onto zeros, as the loop below does
             st = p.strides
             win = np.ndarray((taps, *images.shape), np.float32, p, 0, (st[axis], *st))
-            prod = np.empty((taps + 1, *images.shape), np.float32)
-            prod[0] = 0.0
-            np.multiply(wts.T[:, :, None, None], win, out=prod[1:])
-            np.add.accumulate(prod, axis=0, out=prod)
-            out = prod[taps]
+            prod = wts.T[:, :, None, None] * win
+            out = np.zeros_like(images)
+            for t in range(taps):
+                out += prod[t]
         else:
             acc = np.zeros_like(images)
             size = images.shape[axis]
