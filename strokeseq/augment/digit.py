@@ -245,6 +245,36 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
     return finish(out)
 
 
+def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float32]]:
+    """The widest disk and the blend weight of every disk k that weighs for some digit.
+
+    ``(1 - f)`` for ``k == floor(r)``, ``f`` for ``k == floor(r) + 1``, else 0,
+    in float32 (``f = float32(r - floor(r))``). A weight is one float32 when
+    every digit has the same (always for one digit), else shape (m, 1, 1).
+    """
+    kmax = math.ceil(mag.max())
+    if mag.size <= 16:  # Python floats and NumPy float32 scalars: the same operations
+        mags = mag.tolist()
+        base = [math.floor(v) for v in mags]
+        frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
+        zero, one = np.float32(0.0), np.float32(1.0)
+        wts: dict[int, np.ndarray | np.float32] = {}
+        for k in sorted(set(base) | {b + 1 for b in base}):
+            w = [
+                (one - f if b == k else zero) + (f if b + 1 == k else zero)
+                for b, f in zip(base, frac, strict=True)
+            ]
+            same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
+            wts[k] = w[0] if same else np.array(w, np.float32)[:, None, None]
+        return kmax, wts
+    base = np.floor(mag)
+    frac = (mag - base).astype(np.float32)
+    used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
+    ks = np.arange(kmax + 1, dtype=np.float64)[:, None]
+    w = np.where(base == ks, 1.0 - frac, 0.0) + np.where(base + 1 == ks, frac, 0.0)
+    return kmax, {int(k): w[int(k)][:, None, None] for k in sorted(used) if k <= kmax}
+
+
 def _disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
     """``(1 - f) D_k + f D_{k+1}`` per digit, ``D_k`` the ``op`` (max/min) over the disk k.
 
@@ -252,17 +282,11 @@ def _disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
     The float32 sums are ``(0 + w_0 D_0) + w_1 D_1 + ...`` over the disks
     that have a weight for some digit, in order of k.
     """
-    kmax = math.ceil(mag.max())
-    base = np.floor(mag)
-    frac = (mag - base).astype(np.float32)
+    kmax, wts = _disk_weights(mag)
     pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
     pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
     acc = np.zeros_like(src)
     rings = _ring_windows(kmax)
-    used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
-    # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
-    ks = np.arange(kmax + 1, dtype=np.float64)[:, None]
-    wts = np.where(base == ks, 1.0 - frac, 0.0) + np.where(base + 1 == ks, frac, 0.0)
     cur = src  # D_0; replaced by a new array at the first ring, then updated in place
     for k in range(kmax + 1):
         if k > 0:
@@ -271,8 +295,8 @@ def _disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
                     cur = op(src, pad[window])
                 else:
                     op(cur, pad[window], out=cur)
-        if k in used:  # else weight 0 for every digit: adds nothing
-            acc += wts[k][:, None, None] * cur
+        if k in wts:  # else weight 0 for every digit: adds nothing
+            acc += wts[k] * cur
     return acc
 
 
