@@ -77,6 +77,18 @@ def per_sample(value: object, n: int, name: str) -> np.ndarray:
     return arr
 
 
+def span(values: np.ndarray) -> tuple[float, float]:
+    """``(min, max)`` of a checked (finite) float array; ``(inf, -inf)`` when it is empty.
+
+    Small arrays go through Python floats: two comparisons of a range check
+    cost less than the NumPy calls of ``(a < lo).any() or (a > hi).any()``.
+    """
+    if values.size <= 16:
+        v = values.tolist()
+        return (min(v), max(v)) if v else (math.inf, -math.inf)
+    return float(values.min()), float(values.max())
+
+
 def gaussian_matrix(
     sigma: np.ndarray, size: int, truncate: float = 4.0, rmax: int | None = None
 ) -> np.ndarray:

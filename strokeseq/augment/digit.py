@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..rng import as_generator
-from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample
+from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample, span
 from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, SMALL_MAPS, Fields, affine_inverse, warp
 
 __all__ = [
@@ -80,9 +80,9 @@ def elastic_field(
 def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np.ndarray]:
     alpha_a = per_sample(alpha, n, "alpha")
     sigma_a = per_sample(sigma, n, "sigma")
-    if (alpha_a < 0).any():
+    if span(alpha_a)[0] < 0:
         raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
-    if (sigma_a <= 0).any():
+    if span(sigma_a)[0] <= 0:
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
     return alpha_a, sigma_a
 
@@ -230,13 +230,14 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
     n = x.shape[0]
     r = per_sample(radius, n, "radius")
     mag = np.abs(r)
-    if (mag > 3).any():
+    lo, hi = span(r)
+    if lo < -3 or hi > 3:
         raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(mag)]}")
-    thick, thin = r > 0, r < 0
-    if n and thick.all():  # one kind of morphology for every digit: no selection, no copy
+    if n and lo > 0:  # one kind of morphology for every digit: no selection, no copy
         return finish(_disk_blend(x, mag, np.maximum))
-    if n and thin.all():
+    if n and hi < 0:
         return finish(_disk_blend(x, mag, np.minimum))
+    thick, thin = r > 0, r < 0
     out = x.copy()
     for on, op in ((thick, np.maximum), (thin, np.minimum)):
         sel = np.flatnonzero(on)
@@ -334,11 +335,13 @@ def broken_strokes(
     gen = as_generator(rng)
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
-    if (c < 0).any() or (c > 10).any() or (c != np.round(c)).any():
+    lo, hi = span(c)
+    if lo < 0 or hi > 10 or (c != np.round(c)).any():
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
     rad = per_sample(radius, n, "radius")
-    if (rad < 0.5).any() or (rad > 5).any():
+    lo, hi = span(rad)
+    if lo < 0.5 or hi > 5:
         raise ValueError("radius must be within [0.5, 5]")
     cmax = int(c.max()) if n else 0
     u = gen.random((n, max(cmax, 1)))
@@ -466,7 +469,8 @@ def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
     """
     x = check_batch(ink, height=None)
     s = per_sample(sigma, x.shape[0], "sigma")
-    if (s < 0).any() or (s > 5).any():
+    lo, hi = span(s)
+    if lo < 0 or hi > 5:
         raise ValueError("sigma must be within [0, 5]")
     return finish(gaussian_blur(x, s))
 
@@ -490,7 +494,8 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     x = check_batch(ink, height=None)
     gen = as_generator(rng)
     s = per_sample(std, x.shape[0], "std")
-    if (s < 0).any() or (s > 1).any():
+    lo, hi = span(s)
+    if lo < 0 or hi > 1:
         raise ValueError("std must be within [0, 1]")
     z = gen.standard_normal(x.shape, dtype=np.float32)
     return _add_noise(x, z, s)

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ..sources.base import TILE
-from ._core import bilinear, kernel_bank, per_sample
+from ._core import bilinear, kernel_bank, per_sample, span
 
 __all__ = ["BLOCK", "CENTRE", "POOL_MIN", "SIZE", "Fields", "affine_inverse", "warp"]
 
@@ -109,25 +109,27 @@ def affine_inverse(
     """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
     rot = np.deg2rad(per_sample(rotation, n, "rotation"))
     sh = per_sample(shear, n, "shear")
-    if (np.abs(sh) >= 80).any():
+    lo, hi = span(sh)
+    if lo <= -80 or hi >= 80:
         raise ValueError("shear must be within (-80, 80) degrees")
     sh = np.tan(np.deg2rad(sh))
     sc = per_sample(scale, n, "scale")
     asp = per_sample(aspect, n, "aspect")
-    if (sc <= 0).any() or (asp <= 0).any():
+    if span(sc)[0] <= 0 or span(asp)[0] <= 0:
         raise ValueError("scale and aspect must be > 0")
     t = np.asarray(translate, dtype=np.float64)
-    if t.shape == (2,):
-        t = np.broadcast_to(t, (n, 2))
-    if t.shape != (n, 2) or not np.isfinite(t).all():
+    if t.shape not in ((n, 2), (2,)) or not np.isfinite(t).all():
         raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
     root = np.sqrt(asp)
     cos, sin = np.cos(rot), np.sin(rot)
     if n <= SMALL_MAPS:
+        shifts = [t.tolist()] * n if t.shape == (2,) else t.tolist()
         try:  # the same float64 operations, one digit at a time: no array overheads
-            return _inverse_rows(cos, sin, sh, sc, root, t)
+            return _inverse_rows(cos, sin, sh, sc, root, shifts)
         except ZeroDivisionError:  # a degenerate map (det underflows): NumPy's inf/nan
             pass
+    if t.shape == (2,):
+        t = np.broadcast_to(t, (n, 2))
     sx, sy = sc * root, sc / root
     # Forward map on centred (x, y) with y pointing down, applied right to left:
     # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
@@ -156,7 +158,12 @@ SMALL_MAPS = 16
 
 
 def _inverse_rows(
-    cos: np.ndarray, sin: np.ndarray, sh: np.ndarray, sc: np.ndarray, root: np.ndarray, t
+    cos: np.ndarray,
+    sin: np.ndarray,
+    sh: np.ndarray,
+    sc: np.ndarray,
+    root: np.ndarray,
+    shifts: list[list[float]],
 ) -> np.ndarray:
     """:func:`affine_inverse`'s arithmetic per digit on Python floats (exactly the array code's)."""
     c0 = CENTRE
@@ -167,7 +174,7 @@ def _inverse_rows(
         sh.tolist(),
         sc.tolist(),
         root.tolist(),
-        t.tolist(),
+        shifts,
         strict=True,
     ):
         sx, sy = k * q, k / q
