@@ -254,6 +254,17 @@ def fmt_ratio(r: list[float]) -> list[str]:
 # -- cases ----------------------------------------------------------------------------------
 
 
+_PRESETS: dict[tuple[str, str], object] = {}
+
+
+def preset(lib, name: str):
+    """``lib.Augmenter.preset(name)``, built once per library (construction is not timed)."""
+    key = (lib.__name__, name)
+    if key not in _PRESETS:
+        _PRESETS[key] = lib.Augmenter.preset(name)
+    return _PRESETS[key]
+
+
 def digit_cases(rng: np.random.Generator, quick: bool) -> list[tuple[str, object, object]]:
     """(name, ours(lib, x), reference(x) or None); ``lib`` is an augment module."""
     cases = [
@@ -298,13 +309,13 @@ def digit_cases(rng: np.random.Generator, quick: bool) -> list[tuple[str, object
             lambda x: numpy_gaps(x, rng, 2, 1.2),
         ),
         ("renormalize_mnist", lambda L, x: L.renormalize_mnist(x), scipy_framing),
-        ("Augmenter.digits light", lambda L, x: L.Augmenter.preset("light").digits(x, rng), None),
+        ("Augmenter.digits light", lambda L, x: preset(L, "light").digits(x, rng), None),
         (
             "Augmenter.digits medium",
-            lambda L, x: L.Augmenter.preset("medium").digits(x, rng),
+            lambda L, x: preset(L, "medium").digits(x, rng),
             None,
         ),
-        ("Augmenter.digits heavy", lambda L, x: L.Augmenter.preset("heavy").digits(x, rng), None),
+        ("Augmenter.digits heavy", lambda L, x: preset(L, "heavy").digits(x, rng), None),
     ]
 
 
@@ -318,11 +329,11 @@ def line_cases(rng: np.random.Generator) -> list[tuple[str, object]]:
         ("noise", lambda L, im, b: L.noise(im, rng, std=0.04)),
         (
             "Augmenter.sequences medium",
-            lambda L, im, b: L.Augmenter.preset("medium").sequences(im, b, rng),
+            lambda L, im, b: preset(L, "medium").sequences(im, b, rng),
         ),
         (
             "Augmenter.sequences heavy",
-            lambda L, im, b: L.Augmenter.preset("heavy").sequences(im, b, rng),
+            lambda L, im, b: preset(L, "heavy").sequences(im, b, rng),
         ),
     ]
 
