@@ -336,14 +336,14 @@ def broken_strokes(
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
     lo, hi = span(c)
-    if lo < 0 or hi > 10 or (c != np.round(c)).any():
+    if lo < 0 or hi > 10 or (c != c.round()).any():
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
+    cmax = int(hi) if n else 0
     rad = per_sample(radius, n, "radius")
     lo, hi = span(rad)
     if lo < 0.5 or hi > 5:
         raise ValueError("radius must be within [0.5, 5]")
-    cmax = int(c.max()) if n else 0
     u = gen.random((n, max(cmax, 1)))
     return _cut_gaps(x, u, c, rad, threshold)
 
