@@ -13,7 +13,7 @@ import pytest
 
 from strokeseq import augment as A
 from strokeseq.augment import _core
-from strokeseq.augment import digit as _d
+from strokeseq.augment import morph as _m
 from strokeseq.augment import warp as _w
 
 
@@ -77,7 +77,7 @@ def test_mnist_framing_maps_on_floats_equal_the_array_code(monkeypatch):
     ref = {n: A.renormalize_mnist(x[:n]) for n in (1, 2, 7, 16)}
     with np.errstate(all="ignore"):  # box 0: inf maps, NaN coordinates
         zero_box = A.renormalize_mnist(x[:3], box=0)
-    monkeypatch.setattr(_d, "SMALL_MAPS", 0)
+    monkeypatch.setattr(_w, "SMALL_MAPS", 0)
     for n, out in ref.items():
         assert_bits(out, A.renormalize_mnist(x[:n]))
     with np.errstate(all="ignore"):
@@ -117,9 +117,9 @@ def test_gaps_digit_by_digit_equal_the_batch(monkeypatch, grouped):
     u = rng.random((n, 3))
     u[3, 0] = np.nextafter(1.0, 0.0)  # the last ink pixel (or past it, by rounding)
     groups = np.array([0, 0, 1, 1]) if grouped else None
-    small = _d._cut_gaps(x, u, c, rad, groups=groups)
-    monkeypatch.setattr(_d, "SMALL_GAPS", 0)
-    assert_bits(small, _d._cut_gaps(x, u, c, rad, groups=groups))
+    small = _m.cut_gaps(x, u, c, rad, groups=groups)
+    monkeypatch.setattr(_m, "SMALL_GAPS", 0)
+    assert_bits(small, _m.cut_gaps(x, u, c, rad, groups=groups))
 
 
 def test_kernel_bank_small_calls_equal_the_large_path():

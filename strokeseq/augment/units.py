@@ -31,6 +31,7 @@ from . import digit as _d
 from . import sequence as _s
 from ._core import gaussian_blur
 from .config import SCHEMA, Param
+from .morph import cut_gaps
 from .warp import Fields, affine_inverse, warp
 
 __all__ = ["PARAMS_FIRST", "UNITS", "Draw", "Unit", "join"]
@@ -221,7 +222,7 @@ class BrokenStrokes(Unit):
         idx = d.index
         if idx.size:
             v = d.subset()
-            x[idx] = _d._cut_gaps(x[idx], d.noise["u"], v["cuts"], v["radius"], groups=d.groups())
+            x[idx] = cut_gaps(x[idx], d.noise["u"], v["cuts"], v["radius"], groups=d.groups())
         return x, boxes
 
 

@@ -2,13 +2,15 @@
 
 :func:`warp` computes ``out(q) = in(A^-1 q + d(q))`` for a batch of 28 x 28
 digits in one bilinear resampling, block by block (optionally on a small
-thread pool), from an inverse affine map (:func:`affine_inverse`) and/or
-elastic displacement :class:`Fields` made from pre-drawn noise. Nothing
-here draws random numbers: callers draw, this module only computes.
+thread pool), from an inverse affine map (:func:`affine_inverse`, or the
+MNIST framing maps of :func:`framing_maps`) and/or elastic displacement
+:class:`Fields` made from pre-drawn noise. Nothing here draws random
+numbers: callers draw, this module only computes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -16,7 +18,17 @@ import numpy as np
 from ..sources.base import TILE
 from ._core import bilinear, kernel_bank, per_sample, span
 
-__all__ = ["BLOCK", "CENTRE", "POOL_MIN", "SIZE", "Fields", "affine_inverse", "warp"]
+__all__ = [
+    "BLOCK",
+    "CENTRE",
+    "POOL_MIN",
+    "SIZE",
+    "SMALL_MAPS",
+    "Fields",
+    "affine_inverse",
+    "framing_maps",
+    "warp",
+]
 
 SIZE = TILE  # digits are MNIST tiles
 CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
@@ -283,3 +295,88 @@ def _threads():
         size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
         _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
     return _POOL or None
+
+
+def framing_maps(
+    x: np.ndarray, box: float = 20, threshold: float = 0.05, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Inverse maps ``(n, 2, 3)`` of MNIST framing (:func:`strokeseq.augment.renormalize_mnist`).
+
+    Each digit's ink box (pixels above ``threshold``) is scaled to fit ``box``
+    about its centre of mass, which goes to the grid centre; digits without ink
+    get the identity. ``groups`` (n,) labels digits from separate calls.
+
+    The centre of mass goes through a BLAS matrix-vector product, whose
+    rounding may depend on the matrix height; with ``groups`` (contiguous, in
+    order) each call's digits get a product of their own call's height.
+    """
+    n = x.shape[0]
+    m = x > threshold
+    rows, cols = m.any(axis=2), m.any(axis=1)
+    has = rows.any(axis=1)
+    idx = np.arange(SIZE)
+    y0 = rows.argmax(axis=1)
+    y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
+    x0 = cols.argmax(axis=1)
+    x1 = SIZE - 1 - cols[:, ::-1].argmax(axis=1)
+    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1)
+    mass = x.sum(axis=(1, 2)).astype(np.float64)
+    wy = _weighted_rows(x.sum(axis=2), idx, groups)
+    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    inv = None
+    if n <= SMALL_MAPS:
+        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+            inv = _framing_rows(has, extent, mass, wy, wx, box)
+    if inv is None:
+        s = np.where(has, box / extent.astype(np.float64), 1.0)
+        safe = np.where(mass > 0, mass, 1.0)
+        com_y, com_x = wy / safe, wx / safe
+        # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
+        inv = np.zeros((n, 2, 3))
+        inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
+        inv[:, 0, 2] = com_y - CENTRE / s
+        inv[:, 1, 2] = com_x - CENTRE / s
+        inv[~has] = [[1, 0, 0], [0, 1, 0]]
+    return inv
+
+
+def _framing_rows(
+    has: np.ndarray,
+    extent: np.ndarray,
+    mass: np.ndarray,
+    wy: np.ndarray,
+    wx: np.ndarray,
+    box: float,
+) -> np.ndarray:
+    """:func:`framing_maps`'s maps digit by digit on Python floats (the array code's operations)."""
+    rows: list[float] = []
+    for h, e, ms, cy, cx in zip(
+        has.tolist(), extent.tolist(), mass.tolist(), wy.tolist(), wx.tolist(), strict=True
+    ):
+        if not h:
+            rows += (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+            continue
+        s = box / float(e)
+        safe = ms if ms > 0 else 1.0
+        rows += (1.0 / s, 0.0, cy / safe - CENTRE / s, 0.0, 1.0 / s, cx / safe - CENTRE / s)
+    return np.array(rows, np.float64).reshape(-1, 2, 3)
+
+
+def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``m @ w`` (float64), one BLAS product per group of rows, each of that group's height.
+
+    Groups of equal height are stacked and multiplied as ``(G, k, 28) @ w``,
+    which NumPy runs as G products of ``(k, 28)``: the same call, shape and
+    operands as a lone call on each group.
+    """
+    if groups is None:
+        return m @ w
+    n = m.shape[0]
+    out = np.empty(n)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    size = np.diff(np.r_[first, n])
+    height = np.repeat(size, size)
+    for k in np.unique(size):
+        sel = np.flatnonzero(height == k)
+        out[sel] = (m[sel].reshape(-1, int(k), m.shape[1]) @ w).reshape(-1)
+    return out
