@@ -319,7 +319,11 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
 
 def _add_noise(x: np.ndarray, z: np.ndarray, std: np.ndarray) -> np.ndarray:
     """``x + std * z`` clipped, from pre-drawn standard normal ``z`` (x's shape, float32)."""
-    out = z * np.asarray(std, dtype=np.float64).astype(np.float32)[:, None, None]
+    std = np.asarray(std, dtype=np.float64)
+    if std.size == 1:  # one digit: a scalar product, the same float32 values
+        out = z * np.float32(std[0])
+    else:
+        out = z * std.astype(np.float32)[:, None, None]
     out += x
     return finish(out)
 
