@@ -392,7 +392,7 @@ def _cached_blur_weights(sigma: tuple[float, ...], truncate: float) -> np.ndarra
 # A blur multiplies all its taps in one broadcast product over strided windows
 # when the products of a call stay this small (elements); larger calls loop
 # over the taps. Same float32 products, summed in the same order.
-_WINDOWED = 1 << 17
+_WINDOWED = 1 << 15
 
 
 def gaussian_blur(
