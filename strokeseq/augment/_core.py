@@ -69,12 +69,21 @@ def per_sample(value: object, n: int, name: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from None
     if arr.ndim == 0 or arr.shape == (1,):
-        arr = np.full(n, float(arr.reshape(-1)[0]))
+        v = float(arr.reshape(-1)[0])
+        arr = np.empty(n)
+        arr.fill(v)
     elif arr.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have shape ({n},), got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return arr
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()``, through Python floats for small arrays (cheaper)."""
+    if arr.size <= 16:
+        return all(map(math.isfinite, arr.ravel().tolist()))
+    return bool(np.isfinite(arr).all())
 
 
 def span(values: np.ndarray) -> tuple[float, float]:
@@ -254,7 +263,7 @@ def _frame(n: int, h: int, w: int, itype: type) -> tuple[np.ndarray, ...]:
     hp, wp = h + 2, w + 2
     consts = (
         np.array([h + 1, w + 1], np.float32).reshape(2, 1, 1, 1),
-        np.array([h, w], itype).reshape(2, 1, 1, 1),
+        np.array([h, w], np.float32).reshape(2, 1, 1, 1),
         (np.arange(n, dtype=itype) * (hp * wp)).reshape(n, 1, 1),
         np.array([0, wp, 1, wp + 1], itype).reshape(4, 1, 1, 1),
     )
@@ -276,6 +285,8 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     yx : ndarray, shape (2, n, h, w), float32
         Source row (``yx[0]``) and column (``yx[1]``) of every output pixel,
         PLUS ONE (coordinates in the image padded by one pixel). Overwritten.
+        Never -0.0 (the fractional part of a -0.0 would be +0.0 here; warp's
+        coordinates are sums with a term >= 1 or a nonzero offset, never -0.0).
 
     Returns
     -------
@@ -291,10 +302,12 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     # Clipping to the padded frame keeps every gather in bounds; beyond it the
     # padding reads 0, which is what any farther point would read too.
     yx.clip(np.float32(0.0), top, out=yx)
-    ii = yx.astype(itype)  # truncation == floor for coordinates >= 0
-    np.minimum(ii, last, out=ii)
-    # fractional parts (exact: yx minus its integer part)
-    np.subtract(yx, ii, out=yx, casting="unsafe")
+    # The top-left corner: floor, at most the last pixel of the padded image;
+    # the fractional parts are exact in float32 (yx minus a whole number <= yx).
+    corner = np.floor(yx)
+    np.minimum(corner, last, out=corner)
+    ii = corner.astype(itype)
+    yx -= corner
     flat_i = ii[0]  # a view: ii is not needed afterwards
     flat_i *= wp
     flat_i += ii[1]

@@ -320,10 +320,9 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
 def _add_noise(x: np.ndarray, z: np.ndarray, std: np.ndarray) -> np.ndarray:
     """``x + std * z`` clipped, from pre-drawn standard normal ``z`` (x's shape, float32)."""
     std = np.asarray(std, dtype=np.float64)
-    if std.size == 1:  # one digit: a scalar product, the same float32 values
-        out = z * np.float32(std[0])
-    else:
-        out = z * std.astype(np.float32)[:, None, None]
+    # one digit: a scalar product (cheaper), the same float32 values
+    scale = np.float32(std[0]) if std.size == 1 else std.astype(np.float32)[:, None, None]
+    out = z * scale
     out += x
     return finish(out)
 

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from ..sources.base import TILE
-from ._core import bilinear, kernel_bank, per_sample, span
+from ._core import all_finite, bilinear, kernel_bank, per_sample, span
 
 __all__ = [
     "BLOCK",
@@ -130,7 +130,7 @@ def affine_inverse(
     if span(sc)[0] <= 0 or span(asp)[0] <= 0:
         raise ValueError("scale and aspect must be > 0")
     t = np.asarray(translate, dtype=np.float64)
-    if t.shape not in ((n, 2), (2,)) or not np.isfinite(t).all():
+    if t.shape not in ((n, 2), (2,)) or not all_finite(t):
         raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
     root = np.sqrt(asp)
     cos, sin = np.cos(rot), np.sin(rot)
