@@ -68,7 +68,9 @@ def per_sample(value: object, n: int, name: str) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from None
-    if arr.ndim == 0 or arr.shape == (1,):
+    if arr.shape == (n,):
+        pass
+    elif arr.ndim == 0 or arr.shape == (1,):
         v = float(arr.reshape(-1)[0])
         arr = np.empty(n)
         arr.fill(v)
