@@ -313,7 +313,8 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     flat_i = ii[0]  # a view: ii is not needed afterwards
     flat_i *= wp
     flat_i += ii[1]
-    flat_i += base
+    if n > 1:  # the first image's offset is 0
+        flat_i += base
     pad = np.zeros((n, hp, wp), np.float32)
     pad[:, 1:-1, 1:-1] = images
     flat = pad.reshape(-1)
@@ -427,7 +428,7 @@ def gaussian_blur(
     """
     n = images.shape[0]
     sigma = np.asarray(sigma, dtype=np.float64)
-    smax = float(sigma.max()) if n else 0.0
+    smax = span(sigma)[1] if n else 0.0
     if smax <= 0:
         return images.copy()
     if n <= 8:
@@ -436,28 +437,45 @@ def gaussian_blur(
         wts = _blur_weights(sigma, truncate)
     taps = wts.shape[1]
     r = taps // 2
-    windowed = taps * images.size <= _WINDOWED
+    if taps * images.size <= _WINDOWED:
+        return _blur_windowed(images, wts, r)
     out = images
     for axis in (2, 1):
         p = _padded(out, axis, r)
-        if windowed:
-            # all taps' products at once (window t is p shifted by t along axis),
-            # then summed in tap order onto zeros, as the loop below does
-            st = p.strides
-            win = np.ndarray((taps, *images.shape), np.float32, p, 0, (st[axis], *st))
-            prod = wts.T[:, :, None, None] * win
-            out = np.zeros_like(images)
-            for t in range(taps):
-                out += prod[t]
-        else:
-            acc = np.zeros_like(images)
-            size = images.shape[axis]
-            for t in range(taps):
-                sl = [slice(None)] * 3
-                sl[axis] = slice(t, t + size)
-                acc += wts[:, t, None, None] * p[tuple(sl)]
-            out = acc
+        acc = np.zeros_like(images)
+        size = images.shape[axis]
+        for t in range(taps):
+            sl = [slice(None)] * 3
+            sl[axis] = slice(t, t + size)
+            acc += wts[:, t, None, None] * p[tuple(sl)]
+        out = acc
     return out
+
+
+def _blur_windowed(images: np.ndarray, wts: np.ndarray, r: int) -> np.ndarray:
+    """:func:`gaussian_blur` of a small call: all taps of a pass in one product.
+
+    The batch is padded once on both axes; the row pass also runs over the
+    padding rows (zeros in, +0.0 out: exactly the zero padding the column pass
+    needs). Window t of a pass is the padded array shifted by t; the products
+    of all taps come from one broadcast multiplication and are summed in tap
+    order onto +0.0, the float32 operations of the tap loop.
+    """
+    n, h, w = images.shape
+    taps = 2 * r + 1
+    col = wts.T[:, :, None, None]  # (taps, n, 1, 1)
+    p = np.zeros((n, h + 2 * r, w + 2 * r), np.float32)
+    p[:, r : r + h, r : r + w] = images
+    for axis in (2, 1):
+        st = p.strides
+        shape = (taps, n, p.shape[1], w) if axis == 2 else (taps, n, h, w)
+        win = np.ndarray(shape, np.float32, p, 0, (st[axis], *st))
+        prod = col * win
+        acc = np.add(prod[0], np.float32(0.0))  # 0 + w_0 p_0 (a -0.0 product becomes +0.0)
+        for t in range(1, taps):
+            acc += prod[t]
+        p = acc
+    return p
 
 
 def _padded(images: np.ndarray, axis: int, r: int) -> np.ndarray:

@@ -51,9 +51,9 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
     in float32 (``f = float32(r - floor(r))``). A weight is one float32 when
     every digit has the same (always for one digit), else shape (m, 1, 1).
     """
-    kmax = math.ceil(mag.max())
     if mag.size <= 16:  # Python floats and NumPy float32 scalars: the same operations
         mags = mag.tolist()
+        kmax = math.ceil(max(mags))
         base = [math.floor(v) for v in mags]
         frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
         zero, one = np.float32(0.0), np.float32(1.0)
@@ -66,6 +66,7 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
             same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
             wts[k] = w[0] if same else np.array(w, np.float32)[:, None, None]
         return kmax, wts
+    kmax = math.ceil(mag.max())
     base = np.floor(mag)
     frac = (mag - base).astype(np.float32)
     used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
@@ -84,7 +85,7 @@ def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
     kmax, wts = _disk_weights(mag)
     pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
     pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
-    acc = np.zeros_like(src)
+    acc = np.zeros(src.shape, np.float32)
     rings = _ring_windows(kmax)
     cur = src  # D_0; replaced by a new array at the first ring, then updated in place
     for k in range(kmax + 1):
@@ -153,7 +154,11 @@ def cut_gaps(
 # Up to this many digits the gaps are cut digit by digit (about ten NumPy calls
 # each instead of forty for the batch); the same values, see _cut_gaps_each.
 SMALL_GAPS = 4
-_ROW = np.arange(SIZE, dtype=np.float32)
+# _SQUARES[c] = (arange(28) - c) ** 2 in float32: whole numbers, exact
+_SQUARES = (
+    np.arange(SIZE, dtype=np.float32)[None, :] - np.arange(SIZE, dtype=np.float32)[:, None]
+) ** 2
+_SQUARES.flags.writeable = False
 
 
 def _cut_gaps_each(
@@ -188,9 +193,8 @@ def _cut_gaps_each(
             for v in u[i, :k].tolist():
                 q = math.floor(before + v * tot) - before
                 pix.append(int(where[int(q)]) if q < tot else SIZE * SIZE - 1)
-            cy, cx = np.divmod(np.array(pix, np.float32), np.float32(SIZE))
-            dy2 = (_ROW - cy[:, None]) ** 2
-            dx2 = (_ROW - cx[:, None]) ** 2
+            rows, cols = zip(*(divmod(p, SIZE) for p in pix), strict=True)
+            dy2, dx2 = _SQUARES[list(rows)], _SQUARES[list(cols)]
             d2 = (dy2[:, :, None] + dx2[:, None, :]).min(axis=0)
             keep = np.sqrt(d2)
             keep -= rad32[i]
