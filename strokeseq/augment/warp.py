@@ -313,53 +313,54 @@ def framing_maps(
     n = x.shape[0]
     m = x > threshold
     rows, cols = m.any(axis=2), m.any(axis=1)
-    has = rows.any(axis=1)
     idx = np.arange(SIZE)
+    mass = x.sum(axis=(1, 2)).astype(np.float64)
+    wy = _weighted_rows(x.sum(axis=2), idx, groups)
+    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    if n <= SMALL_MAPS:
+        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+            return _framing_rows(rows.tolist(), cols.tolist(), mass, wy, wx, box)
+    has = rows.any(axis=1)
     y0 = rows.argmax(axis=1)
     y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
     x0 = cols.argmax(axis=1)
     x1 = SIZE - 1 - cols[:, ::-1].argmax(axis=1)
-    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1)
-    mass = x.sum(axis=(1, 2)).astype(np.float64)
-    wy = _weighted_rows(x.sum(axis=2), idx, groups)
-    wx = _weighted_rows(x.sum(axis=1), idx, groups)
-    inv = None
-    if n <= SMALL_MAPS:
-        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
-            inv = _framing_rows(has, extent, mass, wy, wx, box)
-    if inv is None:
-        s = np.where(has, box / extent.astype(np.float64), 1.0)
-        safe = np.where(mass > 0, mass, 1.0)
-        com_y, com_x = wy / safe, wx / safe
-        # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
-        inv = np.zeros((n, 2, 3))
-        inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
-        inv[:, 0, 2] = com_y - CENTRE / s
-        inv[:, 1, 2] = com_x - CENTRE / s
-        inv[~has] = [[1, 0, 0], [0, 1, 0]]
+    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float64)
+    s = np.where(has, box / extent, 1.0)
+    safe = np.where(mass > 0, mass, 1.0)
+    com_y, com_x = wy / safe, wx / safe
+    # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
+    inv = np.zeros((n, 2, 3))
+    inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
+    inv[:, 0, 2] = com_y - CENTRE / s
+    inv[:, 1, 2] = com_x - CENTRE / s
+    inv[~has] = [[1, 0, 0], [0, 1, 0]]
     return inv
 
 
 def _framing_rows(
-    has: np.ndarray,
-    extent: np.ndarray,
+    rows: list[list[bool]],
+    cols: list[list[bool]],
     mass: np.ndarray,
     wy: np.ndarray,
     wx: np.ndarray,
     box: float,
 ) -> np.ndarray:
-    """:func:`framing_maps`'s maps digit by digit on Python floats (the array code's operations)."""
-    rows: list[float] = []
-    for h, e, ms, cy, cx in zip(
-        has.tolist(), extent.tolist(), mass.tolist(), wy.tolist(), wx.tolist(), strict=True
-    ):
-        if not h:
-            rows += (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    """:func:`framing_maps` digit by digit on Python floats (the array code's operations).
+
+    ``rows`` / ``cols``: per digit, which rows / columns hold ink.
+    """
+    out: list[float] = []
+    for r, c, ms, cy, cx in zip(rows, cols, mass.tolist(), wy.tolist(), wx.tolist(), strict=True):
+        if True not in r:  # no ink: the identity
+            out += (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
             continue
-        s = box / float(e)
+        height = SIZE - r[::-1].index(True) - r.index(True)
+        width = SIZE - c[::-1].index(True) - c.index(True)
+        s = box / float(max(height, width))
         safe = ms if ms > 0 else 1.0
-        rows += (1.0 / s, 0.0, cy / safe - CENTRE / s, 0.0, 1.0 / s, cx / safe - CENTRE / s)
-    return np.array(rows, np.float64).reshape(-1, 2, 3)
+        out += (1.0 / s, 0.0, cy / safe - CENTRE / s, 0.0, 1.0 / s, cx / safe - CENTRE / s)
+    return np.array(out, np.float64).reshape(-1, 2, 3)
 
 
 def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
