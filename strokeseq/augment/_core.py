@@ -247,10 +247,11 @@ def group_reach(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return top[inverse]
 
 
-# Up to this many images a resampling gathers the four corners in ONE take and
-# interpolates both rows at once: fewer NumPy calls (each costs about as much
-# as the arithmetic on a small image). From 32 images up, four separate gathers
-# with the index moved in place were faster. The bits are the same either way.
+# Up to this many images a resampling uses full-size constants (no broadcasting)
+# and gathers the four corners in ONE take (see _bilinear_small): fewer and
+# cheaper NumPy calls, each costing about as much as the arithmetic on a small
+# image. Larger blocks use four gathers with the index moved in place. The bits
+# are the same either way.
 SMALL = 16
 
 
@@ -259,19 +260,78 @@ def _frame(n: int, h: int, w: int, itype: type) -> tuple[np.ndarray, ...]:
     """Read-only constants of a bilinear resampling of ``n`` images ``h x w``.
 
     The clip limits of the padded coordinates, the last valid top-left corner,
-    each image's offset in the flat padded batch, and the offsets of the four
-    corners (top-left, bottom-left, top-right, bottom-right).
+    and each image's offset in the flat padded batch.
     """
     hp, wp = h + 2, w + 2
     consts = (
         np.array([h + 1, w + 1], np.float32).reshape(2, 1, 1, 1),
         np.array([h, w], np.float32).reshape(2, 1, 1, 1),
         (np.arange(n, dtype=itype) * (hp * wp)).reshape(n, 1, 1),
-        np.array([0, wp, 1, wp + 1], itype).reshape(4, 1, 1, 1),
     )
     for c in consts:
         c.flags.writeable = False
     return consts
+
+
+@functools.lru_cache(maxsize=64)
+def _small_frame(n: int, h: int, w: int) -> tuple[np.ndarray, ...]:
+    """Read-only constants of :func:`_bilinear_small`, each the shape of its operand.
+
+    NumPy takes ~0.7 us for an operation on two same-shape arrays of a few
+    thousand elements but ~3 us when one operand broadcasts (or is a scalar),
+    and ~13 us for ``clip`` with array bounds: small calls use full-size
+    constants. ``low``/``high`` clip the padded coordinates, ``last`` is the
+    last valid top-left corner, ``row`` the padded row length, ``offs`` each
+    corner's offset (a, c, b, d) plus its image's in the flat padded batch
+    (whole numbers, exact in float32).
+    """
+    hp, wp = h + 2, w + 2
+    low = np.zeros((2, n, h, w), np.float32)
+    high = np.empty((2, n, h, w), np.float32)
+    high[0], high[1] = h + 1, w + 1
+    last = np.empty((2, n, h, w), np.float32)
+    last[0], last[1] = h, w
+    row = np.full((n, h, w), wp, np.float32)
+    offs = np.empty((4, n, h, w), np.float32)
+    image = (np.arange(n) * (hp * wp)).reshape(n, 1, 1)
+    for k, o in enumerate((0, wp, 1, wp + 1)):
+        offs[k] = image + o
+    consts = (low, high, last, row, offs)
+    for c in consts:
+        c.flags.writeable = False
+    return consts
+
+
+def _bilinear_small(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
+    """:func:`bilinear` for a few images: same-shape operands only, the same float32 values.
+
+    ``max(min(yx, high), low)`` equals ``clip`` for every value but -0.0,
+    which ``yx`` never holds (see :func:`bilinear`); the corner index is
+    computed in float32 (whole numbers below 2**24, exact) and gathered once.
+    """
+    n, h, w = images.shape
+    low, high, last, row, offs = _small_frame(n, h, w)
+    np.maximum(yx, low, out=yx)
+    np.minimum(yx, high, out=yx)
+    corner = np.floor(yx)
+    np.minimum(corner, last, out=corner)
+    yx -= corner
+    index = corner[0] * row
+    index += corner[1]
+    pad = np.zeros((n, h + 2, w + 2), np.float32)
+    pad[:, 1:-1, 1:-1] = images
+    a, c, b, d = pad.reshape(-1).take((offs + index).astype(np.intp), mode="clip")
+    xs, ys = yx[1], yx[0]
+    b -= a
+    b *= xs
+    b += a
+    d -= c
+    d *= xs
+    d += c
+    d -= b
+    d *= ys
+    d += b
+    return d
 
 
 def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
@@ -297,10 +357,12 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
         and ``bottom = c + (d - c) * fx`` in float32, whatever the batch size.
     """
     n, h, w = images.shape
+    if n <= SMALL:
+        return _bilinear_small(images, yx)
     hp, wp = h + 2, w + 2
     size = n * hp * wp
     itype = np.int64 if size + 2 * wp >= 2**31 - 1 else np.int32
-    top, last, base, corners = _frame(n, h, w, itype)
+    top, last, base = _frame(n, h, w, itype)
     # Clipping to the padded frame keeps every gather in bounds; beyond it the
     # padding reads 0, which is what any farther point would read too.
     yx.clip(np.float32(0.0), top, out=yx)
@@ -313,38 +375,27 @@ def bilinear(images: np.ndarray, yx: np.ndarray) -> np.ndarray:
     flat_i = ii[0]  # a view: ii is not needed afterwards
     flat_i *= wp
     flat_i += ii[1]
-    if n > 1:  # the first image's offset is 0
-        flat_i += base
+    flat_i += base
     pad = np.zeros((n, hp, wp), np.float32)
     pad[:, 1:-1, 1:-1] = images
     flat = pad.reshape(-1)
     xs, ys = yx[1], yx[0]
-    if n <= SMALL:
-        # corners (a, c, b, d) in one gather; the left column (a, c) and right
-        # column (b, d) of both rows interpolated along x in one pass each
-        v = flat.take(flat_i + corners, mode="clip")
-        right, left = v[2:], v[:2]
-        right -= left
-        right *= xs
-        right += left
-        b, d = right[0], right[1]
-    else:
-        # The corners a, b (top row), c, d (bottom row) of every output pixel: four
-        # gathers with the index moved in place (faster than one gather of four
-        # indices, or of a table of corners); mode="clip" is the cheapest bounds policy.
-        a = flat.take(flat_i, mode="clip")
-        flat_i += 1
-        b = flat.take(flat_i, mode="clip")
-        flat_i += wp
-        d = flat.take(flat_i, mode="clip")
-        flat_i -= 1
-        c = flat.take(flat_i, mode="clip")
-        b -= a  # along x on both rows
-        b *= xs
-        b += a
-        d -= c
-        d *= xs
-        d += c
+    # The corners a, b (top row), c, d (bottom row) of every output pixel: four
+    # gathers with the index moved in place (faster than one gather of four
+    # indices, or of a table of corners); mode="clip" is the cheapest bounds policy.
+    a = flat.take(flat_i, mode="clip")
+    flat_i += 1
+    b = flat.take(flat_i, mode="clip")
+    flat_i += wp
+    d = flat.take(flat_i, mode="clip")
+    flat_i -= 1
+    c = flat.take(flat_i, mode="clip")
+    b -= a  # along x on both rows
+    b *= xs
+    b += a
+    d -= c
+    d *= xs
+    d += c
     d -= b  # then along y
     d *= ys
     d += b
