@@ -44,6 +44,9 @@ def _ring_windows(kmax: int) -> list[list[tuple[slice, slice, slice]]]:
     ]
 
 
+_ONE = np.float32(1.0)  # the weight of every digit's disk for a whole radius
+
+
 def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float32]]:
     """The widest disk and the blend weight of every disk k that weighs for some digit.
 
@@ -64,7 +67,10 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
                 for b, f in zip(base, frac, strict=True)
             ]
             same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
-            wts[k] = w[0] if same else np.array(w, np.float32)[:, None, None]
+            if same:
+                wts[k] = _ONE if w[0] == one else w[0]
+            else:
+                wts[k] = np.array(w, np.float32)[:, None, None]
         return kmax, wts
     kmax = math.ceil(mag.max())
     base = np.floor(mag)
@@ -96,7 +102,11 @@ def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
                 else:
                     op(cur, pad[window], out=cur)
         if k in wts:  # else weight 0 for every digit: adds nothing
-            acc += wts[k] * cur
+            w = wts[k]
+            if w is _ONE:  # a whole radius: 1 * cur is cur (a scalar operand costs ~2 us)
+                acc += cur
+            else:
+                acc += w * cur
     return acc
 
 
