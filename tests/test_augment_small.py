@@ -139,6 +139,17 @@ def test_kernel_bank_small_calls_equal_the_large_path():
     assert not bank.flags.writeable and not ones.flags.writeable
 
 
+@pytest.mark.parametrize("n", [1, 3, 16])
+def test_disks_on_the_flat_batch_equal_the_windows(monkeypatch, n):
+    rng = np.random.default_rng(n)
+    x = inks(n, n)
+    radii = [1.0, -1.0, 0.5, -2.7, 3.0, rng.uniform(-3, 3, n), rng.uniform(0.1, 1.5, n)]
+    flat = [A.stroke_width(x, radius=r) for r in radii]
+    monkeypatch.setattr(_m, "SMALL_DISKS", 0)
+    for r, f in zip(radii, flat, strict=True):
+        assert_bits(f, A.stroke_width(x, radius=r))
+
+
 def test_stroke_width_one_kind_equals_the_selection_path():
     """All-thickening (or all-thinning) calls skip the selection; mixed calls select."""
     x = inks(6, 11)

@@ -17,7 +17,7 @@ import numpy as np
 from ._core import finish
 from .warp import _GRID_X, _GRID_Y, SIZE
 
-__all__ = ["SMALL_GAPS", "cut_gaps", "disk_blend"]
+__all__ = ["SMALL_DISKS", "SMALL_GAPS", "cut_gaps", "disk_blend"]
 
 
 @functools.lru_cache(maxsize=8)
@@ -45,6 +45,8 @@ def _ring_windows(kmax: int) -> list[list[tuple[slice, slice, slice]]]:
 
 
 _ONE = np.float32(1.0)  # the weight of every digit's disk for a whole radius
+# Up to this many digits the disks run on the flat padded batch (_disk_blend_flat).
+SMALL_DISKS = 16
 
 
 def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float32]]:
@@ -89,6 +91,8 @@ def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
     that have a weight for some digit, in order of k.
     """
     kmax, wts = _disk_weights(mag)
+    if src.shape[0] <= SMALL_DISKS:
+        return _disk_blend_flat(src, kmax, wts, op)
     pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
     pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
     acc = np.zeros(src.shape, np.float32)
@@ -108,6 +112,49 @@ def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
             else:
                 acc += w * cur
     return acc
+
+
+def _disk_blend_flat(
+    src: np.ndarray, kmax: int, wts: dict[int, np.ndarray | np.float32], op: np.ufunc
+) -> np.ndarray:
+    """:func:`disk_blend` of a few digits on the flat padded batch: contiguous operands only.
+
+    A shifted window of a 2-D image is a strided view (~3x the cost of a
+    contiguous operand in NumPy for a small image); in the flat padded batch
+    the shift by (dy, dx) is a contiguous slice ``dy * side + dx`` further on.
+    Every pixel gets the same operations on the same neighbours as in
+    :func:`disk_blend`; the padding positions are computed too and dropped.
+    """
+    m = src.shape[0]
+    side = SIZE + 2 * kmax
+    pad = np.zeros((m, side, side), np.float32)
+    pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
+    flat = pad.reshape(-1)
+    first = kmax * side + kmax  # the first pixel of the first digit
+    size = (m - 1) * side * side + (SIZE - 1) * side + SIZE  # up to the last pixel of the last
+    acc = np.zeros(m * side * side, np.float32)  # the flat padded layout
+    out = acc[first : first + size]
+    cur = flat[first : first + size]  # D_0, a view; a new array from the first ring on
+    fresh = False
+    for k in range(kmax + 1):
+        if k > 0:
+            for dy, dx in _ring_offsets(kmax)[k]:
+                at = first + dy * side + dx
+                if fresh:
+                    op(cur, flat[at : at + size], out=cur)
+                else:
+                    cur, fresh = op(cur, flat[at : at + size]), True
+        if k in wts:
+            w = wts[k]
+            if w is _ONE:
+                out += cur
+            elif np.ndim(w) == 0:
+                out += w * cur
+            else:  # one weight per digit: spread over each digit's padded block
+                spread = np.repeat(w.reshape(-1), side * side)[first : first + size]
+                out += spread * cur
+    block = acc.reshape(m, side, side)[:, kmax : kmax + SIZE, kmax : kmax + SIZE]
+    return np.ascontiguousarray(block)
 
 
 def cut_gaps(
