@@ -1,4 +1,7 @@
-"""Worker processes of a dataset run do not outlive it: killing only the parent stops them."""
+"""Worker processes of a dataset run do not outlive it: killing only the parent stops them.
+
+``workers=3`` is the run's own process and two spawned workers.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, fake_mnist_dir):
         if __name__ == "__main__":
             generate_dataset(
                 {str(out)!r}, 1_000_000, {{"length": 5, "width": 160}}, 3, shard_size=500,
-                workers=2, compress=1, data_dir={str(fake_mnist_dir)!r},
+                workers=3, compress=1, data_dir={str(fake_mnist_dir)!r},
             )
         """
     )

@@ -266,6 +266,38 @@ def generate_dataset(
         "versions": versions(),
     }
     data = None if data_dir is None else str(data_dir)
+    with contextlib.ExitStack() as stack:
+        seen = None
+        if workers > 1 and executor is None and scheduler is None:
+            from .worker_logging import record_parent
+
+            # What this process logs is not repeated when the workers say it too.
+            seen = stack.enter_context(record_parent())
+        return _checked_run(
+            folder, head, cfg, data, lock, executor, scheduler, transfer, workers, overwrite,
+            verify, fsync, progress, t0, cpu0, seen,
+        )  # fmt: skip
+
+
+def _checked_run(
+    folder: Path,
+    head: dict[str, Any],
+    cfg: DatasetConfig,
+    data: str | None,
+    lock: FolderLock,
+    executor: Any,
+    scheduler: str | None,
+    transfer: str,
+    workers: int,
+    overwrite: bool,
+    verify: bool,
+    fsync: bool,
+    progress: Progress | None,
+    t0: float,
+    cpu0: float,
+    seen: set | None,
+) -> DatasetSummary:
+    """Check everything that can refuse the run, then lock the folder and run."""
     # Everything that can refuse the run is checked before the folder is
     # created or touched: a refused run leaves nothing behind. Loading each
     # source validates its options and tells what data it draws from.
@@ -287,7 +319,7 @@ def generate_dataset(
             try:
                 return _run(
                     folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
-                    progress, t0, cpu0,
+                    progress, t0, cpu0, seen,
                 )  # fmt: skip
             except BaseException:
                 if created:  # cleared while still held, so no waiter sees it half-removed
@@ -318,6 +350,7 @@ def _run(
     progress: Progress | None,
     t0: float,
     cpu0: float,
+    seen: set | None = None,
 ) -> DatasetSummary:
     """The run proper, with the folder locked."""
     count, file_format = head["count"], head["file_format"]
@@ -413,7 +446,7 @@ def _run(
         else:
             from .local_engine import run_processes
 
-            run_processes(todo, record, workers)
+            run_processes(todo, record, workers, seen)
     finally:
         with contextlib.suppress(OSError):
             clean_temporaries(folder)
