@@ -69,7 +69,8 @@ class DatasetSummary:
     bytes : int
         Size of all shards.
     worker_maxrss_mb : dict of int to float
-        Peak resident memory of each worker process (by pid), in MiB.
+        Peak resident memory of each process that made shards (by pid, this
+        one included), in MiB.
     cpu : dict
         Where the CPU time went (seconds, measured with :func:`time.process_time`
         in each process, so they hold on a loaded machine): ``parent`` (this
@@ -199,7 +200,9 @@ def generate_dataset(
         Deflate the NPZ entries: a zlib level 1-9, True for 1 (fast; see
         :func:`strokeseq.dataset.writers.write_npz`), False or 0 for none.
     workers : int
-        Local worker processes (1: in this process).
+        Local processes making shards: this one and ``workers - 1`` spawned
+        worker processes (1: only this one). Workers log through this
+        process's logging configuration.
     executor : dask.distributed.Client, optional
         Run the shards as Dask tasks on this client.
     scheduler : str, optional

@@ -87,9 +87,13 @@ class LogForwarder:
 
     @property
     def level(self) -> int:
-        """Lowest level this process shows on any strokeseq logger (workers send no less)."""
+        """Lowest level this process lets through on the root or a strokeseq logger.
+
+        Workers send records from this level up; this process then filters
+        them by the level of their own logger.
+        """
         levels = [lg.getEffectiveLevel() for lg in _package_loggers()]
-        return min([logging.getLogger(_ROOT).getEffectiveLevel(), *levels])
+        return min([logging.getLogger().getEffectiveLevel(), *levels])
 
     def _serve(self) -> None:
         while True:
