@@ -38,7 +38,7 @@ from .manifest import (
 )
 from .resume import clean_temporaries, discard_if_empty, prepare, stamp
 from .sampling import SampleContext, label_columns
-from .shards import ShardJob, build_shard
+from .shards import ShardJob, build_shard, release_buffer
 from .writers import FORMATS
 
 __all__ = ["DatasetSummary", "generate_dataset"]
@@ -451,6 +451,7 @@ def _run(
 
             run_processes(todo, record, workers, seen)
     finally:
+        release_buffer()
         with contextlib.suppress(OSError):
             clean_temporaries(folder)
     manifest["complete"] = len(done) == len(plan)

@@ -12,6 +12,7 @@ import io
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -186,6 +187,25 @@ def _load_sources(job: ShardJob) -> None:
         _check_data(job)
 
 
+#: Per thread: the image array of the last shard, reused by the next one of the same
+#: shape (a fresh array of a shard's size pays its page faults, tens of MB, every time).
+_BUFFERS = threading.local()
+
+
+def _image_buffer(job: ShardJob) -> np.ndarray:
+    shape = (job.stop - job.start, 28, job.ctx.config.max_width)
+    buf = getattr(_BUFFERS, "images", None)
+    if buf is None or buf.shape != shape:
+        buf = _BUFFERS.images = None  # free the old one first
+        buf = _BUFFERS.images = np.empty(shape, np.uint8)
+    return buf
+
+
+def release_buffer() -> None:
+    """Free this thread's reused image array (a run calls it when it ends)."""
+    _BUFFERS.images = None
+
+
 def build_shard(job: ShardJob) -> dict[str, Any]:
     """Generate and write one shard; return its manifest entry.
 
@@ -201,7 +221,7 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     cpu0 = time.process_time()
     _load_sources(job)
     cpu1 = time.process_time()
-    cols = generate(job.ctx, np.arange(job.start, job.stop, dtype=np.int64))
+    cols = generate(job.ctx, np.arange(job.start, job.stop, dtype=np.int64), _image_buffer(job))
     cpu2 = time.process_time()
     entry: dict[str, Any] = {
         "id": job.shard,
