@@ -56,6 +56,14 @@ def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
     return objects, vectorised
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | None) -> dict:
     """One dataset run in this process; its wall time, CPU accounting, size and memory."""
     import resource
@@ -63,44 +71,54 @@ def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | 
     from strokeseq.dataset import generate_dataset
 
     t0 = time.perf_counter()
-    cpu0 = time.process_time()
+    children0 = children_cpu()
     s = generate_dataset(
         out, count, CONFIG, 7, shard_size=10_000, workers=workers, compress=compress,
         data_dir=data_dir,
     )  # fmt: skip
     wall = time.perf_counter() - t0
-    procs = s.cpu["processes"]
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    # DatasetSummary.cpu is new: an older checkout (--compare) has only the totals.
+    cpu = getattr(s, "cpu", None) or {"parent_setup": float("nan"), "processes": {}}
+    procs = cpu["processes"]
     return {
         "wall": wall,
-        "run_wall": s.seconds,
-        "rate": count / wall,
         "mib": s.bytes / 2**20,
         "rss": max(s.worker_maxrss_mb.values()) if s.worker_maxrss_mb else float("nan"),
-        "parent": time.process_time() - cpu0,
-        "parent_total": resource.getrusage(resource.RUSAGE_SELF).ru_utime
-        + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
-        "parent_setup": s.cpu["parent_setup"],
-        "children": s.cpu["children"],
+        "parent_total": ru.ru_utime + ru.ru_stime,  # the whole process, imports included
+        "parent_setup": cpu["parent_setup"],
+        "children": children_cpu() - children0,
         "processes": {str(k): v for k, v in procs.items()},
-        "shard_cpu": sum(p["generate"] + p["write"] for p in procs.values()),
-        "start_cpu": sum(p["start"] + p["load"] for p in procs.values()),
+        "shard_cpu": sum(p["generate"] + p["write"] for p in procs.values())
+        if procs
+        else float("nan"),
+        "start_cpu": sum(p["start"] + p["load"] for p in procs.values()) if procs else 0.0,
     }
 
 
 def run(count: int, workers: int, compress: bool, root: str, data_dir: str | None,
-        fresh: bool) -> dict:  # fmt: skip
-    """One run (fresh process or in this one); the folder is removed after."""
+        fresh: bool, code: str | None = None) -> dict:  # fmt: skip
+    """One run (fresh process or in this one); the folder is removed after.
+
+    ``code``: the strokeseq checkout to import (a fresh process only), None for this one.
+    """
     out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
     if fresh:
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "--child", out, str(count), str(workers),
                str(int(compress)), data_dir or ""]  # fmt: skip
-        got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        env = dict(os.environ)
+        if code is not None:
+            env["PYTHONPATH"] = os.path.abspath(code)
+        got = json.loads(
+            subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        )
         got["process_wall"] = time.perf_counter() - t0  # interpreter start and imports too
         got["rate"] = count / got["process_wall"]
     else:
         got = one_run(out, count, workers, compress, data_dir)
         got["process_wall"] = got["wall"]
+        got["rate"] = count / got["wall"]
     shutil.rmtree(out)
     return got
 
@@ -116,6 +134,63 @@ def _load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None:
+    """Rates, the per-round speed-ups, CPU accounting and Amdahl's bound of one code version."""
+
+    def med(w: int, key: str) -> float:
+        return statistics.median(x[key] for x in runs[w])
+
+    print(f"\n### {name}\n")
+    print(f"samples/s (whole process), median (min..max): "
+          f"1 worker {_spread([x['rate'] for x in runs[1]])}, "
+          f"2 workers {_spread([x['rate'] for x in runs[2]])}")  # fmt: skip
+    print(f"**2 vs 1 workers (wall): median {statistics.median(ratios):.2f}x, "
+          f"per-round {min(ratios):.2f}..{max(ratios):.2f}x**\n")  # fmt: skip
+    print("CPU seconds per run (median over rounds; process CPU time, load-independent):\n")
+    print("| | 1 worker | 2 workers |")
+    print("|---|---:|---:|")
+    rows = [
+        ("run's own process, whole (interpreter, imports, checks, its shards, manifests)",
+         "parent_total"),
+        ("  of it before the first shard (checks, sources, manifest)", "parent_setup"),
+        ("spawned worker processes, start to exit", "children"),
+        ("start-up of the processes making shards (interpreter, imports, loading)", "start_cpu"),
+        ("making shards (generate + write + hash), all processes", "shard_cpu"),
+    ]  # fmt: skip
+    for label, key in rows:
+        print(f"| {label} | {med(1, key):.2f} | {med(2, key):.2f} |")
+    total = {w: med(w, "parent_total") + med(w, "children") for w in (1, 2)}
+    print(f"| **total CPU** | {total[1]:.2f} | {total[2]:.2f} |")
+    if runs[1][0]["processes"]:
+        for stage in ("generate", "write"):
+            got = {w: statistics.median(sum(p[stage] for p in x["processes"].values())
+                                        for x in runs[w]) for w in (1, 2)}  # fmt: skip
+            print(f"| of the shards: {stage} | {got[1]:.2f} | {got[2]:.2f} |")
+        per = [sorted(int(p["shards"]) for p in x["processes"].values()) for x in runs[2]]
+        print(f"\nshards per process in the 2-worker runs: {per}")
+    work1 = med(1, "shard_cpu")
+    if work1 != work1:  # no per-stage figures (an older checkout)
+        return
+    # Amdahl from the 1-worker run: everything but making shards is serial.
+    serial = max(total[1] - work1, 0.0)
+    s = serial / total[1]
+    extra = max(total[2] - total[1], 0.0)
+    bound = total[1] / (serial + (work1 + extra) / 2)
+    util = {w: statistics.median((x["parent_total"] + x["children"]) / x["process_wall"]
+                                 for x in runs[w]) for w in (1, 2)}  # fmt: skip
+    print(f"\nserial CPU (1 worker, not making shards) {serial:.2f} s of {total[1]:.2f} s: "
+          f"**serial fraction s = {s:.3f}**; Amdahl's bound for 2 workers "
+          f"1 / (s + (1 - s)/2) = **{1 / (s + (1 - s) / 2):.2f}x**")  # fmt: skip
+    print(f"parallel overhead: the 2-worker run spends {extra:.2f} CPU s more "
+          f"({extra / total[1]:.1%}: worker start-up, contention); with it in the parallel "
+          f"part the bound is **{bound:.2f}x** (two idle cores)")  # fmt: skip
+    print(f"CPU use (CPU s per wall s, median): 1 worker {util[1]:.2f}, 2 workers {util[2]:.2f} "
+          f"(2.0 = both cores; less means waiting, or a busy machine)")  # fmt: skip
+    print(f"size {runs[1][-1]['mib']:,.0f} MiB; peak RSS per process making shards: 1 worker "
+          f"{max(x['rss'] for x in runs[1]):.0f} MiB, 2 workers "
+          f"{max(x['rss'] for x in runs[2]):.0f} MiB")  # fmt: skip
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         out, count, workers, compress, data_dir = sys.argv[2:7]
@@ -129,10 +204,16 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument(
+        "--compare", metavar="CHECKOUT",
+        help="also time another strokeseq checkout (e.g. a worktree of main) in the same rounds",
+    )  # fmt: skip
+    ap.add_argument(
         "--in-process", action="store_true",
         help="run in this process (MNIST stays loaded between runs) instead of a fresh one",
     )  # fmt: skip
     a = ap.parse_args()
+    if a.in_process and a.compare:
+        ap.error("--compare needs fresh processes")
     if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
         a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
     root = a.out or tempfile.mkdtemp(prefix="strokeseq-bench-")
@@ -145,83 +226,43 @@ def main() -> None:
           f"{a.rounds} interleaved rounds; {os.cpu_count()} CPUs; "
           f"{'in this process' if a.in_process else 'a fresh process per run'}")  # fmt: skip
     print(f"load average at the start (1, 5, 15 min): {_load()}\n")
-    print("| round | order | 1 worker: s (samples/s) | 2 workers: s (samples/s) | 2 vs 1 "
-          "| load avg after |")  # fmt: skip
-    print("|---:|---|---:|---:|---:|---:|")
-    runs: dict[int, list[dict]] = {1: [], 2: []}
-    ratios, loads = [], []
+    versions = {"this checkout": None}
+    if a.compare:
+        versions = {f"compared: {a.compare}": a.compare, **versions}
+    cases = [(v, w) for v in versions for w in (1, 2)]
+    heads = " | ".join(f"{v}, {w} worker{'s' if w > 1 else ''}: s" for v, w in cases)
+    print(f"| round | {heads} | " + " | ".join(f"{v}: 2 vs 1" for v in versions)
+          + " | load avg after |")  # fmt: skip
+    print("|---:|" + "---:|" * (len(cases) + len(versions) + 1))
+    runs = {v: {1: [], 2: []} for v in versions}
+    ratios: dict[str, list[float]] = {v: [] for v in versions}
+    loads = []
     t_start = time.perf_counter()
     for r in range(a.rounds):
-        order = (1, 2) if r % 2 == 0 else (2, 1)
+        order = cases if r % 2 == 0 else cases[::-1]
         got = {}
-        for w in order:
-            got[w] = run(a.count, w, a.compress, root, a.data_dir, not a.in_process)
-            runs[w].append(got[w])
+        for v, w in order:
+            got[v, w] = run(a.count, w, a.compress, root, a.data_dir, not a.in_process,
+                            versions[v])  # fmt: skip
+            runs[v][w].append(got[v, w])
         loads.append(os.getloadavg()[0])
-        ratios.append(got[1]["process_wall"] / got[2]["process_wall"])
-        print(f"| {r + 1} | {order[0]}, {order[1]} | {got[1]['process_wall']:.2f} "
-              f"({got[1]['rate']:,.0f}) | {got[2]['process_wall']:.2f} ({got[2]['rate']:,.0f}) "
-              f"| {ratios[-1]:.2f}x | {loads[-1]:.1f} |", flush=True)  # fmt: skip
+        for v in versions:
+            ratios[v].append(got[v, 1]["process_wall"] / got[v, 2]["process_wall"])
+        cells = " | ".join(f"{got[c]['process_wall']:.2f}" for c in cases)
+        rat = " | ".join(f"{ratios[v][-1]:.2f}x" for v in versions)
+        print(f"| {r + 1} | {cells} | {rat} | {loads[-1]:.1f} |", flush=True)
     elapsed = time.perf_counter() - t_start
-
-    def med(w: int, key: str) -> float:
-        return statistics.median(x[key] for x in runs[w])
-
-    print(f"\nsamples/s (whole process), median (min..max): "
-          f"1 worker {_spread([x['rate'] for x in runs[1]])}, "
-          f"2 workers {_spread([x['rate'] for x in runs[2]])}")  # fmt: skip
-    print(f"**2 vs 1 workers (wall): median {statistics.median(ratios):.2f}x, "
-          f"per-round {min(ratios):.2f}..{max(ratios):.2f}x**")  # fmt: skip
-    print(f"1-min load average after each round: {', '.join(f'{x:.1f}' for x in loads)}; "
-          f"at the end (1, 5, 15 min): {_load()}")  # fmt: skip
-    print(f"benchmark took {elapsed:.0f} s")
-
-    # CPU accounting (medians over the rounds), independent of the machine's load.
-    print("\nCPU seconds per run (median over rounds; process CPU time, load-independent):\n")
-    print("| | 1 worker | 2 workers |")
-    print("|---|---:|---:|")
-    rows = [
-        ("parent process, whole run (imports, checks, its shards, manifests)", "parent_total"),
-        ("parent: before the first shard (checks, sources, manifest)", "parent_setup"),
-        ("worker processes, start to exit", "children"),
-        ("start-up of shard-making processes (interpreter, imports, loading)", "start_cpu"),
-        ("making shards (generate + write + hash)", "shard_cpu"),
-    ]
-    for label, key in rows:
-        print(f"| {label} | {med(1, key):.2f} | {med(2, key):.2f} |")
-    total = {w: med(w, "parent_total") + med(w, "children") for w in (1, 2)}
-    print(f"| **total CPU** | {total[1]:.2f} | {total[2]:.2f} |")
-    gen = {
-        w: statistics.median(sum(p["generate"] for p in x["processes"].values()) for x in runs[w])
-        for w in (1, 2)
-    }
-    wri = {w: statistics.median(
-        sum(p["write"] for p in x["processes"].values()) for x in runs[w]) for w in (1, 2)}  # fmt: skip
-    print(f"| of the shards: generate / write+hash | {gen[1]:.2f} / {wri[1]:.2f} | "
-          f"{gen[2]:.2f} / {wri[2]:.2f} |")  # fmt: skip
-    shards_by_proc = [sorted(int(p["shards"]) for p in x["processes"].values()) for x in runs[2]]
-    print(f"\nshards per process in the 2-worker runs: {shards_by_proc}")
-
-    # Amdahl from the 1-worker run: everything but shard work is serial.
-    work1 = med(1, "shard_cpu")
-    serial = max(total[1] - work1, 0.0)
-    s = serial / total[1]
-    amdahl = 1 / (s + (1 - s) / 2)
-    extra = max(total[2] - total[1], 0.0)
-    bound = total[1] / (serial + (work1 + extra) / 2)
-    util = {w: statistics.median((x["parent_total"] + x["children"]) / x["process_wall"]
-                                 for x in runs[w]) for w in (1, 2)}  # fmt: skip
-    print(f"serial CPU (1 worker, not making shards) {serial:.2f} s of {total[1]:.2f} s: "
-          f"**serial fraction s = {s:.3f}**; Amdahl's bound for 2 workers "
-          f"1 / (s + (1 - s)/2) = **{amdahl:.2f}x**")  # fmt: skip
-    print(f"parallel overhead: the 2-worker run spends {extra:.2f} CPU s more "
-          f"({extra / total[1]:.1%}); with it in the parallel part the bound is "
-          f"**{bound:.2f}x** (two idle cores)")  # fmt: skip
-    print(f"CPU use (CPU s per wall s, median): 1 worker {util[1]:.2f}, 2 workers {util[2]:.2f} "
-          f"(2.0 = both cores; less means waiting or a busy machine)")  # fmt: skip
-    print(f"size {runs[1][-1]['mib']:,.0f} MiB; peak RSS per shard-making process: 1 worker "
-          f"{max(x['rss'] for x in runs[1]):.0f} MiB, 2 workers "
-          f"{max(x['rss'] for x in runs[2]):.0f} MiB")  # fmt: skip
+    print(f"\n1-min load average after each round: {', '.join(f'{x:.1f}' for x in loads)}; "
+          f"at the end (1, 5, 15 min): {_load()}; the benchmark took {elapsed:.0f} s")  # fmt: skip
+    for v in versions:
+        _report(v, runs[v], ratios[v])
+    if a.compare:
+        other, this = list(versions)
+        for w in (1, 2):
+            per = [x["process_wall"] / y["process_wall"]
+                   for x, y in zip(runs[other][w], runs[this][w], strict=True)]  # fmt: skip
+            print(f"\nthis checkout vs compared, {w} worker(s), speed-up per round: median "
+                  f"{statistics.median(per):.2f}x ({min(per):.2f}..{max(per):.2f})")  # fmt: skip
     if not a.out:
         shutil.rmtree(root, ignore_errors=True)
 
