@@ -477,8 +477,11 @@ def _run(
 
 
 def _children_cpu() -> float:
-    """User + system CPU seconds of this process's ended (waited-for) children."""
-    import resource
+    """User + system CPU seconds of this process's ended (waited-for) children (0 without)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
 
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
