@@ -129,11 +129,16 @@ class _Feeder:
         self.ready = False
         self.stopped = False
 
-    def start(self) -> Any:
-        """Submit the no-op task that says the workers are up; its future."""
-        fut = self.pool.submit(os.getpid)
-        fut.add_done_callback(self._on_ready)
-        return fut
+    def start(self) -> list[Any]:
+        """Start the workers: one no-op task each, which says it is up; their futures.
+
+        Each submission starts a process (up to the pool's size), so all are
+        started here, from this thread.
+        """
+        futures = [self.pool.submit(os.getpid) for _ in range(self.children)]
+        for fut in futures:
+            fut.add_done_callback(self._on_ready)
+        return futures
 
     def _on_ready(self, fut: Any) -> None:
         if fut.cancelled() or fut.exception() is not None:
@@ -227,11 +232,12 @@ def run_processes(
     )
     feeder = _Feeder(pool, jobs, n)
     try:
-        with _sigint_blocked():  # the workers are started by this first submission
+        with _sigint_blocked():  # the workers are started by these first submissions
             ready = feeder.start()
         while True:
-            if ready.done():
-                ready.result()  # a worker that could not start: raised here
+            for fut in ready:
+                if fut.done():
+                    fut.result()  # a worker that could not start: raised here
             for fut in feeder.finished():
                 record(fut.result())  # re-raises a worker's exception here
             job = feeder.take()
@@ -243,7 +249,8 @@ def run_processes(
                 break
             wait(running, return_when=FIRST_COMPLETED)
         pool.shutdown(wait=True)
-        ready.result()
+        for fut in ready:
+            fut.result()
         logs.close()
     except BaseException:
         # Stop at once: queued shards are cancelled and running ones killed (their
