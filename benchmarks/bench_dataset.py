@@ -17,12 +17,16 @@ worker start-up, loading MNIST again) are known even on a busy machine, and
 give the speed-up two idle cores would allow: Amdahl's ``1 / (s + (1 - s)/2)``,
 and the same with the overhead added to the parallel part.
 
-Needs the real MNIST files (``STROKESEQ_MNIST_DIR`` or ``--data-dir``). Run it
-as a user would run the CLI: a fresh process per run (``--fresh``, default),
-so that the parent pays its imports and MNIST loading in both cases:
+Needs the real MNIST files (``STROKESEQ_MNIST_DIR`` or ``--data-dir``). Every
+run is a fresh process, as a CLI run (it pays its interpreter, imports and
+MNIST loading, with 1 worker as with 2); ``--in-process`` runs them in this
+process instead. ``--compare CHECKOUT`` times another strokeseq checkout in
+the same rounds (before/after). On a quiet 2-core machine the first command
+takes about a minute, the second 3-4 minutes (twice that with ``--compare``):
 
     python benchmarks/bench_dataset.py --count 200000 --rounds 5
     python benchmarks/bench_dataset.py --count 1000000 --rounds 3
+    python benchmarks/bench_dataset.py --count 200000 --rounds 5 --compare ../main
 """
 
 from __future__ import annotations
