@@ -140,17 +140,17 @@ class MnistSource(DigitSource):
         """Writers for ``writer="same"``: local or downloaded, and they must match."""
         writers = self._local_writers()
         if writers is None:
+            from ...errors import DataNotFoundError, DownloadError
             from .files import load_writers
 
-            writers = load_writers(self.split, self.data_dir)  # raises on a mismatch
-            if writers is None:
-                from ...errors import DataNotFoundError
-
+            try:  # raises on a mismatch; a missing file is this one error, no warning first
+                writers = load_writers(self.split, self.data_dir, missing="raise")
+            except (DataNotFoundError, DownloadError) as exc:
                 raise DataNotFoundError(
                     "writer='same' needs the QMNIST writer labels "
                     "(qmnist-train/test-labels-idx2-int.gz): put them next to the MNIST "
                     "files, set STROKESEQ_QMNIST_DIR, or allow the download"
-                )
+                ) from exc
             self._writers = writers
         return writers
 
