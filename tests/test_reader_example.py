@@ -23,10 +23,10 @@ def example(monkeypatch, fake_mnist_dir):
     pytest.importorskip("torch")
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(fake_mnist_dir))
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    for name in ("model", "data", "train", "reader", "hardcase_loop"):
+    for name in ("model", "data", "train", "reader", "hardcase_loop", "evaluate"):
         sys.modules.pop(name, None)
     yield
-    for name in ("model", "data", "train", "reader", "hardcase_loop"):
+    for name in ("model", "data", "train", "reader", "hardcase_loop", "evaluate"):
         sys.modules.pop(name, None)
 
 
@@ -68,6 +68,16 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     assert (out / "loop.png").stat().st_size > 1000 and (out / "finetuned.pt").exists()
     assert json.loads((out / "loop.json").read_text())["ladder"]["seed"] == 2
     assert "| difficulty |" in (out / "loop.md").read_text()
+
+    import evaluate
+
+    ev = evaluate.main([str(ck), str(out / "finetuned.pt"), "--out", str(tmp_path / "ev"),
+                        "--per-level", "1", "--length", "3", "--eval", "4", "--validation",
+                        "--threads", "1"])  # fmt: skip
+    rows = list(ev["checkpoints"].values())
+    assert rows[0]["clean"]["tile"]["change"] == 0.0  # the reference against itself
+    assert rows[1]["clean"]["tile"]["n"] == 4 and ev["clean_split"] == "train (validation)"
+    assert (tmp_path / "ev" / "loop.png").exists() and (tmp_path / "ev" / "eval.json").exists()
     capsys.readouterr()
 
 
