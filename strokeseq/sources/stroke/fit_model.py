@@ -273,6 +273,10 @@ def check_programs(
     if reader is not None:
         misread = np.asarray(reader.predict(ink)) != label
     keep = ~far & ~misread
+    for d in np.unique(label):  # a digit none of whose fits passes keeps them all (tiny fits)
+        if not keep[label == d].any():
+            log.warning("no fit of digit %d passes the check; keeping them all", d)
+            keep[label == d] = True
     log.info(
         "analysis by synthesis: %d programs, %d far from their digit, %d more misread",
         len(programs),
@@ -324,8 +328,10 @@ def cluster(programs: list[Program], seed: int) -> list[dict]:
             # Rare stroke counts are dropped, but every digit keeps its commonest one.
             if len(rows_t) < 2 or (len(rows_t) < MIN_CLUSTER and sizes_t[t] < max(sizes_t)):
                 continue
-            for prefix, rows in _subgroups(d, t, rows_t):
-                if len(rows) < MIN_CLUSTER and len(rows) < len(rows_t):
+            groups = _subgroups(d, t, rows_t)
+            largest = max(len(g[1]) for g in groups)
+            for prefix, rows in groups:
+                if len(rows) < 2 or (len(rows) < MIN_CLUSTER and len(rows) < largest):
                     continue
                 ctrl = np.stack([r[1] for r in rows])
                 slant = np.array([r[2] for r in rows])
