@@ -266,7 +266,7 @@ def check_programs(
     slant = np.array([p[2] for p in programs])
     width = np.exp([p[3] for p in programs])
     src = images[[p[4] for p in programs]].astype(np.float32) / np.float32(255)
-    _, target = ink_features(src)
+    target = ink_features(src)
     width, ink = calibrate_widths(ctrl, n_str, slant, width, target, SEGMENTS)
     far = chamfer(ink, src) > CHAMFER_MAX
     misread = np.zeros(len(programs), bool)

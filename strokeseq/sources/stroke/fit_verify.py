@@ -39,6 +39,8 @@ __all__ = [
 CALIBRATION_ROUNDS = 3
 #: Largest mean symmetric chamfer distance (px) between a rendering and its source.
 CHAMFER_MAX = 1.6
+#: Weight of the ink mass (against the measured stroke width) in the calibration.
+MASS_WEIGHT = 0.0
 #: Pen widths (px) the calibration may reach.
 WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
@@ -117,19 +119,25 @@ def calibrate_widths(
     n_strokes: np.ndarray,
     slant: np.ndarray,
     width: np.ndarray,
-    target: np.ndarray,
+    target: tuple[np.ndarray, np.ndarray],
     segments: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pen widths whose renderings have the ``target`` stroke widths; returns ``(width, ink)``.
+    """Pen widths whose renderings match the sources; returns ``(width, ink)``.
 
-    Each round renders, measures the stroke width and rescales the pen by
-    ``target / measured`` (the measured width grows about in proportion).
+    ``target`` is the sources' ``(ink mass, stroke width)``. Each round
+    renders, measures, and rescales the pen by ``(target / measured)`` of the
+    stroke width, and of the ink mass with weight :data:`MASS_WEIGHT` (both
+    grow about in proportion to the pen; they cannot both match where the
+    drawn skeleton is shorter than the real one).
     """
+    mass_t, sw_t = target
     width = np.clip(np.asarray(width, np.float64), *WIDTH_RANGE)
     for _ in range(CALIBRATION_ROUNDS):
         ink = render_programs(ctrl, n_strokes, slant, width, segments)
-        _, sw = ink_features(ink)
-        width = np.clip(width * target / np.maximum(sw, 1e-3), *WIDTH_RANGE)
+        mass, sw = ink_features(ink)
+        step = np.log(sw_t / np.maximum(sw, 1e-3)) * (1 - MASS_WEIGHT)
+        step += np.log(mass_t / np.maximum(mass, 1e-3)) * MASS_WEIGHT
+        width = np.clip(width * np.exp(step), *WIDTH_RANGE)
     return width, render_programs(ctrl, n_strokes, slant, width, segments)
 
 

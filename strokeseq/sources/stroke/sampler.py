@@ -78,8 +78,10 @@ def draw_fitted(
     coeff = np.clip(rng.standard_normal((n, n_c)), -COEFF_CLIP, COEFF_CLIP)
     noise = rng.standard_normal((n, t, n_p, 2))
     z = rng.standard_normal((n, 3))
-    radius = opts["jitter"] * np.sqrt(rng.random((n, t, n_p)))
-    angle = rng.random((n, t, n_p)) * (2 * np.pi)
+    jitter = opts["jitter"]
+    if jitter > 0:  # the fitted shapes vary already: no extra draws by default
+        radius = jitter * np.sqrt(rng.random((n, t, n_p)))
+        angle = rng.random((n, t, n_p)) * (2 * np.pi)
     extra = rng.random((n, 4))  # pen, slant, rotation, aspect overrides
     press = rng.uniform(1 - opts["pressure"], 1 + opts["pressure"], size=(n, t, 2))
     resid = np.full(n, RESIDUAL_SCALE)
@@ -93,7 +95,8 @@ def draw_fitted(
         resid = RESIDUAL_SCALE * style["noise"]
     v = opts["variety"]
     pts = model.sample_shapes(allo, coeff, noise, v, resid)
-    pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+    if jitter > 0:
+        pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
     slant = model.slant[allo, 0] + v * model.slant[allo, 1] * z[:, 0]
     log_w = model.log_width[allo, 0] + v * model.log_width[allo, 1] * z[:, 1]
     pen = np.clip(np.exp(log_w), *PEN_RANGE)
