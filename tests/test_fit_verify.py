@@ -84,10 +84,14 @@ def test_has_flag_tells_a_flagged_one_from_a_stick():
 
 
 class _Reader:
-    """Reads every rendering as 1, so only programs labelled 1 pass."""
+    """A classifier stub: reads the i-th rendering as ``pred[i]``."""
+
+    def __init__(self, pred):
+        self.pred = np.asarray(pred)
 
     def predict(self, x):
-        return np.ones(len(x), np.int64)
+        assert len(x) == len(self.pred)
+        return self.pred
 
 
 def test_check_programs_calibrates_and_drops_far_and_misread_fits():
@@ -98,8 +102,13 @@ def test_check_programs_calibrates_and_drops_far_and_misread_fits():
         (1, ctrl[0, :1], 0.0, np.log(4.0), 0),  # right shape, too wide a pen: kept, recalibrated
         (1, ctrl[0, :1], 0.0, np.log(2.5), 3),  # a stick fitted to a Z: far
         (7, ctrl[2, :1], 0.0, np.log(3.0), 2),  # right shape, read as 1: misread
+        (7, ctrl[2, :1], 0.0, np.log(3.0), 2),  # the same, read as 7: kept
     ]
-    kept, counts = fit_model.check_programs(progs, src, _Reader())
+    kept, counts = fit_model.check_programs(progs, src, _Reader([1, 1, 1, 7]))
     assert counts == {"dropped_far": 1, "dropped_misread": 1}
-    assert len(kept) == 1 and kept[0][4] == 0
+    assert [k[4] for k in kept] == [0, 2]
     assert np.exp(kept[0][3]) == pytest.approx(2.0, rel=0.1)
+    assert np.exp(kept[1][3]) == pytest.approx(3.0, rel=0.1)
+    # a digit none of whose fits passes keeps them all (tiny fits must still cover 0-9)
+    kept, counts = fit_model.check_programs(progs[2:3], src, _Reader([1]))
+    assert len(kept) == 1 and counts["dropped_misread"] == 0

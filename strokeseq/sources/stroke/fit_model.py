@@ -277,18 +277,20 @@ def check_programs(
         if not keep[label == d].any():
             log.warning("no fit of digit %d passes the check; keeping them all", d)
             keep[label == d] = True
+    misread &= ~far & ~keep
+    far &= ~keep
     log.info(
         "analysis by synthesis: %d programs, %d far from their digit, %d more misread",
         len(programs),
         int(far.sum()),
-        int((misread & ~far).sum()),
+        int(misread.sum()),
     )
     kept = [
         (p[0], p[1], p[2], float(np.log(w)), p[4])
         for p, w, k in zip(programs, width, keep, strict=True)
         if k
     ]
-    return kept, {"dropped_far": int(far.sum()), "dropped_misread": int((misread & ~far).sum())}
+    return kept, {"dropped_far": int(far.sum()), "dropped_misread": int(misread.sum())}
 
 
 def has_flag(ctrl: np.ndarray) -> bool:
