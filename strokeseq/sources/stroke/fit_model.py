@@ -297,7 +297,7 @@ def has_flag(ctrl: np.ndarray) -> bool:
     """A one-stroke 1 that starts with an up-stroke (a flag) before its stem.
 
     Strokes start at the end nearer the top left, so a flag is a start below
-    and left of the stroke's top, at least 15 % of the height down.
+    (by 6 % of the height) and left (by 12 %) of the stroke's top.
     """
     from .trace import bezier_chain_basis
 
@@ -305,7 +305,7 @@ def has_flag(ctrl: np.ndarray) -> bool:
     y, x = pts[:, 1], pts[:, 0]
     h = y.max() - y.min()
     top = int(y.argmin())
-    return bool(h > 0 and top < 20 and y[0] - y[top] > 0.15 * h and x[top] - x[0] > 0.1 * h)
+    return bool(h > 0 and top < 20 and y[0] - y[top] > 0.06 * h and x[top] - x[0] > 0.12 * h)
 
 
 def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Program]]]:

@@ -38,9 +38,9 @@ __all__ = [
 #: Render-measure-rescale rounds of the pen-width calibration.
 CALIBRATION_ROUNDS = 3
 #: Largest mean symmetric chamfer distance (px) between a rendering and its source.
-CHAMFER_MAX = 1.6
+CHAMFER_MAX = 1.0
 #: Weight of the ink mass (against the measured stroke width) in the calibration.
-MASS_WEIGHT = 0.0
+MASS_WEIGHT = 0.5
 #: Pen widths (px) the calibration may reach.
 WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
