@@ -58,6 +58,8 @@ PER_CLUSTER = 150
 MAX_CLUSTERS = 12
 #: Smallest allograph kept (digits); smaller groups are dropped with their weight.
 MIN_CLUSTER = 25
+#: Share of an allograph's digits farthest from its mean left out of its shape statistics.
+TRIM = 0.0
 #: Mass per length of a rendered stroke over its pen width: 0.75 in theory (soft edge 0.5),
 #: 0.66 measured (the ink mass of drawn digits then matches MNIST: 100 vs 102 px).
 MASS_PER_WIDTH = 0.66
@@ -181,7 +183,17 @@ def fit_group(ctrl: np.ndarray, seed: int, iters: int = 12) -> tuple[np.ndarray,
 
 
 def summarise(vectors: np.ndarray, slant: np.ndarray, log_width: np.ndarray) -> dict:
-    """Mean, principal components and spreads of one allograph's digits."""
+    """Mean, principal components and spreads of one allograph's digits.
+
+    The shape statistics leave out the :data:`TRIM` share of the digits
+    farthest from the allograph's mean: a few outliers would otherwise widen
+    every principal component and draw shapes nobody writes.
+    """
+    count = len(vectors)
+    if TRIM > 0 and count > 10:
+        d = np.linalg.norm(vectors - vectors.mean(axis=0), axis=1)
+        near = d <= np.quantile(d, 1 - TRIM)
+        vectors, slant, log_width = vectors[near], slant[near], log_width[near]
     m = len(vectors)
     mean = vectors.mean(axis=0)
     _, s, vt = np.linalg.svd(vectors - mean, full_matrices=False)
@@ -190,7 +202,7 @@ def summarise(vectors: np.ndarray, slant: np.ndarray, log_width: np.ndarray) -> 
     residual = float(np.sqrt(var[c:].sum() / vectors.shape[1]))
     r = lambda a, nd=3: np.round(np.asarray(a, np.float64), nd).tolist()  # noqa: E731
     return {
-        "count": int(m),
+        "count": int(count),
         "mean": r(mean),
         "components": r(vt[:c], 4),
         "sd": r(np.sqrt(var[:c])),
