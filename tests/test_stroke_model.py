@@ -52,7 +52,9 @@ def test_model_holds_stroke_parameters_never_pixels(doc):
             "residual",
             "slant",
             "log_width",
+            "spread",
         }
+        assert 0 < a["spread"] <= 1
         dim = a["strokes"] * p * 2
         assert len(a["mean"]) == dim != 784  # control points, not a 28x28 image
         assert all(len(c) == dim for c in a["components"])
@@ -76,6 +78,10 @@ def test_load_validates(model, doc):
     bad = json.loads(json.dumps(doc))
     bad["allographs"][3]["sd"][0] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
+        parse_model(bad)
+    bad = json.loads(json.dumps(doc))
+    bad["allographs"][2]["spread"] = -1
+    with pytest.raises(ValueError, match="spread must be in"):
         parse_model(bad)
     with pytest.raises(ValueError, match="version"):
         parse_model({**doc, "version": 2})

@@ -162,7 +162,7 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 #: Allographs whose drawn digits the fit-part reader reads less often than this
 #: get their shape variation scaled down (by SPREAD_STEP per round, to SPREAD_MIN).
-READ_TARGET = 0.9
+READ_TARGET = 0.85
 SPREAD_STEP, SPREAD_MIN, SPREAD_ROUNDS = 0.8, 0.4, 4
 #: Allographs read less often than this even at SPREAD_MIN are dropped.
 READ_DROP = 0.5
