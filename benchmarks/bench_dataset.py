@@ -1,35 +1,55 @@
-"""Dataset throughput: 1 vs 2 workers in interleaved rounds, with the machine's load.
+"""Dataset throughput: 1 vs 2 workers in interleaved rounds, with where the CPU time goes.
 
 5-digit MNIST sequences, 160 px wide, spacing 0..10, shards of 10 000, NPZ
 (uncompressed, or deflate level 1 with ``--compress``). Each round runs every
 case once, alternating their order from round to round, so slow spells of a
 shared machine hit both cases alike; the 2-vs-1 speed-up is computed per
 round and reported as the median and min..max of the per-round ratios, next
-to the load average seen during the rounds. Every figure comes from this run.
-Needs the real MNIST files (``STROKESEQ_MNIST_DIR`` or ``--data-dir``).
+to the load average seen during the rounds.
+
+Wall time on a shared machine measures the share of the CPUs a run got, so
+the script also reports the CPU seconds of every process (parent and workers,
+per stage: start-up, loading, generating, writing) from ``DatasetSummary.cpu``.
+CPU time does not depend on the load, so the **serial fraction** ``s`` (CPU
+of a 1-worker run not spent making shards: checks, loading, manifests) and
+the **parallel overhead** (CPU a 2-worker run spends beyond the 1-worker run:
+worker start-up, loading MNIST again) are known even on a busy machine, and
+give the speed-up two idle cores would allow: Amdahl's ``1 / (s + (1 - s)/2)``,
+and the same with the overhead added to the parallel part.
+
+Needs the real MNIST files (``STROKESEQ_MNIST_DIR`` or ``--data-dir``). Every
+run is a fresh process, as a CLI run (it pays its interpreter, imports and
+MNIST loading, with 1 worker as with 2); ``--in-process`` runs them in this
+process instead. ``--compare CHECKOUT`` times another strokeseq checkout in
+the same rounds (before/after). On a quiet 2-core machine the first command
+takes about a minute, the second 3-4 minutes (twice that with ``--compare``):
 
     python benchmarks/bench_dataset.py --count 200000 --rounds 5
     python benchmarks/bench_dataset.py --count 1000000 --rounds 3
+    python benchmarks/bench_dataset.py --count 200000 --rounds 5 --compare ../main
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
 
-from strokeseq.dataset import DatasetConfig, generate_dataset, sample_words
-
-CONFIG = DatasetConfig(length=5, spacing=(0, 10), width=160, source="mnist")
+CONFIG = {"length": 5, "spacing": [0, 10], "width": 160, "source": "mnist"}
 
 
 def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
     """µs per sample: one SeedSequence object per sample vs the vectorised words."""
+    from strokeseq.dataset import sample_words
+
     t = time.perf_counter()
     for i in range(n):
         np.random.SeedSequence(7, spawn_key=(0, i)).generate_state(words, np.uint32)
@@ -40,26 +60,71 @@ def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
     return objects, vectorised
 
 
-def run(count: int, workers: int, compress: bool, root: str, data_dir: str | None) -> dict:
-    """One dataset run (the folder is removed after); its rate, size and memory."""
-    out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | None) -> dict:
+    """One dataset run in this process; its wall time, CPU accounting, size and memory."""
+    import resource
+
+    from strokeseq.dataset import generate_dataset
+
+    t0 = time.perf_counter()
+    children0 = children_cpu()
     s = generate_dataset(
-        out,
-        count,
-        CONFIG,
-        7,
-        shard_size=10_000,
-        workers=workers,
-        compress=compress,
+        out, count, CONFIG, 7, shard_size=10_000, workers=workers, compress=compress,
         data_dir=data_dir,
-    )
-    shutil.rmtree(out)
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    # DatasetSummary.cpu is new: an older checkout (--compare) has only the totals.
+    cpu = getattr(s, "cpu", None) or {"parent_setup": float("nan"), "processes": {}}
+    procs = cpu["processes"]
     return {
-        "rate": s.samples_per_second,
-        "seconds": s.seconds,
+        "wall": wall,
         "mib": s.bytes / 2**20,
         "rss": max(s.worker_maxrss_mb.values()) if s.worker_maxrss_mb else float("nan"),
+        "parent_total": ru.ru_utime + ru.ru_stime,  # the whole process, imports included
+        "parent_setup": cpu["parent_setup"],
+        "children": children_cpu() - children0,
+        "processes": {str(k): v for k, v in procs.items()},
+        "shard_cpu": sum(p["generate"] + p["write"] for p in procs.values())
+        if procs
+        else float("nan"),
+        "start_cpu": sum(p["start"] + p["load"] for p in procs.values()) if procs else 0.0,
     }
+
+
+def run(count: int, workers: int, compress: bool, root: str, data_dir: str | None,
+        fresh: bool, code: str | None = None) -> dict:  # fmt: skip
+    """One run (fresh process or in this one); the folder is removed after.
+
+    ``code``: the strokeseq checkout to import (a fresh process only), None for this one.
+    """
+    out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
+    if fresh:
+        t0 = time.perf_counter()
+        cmd = [sys.executable, __file__, "--child", out, str(count), str(workers),
+               str(int(compress)), data_dir or ""]  # fmt: skip
+        env = dict(os.environ)
+        if code is not None:
+            env["PYTHONPATH"] = os.path.abspath(code)
+        got = json.loads(
+            subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        )
+        got["process_wall"] = time.perf_counter() - t0  # interpreter start and imports too
+        got["rate"] = count / got["process_wall"]
+    else:
+        got = one_run(out, count, workers, compress, data_dir)
+        got["process_wall"] = got["wall"]
+        got["rate"] = count / got["wall"]
+    shutil.rmtree(out)
+    return got
 
 
 def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
@@ -69,14 +134,101 @@ def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
     )
 
 
+def _load() -> str:
+    """The load average as ``uptime`` prints it (1, 5, 15 minutes)."""
+    try:
+        out = subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out.strip() or ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None:
+    """Rates, the per-round speed-ups, CPU accounting and Amdahl's bound of one code version."""
+
+    def med(w: int, key: str) -> float:
+        return statistics.median(x[key] for x in runs[w])
+
+    print(f"\n### {name}\n")
+    print(f"samples/s (whole process), median (min..max): "
+          f"1 worker {_spread([x['rate'] for x in runs[1]])}, "
+          f"2 workers {_spread([x['rate'] for x in runs[2]])}")  # fmt: skip
+    print(f"**2 vs 1 workers (wall of the whole process): median {statistics.median(ratios):.2f}x, "
+          f"per-round {min(ratios):.2f}..{max(ratios):.2f}x**")  # fmt: skip
+    calls = [x["wall"] / y["wall"] for x, y in zip(runs[1], runs[2], strict=True)]
+    print(f"2 vs 1 workers (wall of the generate_dataset call, without the interpreter and "
+          f"imports): median {statistics.median(calls):.2f}x, per-round "
+          f"{min(calls):.2f}..{max(calls):.2f}x\n")  # fmt: skip
+    print("CPU seconds per run (median over rounds; process CPU time, load-independent):\n")
+    print("| | 1 worker | 2 workers |")
+    print("|---|---:|---:|")
+    rows = [
+        ("run's own process, whole (interpreter, imports, checks, its shards, manifests)",
+         "parent_total"),
+        ("  of it before the first shard (checks, sources, manifest)", "parent_setup"),
+        ("spawned worker processes, start to exit", "children"),
+        ("start-up of the processes making shards (interpreter, imports, loading)", "start_cpu"),
+        ("making shards (generate + write + hash), all processes", "shard_cpu"),
+    ]  # fmt: skip
+    for label, key in rows:
+        print(f"| {label} | {med(1, key):.2f} | {med(2, key):.2f} |")
+    total = {w: med(w, "parent_total") + med(w, "children") for w in (1, 2)}
+    print(f"| **total CPU** | {total[1]:.2f} | {total[2]:.2f} |")
+    if runs[1][0]["processes"]:
+        for stage in ("generate", "write"):
+            got = {w: statistics.median(sum(p[stage] for p in x["processes"].values())
+                                        for x in runs[w]) for w in (1, 2)}  # fmt: skip
+            print(f"| of the shards: {stage} | {got[1]:.2f} | {got[2]:.2f} |")
+        per = [sorted(int(p["shards"]) for p in x["processes"].values()) for x in runs[2]]
+        print(f"\nshards per process in the 2-worker runs: {per}")
+    work1 = med(1, "shard_cpu")
+    if work1 != work1:  # no per-stage figures (an older checkout)
+        return
+    # Amdahl from the 1-worker run: everything but making shards is serial.
+    serial = max(total[1] - work1, 0.0)
+    s = serial / total[1]
+    extra = max(total[2] - total[1], 0.0)
+    bound = total[1] / (serial + (work1 + extra) / 2)
+    util = {w: statistics.median((x["parent_total"] + x["children"]) / x["process_wall"]
+                                 for x in runs[w]) for w in (1, 2)}  # fmt: skip
+    print(f"\nserial CPU (1 worker, not making shards) {serial:.2f} s of {total[1]:.2f} s: "
+          f"**serial fraction s = {s:.3f}**; Amdahl's bound for 2 workers "
+          f"1 / (s + (1 - s)/2) = **{1 / (s + (1 - s) / 2):.2f}x**")  # fmt: skip
+    print(f"parallel overhead: the 2-worker run spends {extra:.2f} CPU s more "
+          f"({extra / total[1]:.1%}: worker start-up, contention); with it in the parallel "
+          f"part the bound is **{bound:.2f}x** (two idle cores)")  # fmt: skip
+    print(f"CPU use (CPU s per wall s, median): 1 worker {util[1]:.2f}, 2 workers {util[2]:.2f} "
+          f"(2.0 = both cores; less means waiting, or a busy machine)")  # fmt: skip
+    print(f"size {runs[1][-1]['mib']:,.0f} MiB; peak RSS per process making shards: 1 worker "
+          f"{max(x['rss'] for x in runs[1]):.0f} MiB, 2 workers "
+          f"{max(x['rss'] for x in runs[2]):.0f} MiB")  # fmt: skip
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        out, count, workers, compress, data_dir = sys.argv[2:7]
+        got = one_run(out, int(count), int(workers), bool(int(compress)), data_dir or None)
+        print(json.dumps(got))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--compress", action="store_true", help="deflate level 1 NPZ")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument(
+        "--compare", metavar="CHECKOUT",
+        help="also time another strokeseq checkout (e.g. a worktree of main) in the same rounds",
+    )  # fmt: skip
+    ap.add_argument(
+        "--in-process", action="store_true",
+        help="run in this process (MNIST stays loaded between runs) instead of a fresh one",
+    )  # fmt: skip
     a = ap.parse_args()
+    if a.in_process and a.compare:
+        ap.error("--compare needs fresh processes")
+    if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
+        a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
     root = a.out or tempfile.mkdtemp(prefix="strokeseq-bench-")
     os.makedirs(root, exist_ok=True)
     fmt = "npz, deflate level 1" if a.compress else "npz"
@@ -84,31 +236,46 @@ def main() -> None:
     print(f"per-sample seeding (18 words): SeedSequence objects {objects:.1f} µs, "
           f"vectorised {vectorised:.2f} µs")  # fmt: skip
     print(f"{a.count:,} samples, 5 digits, width 160, MNIST, shards of 10 000, {fmt}; "
-          f"{a.rounds} interleaved rounds; {os.cpu_count()} CPUs\n")  # fmt: skip
-    print("| round | order | 1 worker (samples/s) | 2 workers (samples/s) | 2 vs 1 | load avg |")
-    print("|---:|---|---:|---:|---:|---:|")
-    rates: dict[int, list[float]] = {1: [], 2: []}
-    ratios, loads, rss, mib = [], [], {1: [], 2: []}, 0.0
+          f"{a.rounds} interleaved rounds; {os.cpu_count()} CPUs; "
+          f"{'in this process' if a.in_process else 'a fresh process per run'}")  # fmt: skip
+    print(f"`uptime` at the start: {_load()}\n")
+    versions = {"this checkout": None}
+    if a.compare:
+        versions = {f"compared: {a.compare}": a.compare, **versions}
+    cases = [(v, w) for v in versions for w in (1, 2)]
+    heads = " | ".join(f"{v}, {w} worker{'s' if w > 1 else ''}: s" for v, w in cases)
+    print(f"| round | {heads} | " + " | ".join(f"{v}: 2 vs 1" for v in versions)
+          + " | load avg after |")  # fmt: skip
+    print("|---:|" + "---:|" * (len(cases) + len(versions) + 1))
+    runs = {v: {1: [], 2: []} for v in versions}
+    ratios: dict[str, list[float]] = {v: [] for v in versions}
+    loads = []
+    t_start = time.perf_counter()
     for r in range(a.rounds):
-        order = (1, 2) if r % 2 == 0 else (2, 1)
+        order = cases if r % 2 == 0 else cases[::-1]
         got = {}
-        for w in order:
-            got[w] = run(a.count, w, a.compress, root, a.data_dir)
-            rates[w].append(got[w]["rate"])
-            rss[w].append(got[w]["rss"])
-            mib = got[w]["mib"]
-        load = os.getloadavg()[0]
-        loads.append(load)
-        ratios.append(got[2]["rate"] / got[1]["rate"])
-        print(f"| {r + 1} | {order[0]}, {order[1]} | {got[1]['rate']:,.0f} | "
-              f"{got[2]['rate']:,.0f} | {ratios[-1]:.2f}x | {load:.1f} |", flush=True)  # fmt: skip
-    print(f"\nsamples/s, median (min..max): 1 worker {_spread(rates[1])}, "
-          f"2 workers {_spread(rates[2])}")  # fmt: skip
-    print(f"2 vs 1 workers: median {statistics.median(ratios):.2f}x, "
-          f"per-round {min(ratios):.2f}..{max(ratios):.2f}x")  # fmt: skip
-    print(f"1-min load average after each round: {', '.join(f'{x:.1f}' for x in loads)}")
-    print(f"size {mib:,.0f} MiB; peak RSS per worker process: 1 worker "
-          f"{max(rss[1]):.0f} MiB, 2 workers {max(rss[2]):.0f} MiB")  # fmt: skip
+        for v, w in order:
+            got[v, w] = run(a.count, w, a.compress, root, a.data_dir, not a.in_process,
+                            versions[v])  # fmt: skip
+            runs[v][w].append(got[v, w])
+        loads.append(os.getloadavg()[0])
+        for v in versions:
+            ratios[v].append(got[v, 1]["process_wall"] / got[v, 2]["process_wall"])
+        cells = " | ".join(f"{got[c]['process_wall']:.2f}" for c in cases)
+        rat = " | ".join(f"{ratios[v][-1]:.2f}x" for v in versions)
+        print(f"| {r + 1} | {cells} | {rat} | {loads[-1]:.1f} |", flush=True)
+    elapsed = time.perf_counter() - t_start
+    print(f"\n1-min load average after each round: {', '.join(f'{x:.1f}' for x in loads)}; "
+          f"`uptime` at the end: {_load()}; the benchmark took {elapsed:.0f} s")  # fmt: skip
+    for v in versions:
+        _report(v, runs[v], ratios[v])
+    if a.compare:
+        other, this = list(versions)
+        for w in (1, 2):
+            per = [x["process_wall"] / y["process_wall"]
+                   for x, y in zip(runs[other][w], runs[this][w], strict=True)]  # fmt: skip
+            print(f"\nthis checkout vs compared, {w} worker(s), speed-up per round: median "
+                  f"{statistics.median(per):.2f}x ({min(per):.2f}..{max(per):.2f})")  # fmt: skip
     if not a.out:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Any
@@ -9,18 +10,19 @@ from typing import Any
 import numpy as np
 
 from .compose import (
+    _SINGLE_PLANS,
     LAYOUTS,
     SequenceBatch,
     check_dtype,
     check_ink,
     compose_rows,
-    page_tiles,
     to_image,
 )
-from .layout import required_width, sample_gaps
+from .layout import required_width
 from .rng import as_generator
 from .sources import DigitSource, source_for
 from .sources.base import TILE
+from .tiles import plan_for, single_tiles, tiles_into
 from .validate import check_digits, check_spacing, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
@@ -31,6 +33,9 @@ __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"
 CHUNK_BYTES = 1024 * 1024
 #: At least this many rows per chunk, so per-chunk overhead stays small.
 MIN_CHUNK = 16
+#: Rows whose uniforms the tile fast path draws at once (rounded to whole
+#: chunks): bounds its index arrays (~50 bytes per digit) for any batch size.
+BLOCK_ROWS = 1 << 16
 
 
 def chunk_rows(width: int) -> int:
@@ -144,6 +149,18 @@ def generate_numbers_sequence(
     labels = check_digits(digits)
     lo, hi = check_spacing(spacing_range, allow_negative=layout == "ink")
     width = check_width(image_width)
+    if layout == "tile" and writer is None and augment is None:
+        # The options of an earlier call that took the tile fast path: they
+        # were all checked then, so only the width is left to check.
+        try:
+            plan = _SINGLE_PLANS.get((source, split, data_dir, ink, dtype))
+        except TypeError:  # an unhashable option: the checks below say what is wrong
+            plan = None
+        if plan is not None:
+            n = len(labels)
+            if width < TILE * n + (n - 1) * lo:
+                raise _too_narrow(width, TILE * n + (n - 1) * lo, n, (lo, hi), layout)
+            return single_tiles(plan, labels, lo, hi, width, as_generator(rng))
     out_type = _check_options(layout, ink, dtype, writer)
     src = source_for(source, split, data_dir)
     n = len(labels)
@@ -155,61 +172,24 @@ def generate_numbers_sequence(
     if width < need:
         raise _too_narrow(width, need, n, (lo, hi), layout)
     gen = as_generator(rng)
-    if src.uniform_draws and layout == "tile" and writer is None and augment is None:
-        return _fast_tiles(src, labels, lo, hi, width, gen, ink, out_type)
-    batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
-    return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
-
-
-def _fast_tiles(
-    src: DigitSource,
-    labels: list[int],
-    lo: int,
-    hi: int,
-    width: int,
-    gen: np.random.Generator,
-    ink: str,
-    out_type: Any,
-) -> np.ndarray:
-    """Single sequence of tiles from a source with ``uniform_draws``: plain Python.
-
-    Per-call overhead is the cost for one small image, so this path avoids
-    small NumPy calls. It consumes the generator exactly as the batch path
-    does for one row (``random(n)``, ``random(n - 1)``, ``random(1)``), so both
-    give the same image for the same seed.
-    """
-    n = len(labels)
-    k = n - 1
-    u = gen.random(2 * n).tolist()
-    r = hi - lo
-    room = width - TILE * n - k * lo
-    if room >= k * r:
-        gaps = [lo + min(int(v * (r + 1)), r) for v in u[n : n + k]]
-    else:
-        gaps = sample_gaps(np.array([u[n : n + k]]), lo, hi, width - TILE * n)[0].tolist()
-    slack = width - TILE * n - sum(gaps)
-    x = min(int(u[-1] * (slack + 1)), slack)
-    found = src.ink_tiles(labels, u[:n])
-    if found is None:  # a source without a tile bank: compose the same uniforms
+    if layout == "tile" and writer is None and augment is None and src.uniform_draws:
+        plan = plan_for(src, ink, out_type)
+        if plan is not None:
+            if len(_SINGLE_PLANS) >= 32:
+                _SINGLE_PLANS.clear()
+            with contextlib.suppress(TypeError):  # unhashable options are not remembered
+                _SINGLE_PLANS[(source, split, data_dir, ink, dtype)] = plan
+            return single_tiles(plan, labels, lo, hi, width, gen)
+        # No tile bank: the same uniforms through the composer.
+        n = len(labels)
+        u = gen.random(2 * n)
         row = np.array([labels])
-        digits = src.draw_from_uniforms(row, np.array([u[:n]]))
-        uniforms = (np.array([u[n : n + k]]), np.array([u[-1]]))
+        digits = src.draw_from_uniforms(row, u[:n][None])
+        uniforms = (u[n : 2 * n - 1][None], u[2 * n - 1 :])
         batch = compose_rows(digits, row, (lo, hi), width, uniforms=uniforms)
         return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
-    # Tiles already in output pixels, pasted on the background: the canvas is
-    # written once (the same bytes as converting a pasted ink canvas).
-    tiles = page_tiles(found[0], found[1], ink, out_type)
-    if ink == "white":
-        canvas = np.zeros((TILE, width), out_type)
-    elif out_type is np.float32:
-        canvas = np.ones((TILE, width), np.float32)
-    else:
-        canvas = np.full((TILE, width), 255, np.uint8)
-    for j, tile in enumerate(tiles):
-        canvas[:, x : x + TILE] = tile
-        if j < k:
-            x += TILE + gaps[j]
-    return canvas
+    batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
+    return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
 
 
 def _render(
@@ -294,6 +274,42 @@ def render_sequences(
         ``labels (N, n)``, ``boxes (N, n, 4)`` (x0, x1, y0, y1), ``gaps``, and
         the per-digit ``meta`` of the source (MNIST ``index`` and ``writer``).
     """
+    return _render_rows(
+        sequences,
+        spacing_range,
+        image_width,
+        source=source,
+        rng=rng,
+        layout=layout,
+        ink=ink,
+        split=split,
+        data_dir=data_dir,
+        writer=writer,
+        augment=augment,
+        dtype=dtype,
+        out=out,
+        images_only=False,
+    )
+
+
+def _render_rows(
+    sequences: Any,
+    spacing_range: tuple[int, int],
+    image_width: int,
+    *,
+    source: str | DigitSource = "mnist",
+    rng: Any = None,
+    layout: str = "tile",
+    ink: str = "black",
+    split: str = "train",
+    data_dir: str | Path | None = None,
+    writer: str | None = None,
+    augment: Any = None,
+    dtype: Any = np.float32,
+    out: np.ndarray | None = None,
+    images_only: bool,
+) -> tuple[np.ndarray, SequenceBatch | None]:
+    """:func:`render_sequences`; with ``images_only`` the batch is None (fast paths allowed)."""
     rows = _as_label_rows(sequences)
     labels = rows if isinstance(rows, np.ndarray) else None
     if labels is None:
@@ -315,6 +331,11 @@ def render_sequences(
     shape = (n_rows, TILE, width)
     images = np.empty(shape, out_type) if out is None else _check_out(out, shape, out_type)
     aug = _augmenter(augment)
+    fast = images_only and layout == "tile" and writer is None and aug is None
+    plan = plan_for(src, ink, out_type) if fast and src.uniform_draws else None
+    if plan is not None and images.flags.c_contiguous:
+        tiles_into(images, labels, (lo, hi), plan, gen, chunk_rows(width), BLOCK_ROWS)
+        return images, None
     step = chunk_rows(width)
     parts = []
     for s in range(0, n_rows, step):
@@ -344,6 +365,12 @@ def _concat(parts: list[SequenceBatch], labels: np.ndarray) -> SequenceBatch:
         np.concatenate([p.gaps for p in parts]),
         meta,
     )
+
+
+#: The keyword options generate_sequences passes on.
+_OPTIONS = frozenset(
+    ("source", "rng", "layout", "ink", "split", "data_dir", "writer", "augment", "dtype")
+)
 
 
 def generate_sequences(
@@ -385,15 +412,25 @@ def generate_sequences(
     >>> imgs is buf
     True
     """
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"generate_sequences() got an unexpected keyword argument {unknown[0]!r}; "
+            f"the options are {', '.join(sorted(_OPTIONS))}"
+        )
     rows = _as_label_rows(sequences)
     if isinstance(rows, np.ndarray):
-        return render_sequences(rows, spacing_range, image_width, out=out, **options)[0]
+        return _render_rows(
+            rows, spacing_range, image_width, out=out, images_only=True, **options
+        )[0]
     gen = as_generator(options.pop("rng", None))
     by_length: dict[int, list[int]] = {}
     for i, r in enumerate(rows):
         by_length.setdefault(len(r), []).append(i)
     if len(by_length) <= 1:
-        return render_sequences(rows, spacing_range, image_width, rng=gen, out=out, **options)[0]
+        return _render_rows(
+            rows, spacing_range, image_width, rng=gen, out=out, images_only=True, **options
+        )[0]
     width = check_width(image_width)
     out_type = _check_options(
         options.get("layout", "tile"),
@@ -406,5 +443,7 @@ def generate_sequences(
     for length in sorted(by_length):
         idx = by_length[length]
         group = np.array([rows[i] for i in idx], dtype=np.int64)
-        images[idx] = render_sequences(group, spacing_range, width, rng=gen, **options)[0]
+        images[idx] = _render_rows(
+            group, spacing_range, width, rng=gen, images_only=True, **options
+        )[0]
     return images

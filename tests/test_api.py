@@ -11,6 +11,7 @@ from scipy import stats
 import strokeseq
 from strokeseq import generate_numbers_sequence, generate_sequences, render_sequences
 from strokeseq.sources import get_source
+from strokeseq.tiles import chunk_uniforms
 
 
 @pytest.fixture
@@ -436,3 +437,97 @@ def test_single_call_equals_batch_for_every_polarity_and_dtype(data, ink, dtype)
         many = generate_sequences(["80417"], (1, 9), 190, rng=seed, ink=ink, dtype=dtype)
         assert one.dtype == many.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(one, many[0])
+
+
+# -- the tile fast path of the batch API ---------------------------------------------------
+
+
+def test_block_uniforms_are_the_chunked_draws():
+    """One random() call sliced chunk by chunk gives the numbers of the chunked path,
+    whatever the bit generator."""
+    for bitgen in (np.random.PCG64, np.random.MT19937, np.random.Philox, np.random.SFC64):
+        for n_rows, n, step in ((10, 3, 4), (8, 1, 4), (3, 10, 5), (0, 2, 3)):
+            a = np.random.Generator(bitgen(5))
+            picks, gaps, margins = chunk_uniforms(a, n_rows, n, step)
+            b = np.random.Generator(bitgen(5))
+            for s in range(0, n_rows, step):
+                r = min(step, n_rows - s)
+                np.testing.assert_array_equal(picks[s : s + r].ravel(), b.random(r * n))
+                np.testing.assert_array_equal(gaps[s : s + r], b.random((r, n - 1)))
+                np.testing.assert_array_equal(margins[s : s + r], b.random(r))
+            assert a.random() == b.random()  # both streams end at the same place
+
+
+@pytest.mark.parametrize("ink", ["black", "white"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_fast_path_equals_the_general_path(data, monkeypatch, ink, dtype):
+    """generate_sequences (bank path, blocks of uniforms) gives render_sequences' images
+    (chunked compose path) over several chunks and blocks, and leaves the generator
+    where the general path leaves it."""
+    monkeypatch.setattr(strokeseq.api, "BLOCK_ROWS", 2 * strokeseq.api.chunk_rows(100))
+    blocks = []
+    real = strokeseq.tiles.compose_tiles_into
+    monkeypatch.setattr(
+        strokeseq.tiles,
+        "compose_tiles_into",
+        lambda out, *a, **k: blocks.append(len(out)) or real(out, *a, **k),
+    )
+    seqs = np.random.default_rng(3).integers(0, 10, (5 * strokeseq.api.chunk_rows(100) + 7, 3))
+    for spacing, width in (((0, 6), 100), ((1, 9), 100)):  # loose, and tight (exact draws)
+        g1, g2 = np.random.default_rng(11), np.random.default_rng(11)
+        fast = generate_sequences(seqs, spacing, width, rng=g1, ink=ink, dtype=dtype)
+        slow, _ = render_sequences(seqs, spacing, width, rng=g2, ink=ink, dtype=dtype)
+        np.testing.assert_array_equal(fast, slow)
+        assert g1.random() == g2.random()
+    step = strokeseq.api.chunk_rows(100)
+    assert blocks == [2 * step, 2 * step, step + 7] * 2  # the fast path ran, block by block
+
+
+def test_fast_path_into_a_strided_out(data):
+    """A non-contiguous out (a view of a wider array) takes the general path, same bytes."""
+    seqs = np.random.default_rng(0).integers(0, 10, (50, 3))
+    want = generate_sequences(seqs, (0, 6), 100, rng=4)
+    wide = np.zeros((50, 28, 130), np.float32)
+    got = generate_sequences(seqs, (0, 6), 100, rng=4, out=wide[:, :, 10:110])
+    np.testing.assert_array_equal(got, want)
+    assert (wide[:, :, :10] == 0).all() and (wide[:, :, 110:] == 0).all()
+
+
+def test_unknown_option_is_named():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour'.*options are"):
+        generate_sequences(["12"], (0, 4), 80, colour="red")
+
+
+class _NoBank(type(get_source("mnist", split="test"))):
+    """MNIST draws without a tile bank: the fast paths fall back to the composer."""
+
+    def tile_pools(self):
+        return None
+
+
+@pytest.mark.parametrize("ink", ["black", "white"])
+def test_a_source_without_tile_bank_gives_the_same_bytes(data, ink):
+    src, plain = _NoBank("train"), get_source("mnist", split="train")
+    seqs = np.random.default_rng(2).integers(0, 10, (40, 3))
+    for seed in range(3):
+        one = generate_numbers_sequence("305", (0, 9), 120, source=src, rng=seed, ink=ink)
+        want = generate_numbers_sequence("305", (0, 9), 120, source=plain, rng=seed, ink=ink)
+        np.testing.assert_array_equal(one, want)
+        many = generate_sequences(seqs, (0, 9), 120, source=src, rng=seed, ink=ink)
+        np.testing.assert_array_equal(
+            many, generate_sequences(seqs, (0, 9), 120, rng=seed, ink=ink)
+        )
+
+
+def test_remembered_options_still_refuse_bad_input(data):
+    """After a call that took the single-call fast path, bad input is refused as before."""
+    generate_numbers_sequence([1, 2], (0, 1), 100, rng=0)
+    for args, exc, words in BAD_CALLS:
+        with pytest.raises(exc, match=words):
+            generate_numbers_sequence(*args)
+    with pytest.raises(TypeError, match="rng must be"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, rng=1.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, rng=-1)
+    with pytest.raises(TypeError, match="data_dir must be"):
+        generate_numbers_sequence([1, 2], (0, 1), 100, data_dir=["x"])

@@ -13,6 +13,8 @@ from strokeseq.compose import (
     check_dtype,
     check_ink,
     compose_rows,
+    compose_tiles_into,
+    page_bank,
     page_tiles,
     paste_tiles,
     to_image,
@@ -133,6 +135,42 @@ def test_page_tiles_are_converted_like_a_canvas_and_kept():
                 np.testing.assert_array_equal(t, to_image(bank[i], ink_color=ink, dtype=dtype))
             again = page_tiles(bank, [3], ink, dtype)[0]
             assert np.shares_memory(again, tiles[0])  # served from the cache
+
+
+@pytest.mark.parametrize("bank_dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("ink", ["black", "white"])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+@pytest.mark.parametrize(
+    ("n", "spacing", "width"), [(3, (0, 10), 120), (4, (2, 9), 125), (1, (0, 0), 40)]
+)
+def test_tiles_into_equals_compose_rows_then_to_image(bank_dtype, ink, dtype, n, spacing, width):
+    """The images-only tile path gives the composer's pixels, loose or tight widths
+    (125 px for 4 digits forces the exact conditional gap draw), over many paste chunks."""
+    bank = _digits(50, 3, bank_dtype).ink
+    rng = np.random.default_rng(n)
+    n_rows = 700
+    idx = rng.integers(0, 50, (n_rows, n))
+    u = (rng.random((n_rows, n - 1)), rng.random(n_rows))
+    d = Digits(bank[idx.ravel()], np.zeros(idx.size, np.int64))
+    want = to_image(
+        compose_rows(d, np.zeros((n_rows, n), np.int64), spacing, width, uniforms=u).ink,
+        ink_color=ink,
+        dtype=dtype,
+    )
+    out = np.full((n_rows, 28, width), 7, dtype)
+    compose_tiles_into(out, bank, idx, spacing, *u, ink_color=ink)
+    np.testing.assert_array_equal(out, want)
+
+
+def test_page_bank_converts_what_is_asked_once():
+    bank = _digits(20, 4).ink
+    pages = page_bank(bank, np.array([[3, 5], [5, 19]]), "black", np.float32)
+    for i in (3, 5, 19):
+        np.testing.assert_array_equal(pages[i], to_image(bank[i]))
+    assert np.shares_memory(pages, page_tiles(bank, [3], "black", np.float32)[0])  # one cache
+    pages[3] = 0.5  # a converted tile is not converted again
+    assert (page_bank(bank, np.array([3, 4]), "black", np.float32)[3] == 0.5).all()
+    assert page_bank(bank, np.array([1]), "white", np.uint8) is bank  # nothing to convert
 
 
 def test_option_vocabulary():

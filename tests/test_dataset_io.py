@@ -269,3 +269,36 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, fake_mnist_dir, uninterrupte
     r = _cli(tmp_path, out, fake_mnist_dir, *ARGS)
     assert r.returncode == 0, r.stderr
     assert _shards(out) == uninterrupted
+
+
+@pytest.mark.parametrize("level", [0, 1, 6])
+def test_npz_entries_are_numpys_bytes(level):
+    """write_npz writes array data from the array's memory: the bytes of np.lib.format."""
+    import io
+
+    from strokeseq.dataset import writers
+
+    rng = np.random.default_rng(4)
+    cols = {
+        "images": rng.integers(0, 4, (7_000, 28, 100), dtype=np.uint8),  # > one 16 MiB chunk
+        "text": np.array(["123", "4567", ""] * 10),
+        "boxes": rng.integers(-1, 100, (30, 5, 4)).astype(np.int32),
+        "syn_slant": rng.random((30, 5)).astype(np.float32),
+        "empty": np.zeros((0, 3), np.int8),
+    }
+    ours = io.BytesIO()
+    writers.write_npz(ours, cols, compress=level)
+    numpys = io.BytesIO()
+    with zipfile.ZipFile(numpys, "w", zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED,
+                         compresslevel=level or None, allowZip64=True) as zf:  # fmt: skip
+        for key in sorted(cols):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zf.compression
+            setattr(info, writers._LEVEL_ATTR, level or None)
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, cols[key], allow_pickle=False)
+    assert ours.getvalue() == numpys.getvalue()
+    with np.load(io.BytesIO(ours.getvalue()), allow_pickle=False) as z:
+        for key, value in cols.items():
+            np.testing.assert_array_equal(z[key], value)

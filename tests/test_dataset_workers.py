@@ -1,4 +1,7 @@
-"""Worker processes of a dataset run do not outlive it: killing only the parent stops them."""
+"""Worker processes of a dataset run do not outlive it: killing only the parent stops them.
+
+``workers=3`` is the run's own process and two spawned workers.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, fake_mnist_dir):
         if __name__ == "__main__":
             generate_dataset(
                 {str(out)!r}, 1_000_000, {{"length": 5, "width": 160}}, 3, shard_size=500,
-                workers=2, compress=1, data_dir={str(fake_mnist_dir)!r},
+                workers=3, compress=1, data_dir={str(fake_mnist_dir)!r},
             )
         """
     )
@@ -93,3 +96,34 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, fake_mnist_dir):
             proc.wait(30)
         for p in _children(proc.pid):  # pragma: no cover - only after a failure
             os.kill(p, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir):
+    """Ctrl-C lands on the whole process group while a worker is still starting up.
+
+    The worker is started with SIGINT blocked and then ignores it: only the
+    run's process reacts (one line, exit 130), no worker prints a traceback.
+    """
+    out = tmp_path / "d"
+    cmd = [sys.executable, "-m", "strokeseq.cli", "dataset", str(out), "--count", "200000",
+           "--shard-size", "500", "--workers", "2", "--no-progress",
+           "--data-dir", str(fake_mnist_dir)]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not _children(proc.pid):
+            time.sleep(0.005)
+        assert proc.poll() is None and _children(proc.pid), "no worker process was started"
+        time.sleep(0.15)  # the worker is now importing strokeseq (it takes ~0.3 s)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C, mid start-up
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "strokeseq dataset: interrupted", err

@@ -18,7 +18,8 @@ polarity is applied later by the composer.
 Modules: ``config`` (schema, presets, validation), ``units`` (the transforms
 of a pipeline: draw per call, apply batched), ``pipeline`` (the Augmenter),
 ``digit`` / ``sequence`` (the transforms as functions), ``warp`` (the digits'
-resampling: elastic fields, affine maps, blocks, thread pool), ``_core`` (kernels).
+resampling: elastic fields, affine and framing maps, blocks, thread pool),
+``morph`` (disk morphology and gaps), ``_core`` (kernels).
 See docs/augmentation.md for the formulations, ranges and the config format.
 """
 

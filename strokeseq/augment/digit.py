@@ -12,14 +12,12 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
-import functools
-import math
-
 import numpy as np
 
 from ..rng import as_generator
-from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample
-from .warp import _GRID_X, _GRID_Y, CENTRE, SIZE, Fields, affine_inverse, warp
+from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample, span
+from .morph import cut_gaps, disk_blend
+from .warp import SIZE, Fields, affine_inverse, framing_maps, warp
 
 __all__ = [
     "affine",
@@ -79,9 +77,9 @@ def elastic_field(
 def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np.ndarray]:
     alpha_a = per_sample(alpha, n, "alpha")
     sigma_a = per_sample(sigma, n, "sigma")
-    if np.any(alpha_a < 0):
+    if span(alpha_a)[0] < 0:
         raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
-    if np.any(sigma_a <= 0):
+    if span(sigma_a)[0] <= 0:
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
     return alpha_a, sigma_a
 
@@ -122,6 +120,9 @@ def elastic(
     n = x.shape[0]
     gen = as_generator(rng)
     alpha_a, sigma_a = _check_elastic(n, alpha, sigma)
+    if 0 < n <= CHUNK:  # one chunk: the warp's result is the output
+        u = gen.random((n, 2, SIZE, SIZE), dtype=np.float32)
+        return finish(warp(x, None, Fields(u, alpha_a, sigma_a)))
     out = np.empty_like(x)
     for s in range(0, n, CHUNK):  # noise drawn and kernels built per chunk, as elastic_field
         e = min(n, s + CHUNK)
@@ -175,18 +176,6 @@ def affine(
     return finish(warp(x, inv, None))
 
 
-@functools.lru_cache(maxsize=8)
-def _ring_offsets(kmax: int) -> list[list[tuple[int, int]]]:
-    """Offsets of the digital disk, grouped into rings ``k-1 < |d| <= k`` for k = 1..kmax."""
-    rings: list[list[tuple[int, int]]] = [[] for _ in range(kmax + 1)]
-    for dy in range(-kmax, kmax + 1):
-        for dx in range(-kmax, kmax + 1):
-            r = math.hypot(dy, dx)
-            if 0 < r <= kmax:
-                rings[math.ceil(r - 1e-9)].append((dy, dx))
-    return rings
-
-
 def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np.ndarray:
     """Thicken (``radius > 0``) or thin (``radius < 0``) strokes by grey morphology.
 
@@ -213,38 +202,20 @@ def stroke_width(ink: object, rng: object = None, *, radius: object = 0.0) -> np
     x = check_batch(ink)
     n = x.shape[0]
     r = per_sample(radius, n, "radius")
-    if np.any(np.abs(r) > 3):
-        raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(np.abs(r))]}")
+    mag = np.abs(r)
+    lo, hi = span(r)
+    if lo < -3 or hi > 3:
+        raise ValueError(f"radius must be within [-3, 3], got {r[np.argmax(mag)]}")
+    if n and lo > 0:  # one kind of morphology for every digit: no selection, no copy
+        return finish(disk_blend(x, mag, np.maximum))
+    if n and hi < 0:
+        return finish(disk_blend(x, mag, np.minimum))
+    thick, thin = r > 0, r < 0
     out = x.copy()
-    for sign, op in ((1.0, np.maximum), (-1.0, np.minimum)):
-        sel = np.flatnonzero(sign * r > 0)
-        if sel.size == 0:
-            continue
-        mag = np.abs(r[sel])
-        kmax = math.ceil(mag.max())
-        base = np.floor(mag)
-        frac = (mag - base).astype(np.float32)
-        src = x[sel]
-        pad = np.zeros((src.shape[0], SIZE + 2 * kmax, SIZE + 2 * kmax), np.float32)
-        pad[:, kmax : kmax + SIZE, kmax : kmax + SIZE] = src
-        cur = src.copy()
-        acc = np.zeros_like(src)
-        rings = _ring_offsets(kmax)
-        used = set(base.tolist()) | set((base + 1).tolist())  # the disks with a weight
-        for k in range(kmax + 1):
-            if k > 0:
-                for dy, dx in rings[k]:
-                    op(
-                        cur,
-                        pad[:, kmax + dy : kmax + dy + SIZE, kmax + dx : kmax + dx + SIZE],
-                        out=cur,
-                    )
-            if k not in used:  # weight 0 for every digit: adds nothing
-                continue
-            # weight of D_k: (1 - f) where k == floor(r), f where k == floor(r) + 1
-            w = np.where(base == k, 1.0 - frac, 0.0) + np.where(base + 1 == k, frac, 0.0)
-            acc += w.astype(np.float32)[:, None, None] * cur
-        out[sel] = acc
+    for on, op in ((thick, np.maximum), (thin, np.minimum)):
+        sel = np.flatnonzero(on)
+        if sel.size:
+            out[sel] = disk_blend(x[sel], mag[sel], op)
     return finish(out)
 
 
@@ -282,64 +253,17 @@ def broken_strokes(
     gen = as_generator(rng)
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
-    if np.any(c < 0) or np.any(c > 10) or np.any(c != np.round(c)):
+    lo, hi = span(c)
+    if lo < 0 or hi > 10 or (c != c.round()).any():
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
+    cmax = int(hi) if n else 0
     rad = per_sample(radius, n, "radius")
-    if np.any(rad < 0.5) or np.any(rad > 5):
+    lo, hi = span(rad)
+    if lo < 0.5 or hi > 5:
         raise ValueError("radius must be within [0.5, 5]")
-    cmax = int(c.max()) if n else 0
     u = gen.random((n, max(cmax, 1)))
-    return _cut_gaps(x, u, c, rad, threshold)
-
-
-def _cut_gaps(
-    x: np.ndarray,
-    u: np.ndarray,
-    c: np.ndarray,
-    rad: np.ndarray,
-    threshold: float = 0.5,
-    groups: np.ndarray | None = None,
-) -> np.ndarray:
-    """The gaps of :func:`broken_strokes` from pre-drawn uniforms ``u`` (n, >= max(c)).
-
-    ``c`` (int, n) and ``rad`` (float64, n) are checked. ``groups`` (n,)
-    labels digits that came from separate calls (contiguous, in order): each
-    digit's cut positions are then those of its own call.
-    """
-    n = x.shape[0]
-    c = np.asarray(c).astype(np.int64)
-    cmax = int(c.max()) if n else 0
-    if cmax == 0:
-        return finish(x.copy())
-    npix = SIZE * SIZE
-    wts = (x.reshape(n, -1) > threshold).astype(np.float64)
-    cum_d = np.cumsum(wts, axis=1)  # per digit; whole numbers, exact
-    tot = cum_d[:, -1].copy()
-    # The call's inverse CDF runs on one cumsum over all its digits: digit i
-    # starts at the ink of the digits before it IN ITS CALL, and the target
-    # start + u * tot is rounded at that magnitude; keep both as the call had them.
-    before = np.cumsum(tot) - tot
-    if groups is not None:
-        first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-        before -= np.repeat(before[first], np.diff(np.r_[first, n]))
-    target = before[:, None] + u[:, :cmax] * tot[:, None]
-    # searchsorted(cum, target, "right") - i * 784 on the call's cumsum, clipped
-    # to the digit, counts the digit's cumsum values <= floor(target) - before
-    # (every earlier digit's values are <= before <= target; whole numbers).
-    # Searched on keys i * 1024 + cum_d, strictly increasing since cum_d <= 784.
-    q = np.floor(target) - before[:, None]
-    base = np.arange(n, dtype=np.int64)[:, None] * 1024
-    keys = (base + cum_d.astype(np.int64)).reshape(-1)
-    flat = np.searchsorted(keys, base + np.minimum(q, npix).astype(np.int64), side="right")
-    pix = np.clip(flat - np.arange(n)[:, None] * npix, 0, npix - 1)
-    cy, cx = (pix // SIZE).astype(np.float32), (pix % SIZE).astype(np.float32)
-    active = (np.arange(cmax)[None, :] < c[:, None]) & (tot[:, None] > 0)
-    d2 = (_GRID_Y - cy[:, :, None, None]) ** 2 + (_GRID_X - cx[:, :, None, None]) ** 2
-    d2 = np.where(active[:, :, None, None], d2, np.float32(1e6))
-    dist = np.sqrt(d2.min(axis=1))
-    keep = np.clip(dist - rad.astype(np.float32)[:, None, None] + 0.5, 0.0, 1.0)
-    return finish(x * keep)
+    return cut_gaps(x, u, c, rad, threshold)
 
 
 def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
@@ -361,7 +285,8 @@ def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
     """
     x = check_batch(ink, height=None)
     s = per_sample(sigma, x.shape[0], "sigma")
-    if np.any(s < 0) or np.any(s > 5):
+    lo, hi = span(s)
+    if lo < 0 or hi > 5:
         raise ValueError("sigma must be within [0, 5]")
     return finish(gaussian_blur(x, s))
 
@@ -385,7 +310,8 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     x = check_batch(ink, height=None)
     gen = as_generator(rng)
     s = per_sample(std, x.shape[0], "std")
-    if np.any(s < 0) or np.any(s > 1):
+    lo, hi = span(s)
+    if lo < 0 or hi > 1:
         raise ValueError("std must be within [0, 1]")
     z = gen.standard_normal(x.shape, dtype=np.float32)
     return _add_noise(x, z, s)
@@ -393,7 +319,10 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
 
 def _add_noise(x: np.ndarray, z: np.ndarray, std: np.ndarray) -> np.ndarray:
     """``x + std * z`` clipped, from pre-drawn standard normal ``z`` (x's shape, float32)."""
-    out = z * np.asarray(std, dtype=np.float64).astype(np.float32)[:, None, None]
+    std = np.asarray(std, dtype=np.float64)
+    # one digit: a scalar product (cheaper), the same float32 values
+    scale = np.float32(std[0]) if std.size == 1 else std.astype(np.float32)[:, None, None]
+    out = z * scale
     out += x
     return finish(out)
 
@@ -429,51 +358,5 @@ def renormalize_mnist(ink: object, box: int = 20, threshold: float = 0.05) -> np
 def _renormalize(
     x: np.ndarray, box: int = 20, threshold: float = 0.05, groups: np.ndarray | None = None
 ) -> np.ndarray:
-    """:func:`renormalize_mnist` on a checked batch; ``groups`` (n,) labels separate calls.
-
-    The centre of mass goes through a BLAS matrix-vector product, whose
-    rounding may depend on the matrix height; with ``groups`` (contiguous, in
-    order) each call's digits get a product of their own call's height.
-    """
-    n = x.shape[0]
-    m = x > threshold
-    rows, cols = m.any(axis=2), m.any(axis=1)
-    has = rows.any(axis=1)
-    idx = np.arange(SIZE)
-    y0 = np.argmax(rows, axis=1)
-    y1 = SIZE - 1 - np.argmax(rows[:, ::-1], axis=1)
-    x0 = np.argmax(cols, axis=1)
-    x1 = SIZE - 1 - np.argmax(cols[:, ::-1], axis=1)
-    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float64)
-    s = np.where(has, box / extent, 1.0)
-    mass = x.sum(axis=(1, 2)).astype(np.float64)
-    safe = np.where(mass > 0, mass, 1.0)
-    com_y = _weighted_rows(x.sum(axis=2), idx, groups) / safe
-    com_x = _weighted_rows(x.sum(axis=1), idx, groups) / safe
-    # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
-    inv = np.zeros((n, 2, 3))
-    inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
-    inv[:, 0, 2] = com_y - CENTRE / s
-    inv[:, 1, 2] = com_x - CENTRE / s
-    inv[~has] = [[1, 0, 0], [0, 1, 0]]
-    return finish(warp(x, inv, None))
-
-
-def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """``m @ w`` (float64), one BLAS product per group of rows, each of that group's height.
-
-    Groups of equal height are stacked and multiplied as ``(G, k, 28) @ w``,
-    which NumPy runs as G products of ``(k, 28)``: the same call, shape and
-    operands as a lone call on each group.
-    """
-    if groups is None:
-        return m @ w
-    n = m.shape[0]
-    out = np.empty(n)
-    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    size = np.diff(np.r_[first, n])
-    height = np.repeat(size, size)
-    for k in np.unique(size):
-        sel = np.flatnonzero(height == k)
-        out[sel] = (m[sel].reshape(-1, int(k), m.shape[1]) @ w).reshape(-1)
-    return out
+    """:func:`renormalize_mnist` on a checked batch; ``groups`` (n,) labels separate calls."""
+    return finish(warp(x, framing_maps(x, box, threshold, groups), None))

@@ -172,12 +172,18 @@ class Augmenter:
         return {t: join([c[t] for c in calls], rows) for t in self._on[section]}
 
     def _apply(
-        self, section: str, x: np.ndarray, boxes: np.ndarray | None, draws: dict[str, Draw]
+        self,
+        section: str,
+        x: np.ndarray,
+        boxes: np.ndarray | None,
+        draws: dict[str, Draw],
+        record: bool,
     ) -> tuple[np.ndarray, np.ndarray | None, Params]:
         out = x.copy()
         for t, d in draws.items():
             out, boxes = UNITS[section][t].apply(out, boxes, d, draws)
-        return finish(out), boxes, {t: d.record() for t, d in draws.items()}
+        params = {t: d.record() for t, d in draws.items()} if record else {}
+        return finish(out), boxes, params
 
     def digits(
         self, ink: object, rng: object = None, *, return_params: bool = False
@@ -209,7 +215,7 @@ class Augmenter:
         """
         x = check_batch(ink)
         draws = self._draw("digit", [as_generator(rng)], x.shape[0], x.shape[1:])
-        out, _, params = self._apply("digit", x, None, draws)
+        out, _, params = self._apply("digit", x, None, draws, return_params)
         return (out, params) if return_params else out
 
     def digits_rows(
@@ -253,7 +259,7 @@ class Augmenter:
         gens = [as_generator(g) for g in rngs]
         per_row = _check_per_row(per_row, x.shape[0], len(gens))
         draws = self._draw("digit", gens, per_row, x.shape[1:])
-        out, _, params = self._apply("digit", x, None, draws)
+        out, _, params = self._apply("digit", x, None, draws, return_params)
         return (out, params) if return_params else out
 
     def sequences(
@@ -296,7 +302,7 @@ class Augmenter:
         x = check_batch(images, "images")
         b = _s.check_boxes(boxes, x)
         draws = self._draw("sequence", [as_generator(rng)], x.shape[0], x.shape[1:])
-        out, b, params = self._apply("sequence", x, b, draws)
+        out, b, params = self._apply("sequence", x, b, draws, return_params)
         return (out, b, params) if return_params else (out, b)
 
     def sequences_rows(
@@ -341,7 +347,7 @@ class Augmenter:
                 f"need one generator per line: {x.shape[0]} lines, {len(gens)} generators"
             )
         draws = self._draw("sequence", gens, 1, x.shape[1:])
-        out, b, params = self._apply("sequence", x, b, draws)
+        out, b, params = self._apply("sequence", x, b, draws, return_params)
         return (out, b, params) if return_params else (out, b)
 
 

@@ -90,9 +90,9 @@ def wobble(
     n, _, w = x.shape
     amp = per_sample(amplitude, n, "amplitude")
     lam = per_sample(wavelength, n, "wavelength")
-    if np.any(amp < 0) or np.any(amp > 10):
+    if (amp < 0).any() or (amp > 10).any():
         raise ValueError("amplitude must be within [0, 10] pixels")
-    if np.any(lam < 4):
+    if (lam < 4).any():
         raise ValueError("wavelength must be >= 4 pixels")
     if phase is None:
         ph = as_generator(rng).uniform(0.0, 2 * math.pi, n)
@@ -148,7 +148,7 @@ def slant(
     b = check_boxes(boxes, x)
     n, _, w = x.shape
     a = per_sample(angle, n, "angle")
-    if np.any(np.abs(a) > 45):
+    if (np.abs(a) > 45).any():
         raise ValueError("angle must be within [-45, 45] degrees")
     t = np.tan(np.deg2rad(a))
     rows = np.arange(HEIGHT, dtype=np.float64)
@@ -200,9 +200,9 @@ def contrast(
     g = per_sample(gamma, n, "gamma")
     lvl = per_sample(ink_level, n, "ink_level")
     bg = per_sample(background, n, "background")
-    if np.any(g <= 0):
+    if (g <= 0).any():
         raise ValueError("gamma must be > 0")
-    if np.any((lvl < 0) | (lvl > 1) | (bg < 0) | (bg > 1)):
+    if ((lvl < 0) | (lvl > 1) | (bg < 0) | (bg > 1)).any():
         raise ValueError("ink_level and background must be within [0, 1]")
     out = np.power(np.clip(x, 0, 1), g.astype(np.float32)[:, None, None])
     out *= (lvl - bg).astype(np.float32)[:, None, None]
@@ -248,14 +248,14 @@ def clutter(
     gen = as_generator(rng)
     n, h, w = x.shape
     nl = per_sample(lines, n, "lines")
-    if np.any((nl < 0) | (nl > 5) | (nl != np.round(nl))):
+    if ((nl < 0) | (nl > 5) | (nl != np.round(nl))).any():
         raise ValueError("lines must be whole numbers within [0, 5]")
     li = per_sample(line_intensity, n, "line_intensity")
     sp = per_sample(specks, n, "specks")
     si = per_sample(speck_intensity, n, "speck_intensity")
-    if np.any((li < 0) | (li > 1) | (si < 0) | (si > 1)):
+    if ((li < 0) | (li > 1) | (si < 0) | (si > 1)).any():
         raise ValueError("line_intensity and speck_intensity must be within [0, 1]")
-    if np.any((sp < 0) | (sp > 100)):
+    if ((sp < 0) | (sp > 100)).any():
         raise ValueError("specks must be within [0, 100] per 100 columns")
     return _clutter_apply(x, _clutter_draw(gen, h, w, nl, sp), nl, li, si)
 

@@ -31,6 +31,7 @@ from . import digit as _d
 from . import sequence as _s
 from ._core import gaussian_blur
 from .config import SCHEMA, Param
+from .morph import cut_gaps
 from .warp import Fields, affine_inverse, warp
 
 __all__ = ["PARAMS_FIRST", "UNITS", "Draw", "Unit", "join"]
@@ -90,19 +91,26 @@ def draw_values(
         if isinstance(v, Mapping):
             choice = np.asarray(v["choice"], np.float64)
             values[pname] = (
-                np.full(n, choice[0])
+                _filled(n, float(choice[0]))
                 if choice.size == 1
                 else choice[gen.integers(0, choice.size, n)]
             )
             continue
         lo, hi = v
         if lo == hi:
-            values[pname] = np.full(n, float(lo))
+            values[pname] = _filled(n, float(lo))
         elif ps.integer:
             values[pname] = gen.integers(int(lo), int(hi) + 1, size=n).astype(np.float64)
         else:
             values[pname] = gen.uniform(lo, hi, size=n)
     return applied, values
+
+
+def _filled(n: int, value: float) -> np.ndarray:
+    """``np.full(n, value)`` (float64) without its Python overhead (small calls)."""
+    arr = np.empty(n)
+    arr.fill(value)
+    return arr
 
 
 class Unit:
@@ -214,7 +222,7 @@ class BrokenStrokes(Unit):
         idx = d.index
         if idx.size:
             v = d.subset()
-            x[idx] = _d._cut_gaps(x[idx], d.noise["u"], v["cuts"], v["radius"], groups=d.groups())
+            x[idx] = cut_gaps(x[idx], d.noise["u"], v["cuts"], v["radius"], groups=d.groups())
         return x, boxes
 
 

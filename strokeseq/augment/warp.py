@@ -2,21 +2,33 @@
 
 :func:`warp` computes ``out(q) = in(A^-1 q + d(q))`` for a batch of 28 x 28
 digits in one bilinear resampling, block by block (optionally on a small
-thread pool), from an inverse affine map (:func:`affine_inverse`) and/or
-elastic displacement :class:`Fields` made from pre-drawn noise. Nothing
-here draws random numbers: callers draw, this module only computes.
+thread pool), from an inverse affine map (:func:`affine_inverse`, or the
+MNIST framing maps of :func:`framing_maps`) and/or elastic displacement
+:class:`Fields` made from pre-drawn noise. Nothing here draws random
+numbers: callers draw, this module only computes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 
 from ..sources.base import TILE
-from ._core import bilinear, kernel_bank, per_sample
+from ._core import all_finite, bilinear, kernel_bank, per_sample, span
 
-__all__ = ["BLOCK", "CENTRE", "POOL_MIN", "SIZE", "Fields", "affine_inverse", "warp"]
+__all__ = [
+    "BLOCK",
+    "CENTRE",
+    "POOL_MIN",
+    "SIZE",
+    "SMALL_MAPS",
+    "Fields",
+    "affine_inverse",
+    "framing_maps",
+    "warp",
+]
 
 SIZE = TILE  # digits are MNIST tiles
 CENTRE = (SIZE - 1) / 2.0  # 13.5: rotation, shear and scale are about the grid centre
@@ -58,9 +70,8 @@ class Fields:
         n: int | None = None,
     ) -> None:
         self.u, self.alpha = u, alpha.astype(np.float32)
-        self.bank, self.inverse = kernel_bank(sigma, groups, SIZE)
-        r = self.bank.sum(axis=2)  # row sums of G: G 1 G^T is their outer product
-        self.ones = r[:, :, None] * r[:, None, :]
+        # the distinct matrices G, their G 1 G^T, and each digit's index into them
+        self.bank, self.ones, self.inverse = kernel_bank(sigma, groups, SIZE, with_ones=True)
         self.where = where
         if where is not None:
             self.slot = np.full(n, -1, np.intp)  # warp digit -> elastic digit
@@ -110,20 +121,28 @@ def affine_inverse(
     """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
     rot = np.deg2rad(per_sample(rotation, n, "rotation"))
     sh = per_sample(shear, n, "shear")
-    if np.any(np.abs(sh) >= 80):
+    lo, hi = span(sh)
+    if lo <= -80 or hi >= 80:
         raise ValueError("shear must be within (-80, 80) degrees")
     sh = np.tan(np.deg2rad(sh))
     sc = per_sample(scale, n, "scale")
     asp = per_sample(aspect, n, "aspect")
-    if np.any(sc <= 0) or np.any(asp <= 0):
+    if span(sc)[0] <= 0 or span(asp)[0] <= 0:
         raise ValueError("scale and aspect must be > 0")
     t = np.asarray(translate, dtype=np.float64)
+    if t.shape not in ((n, 2), (2,)) or not all_finite(t):
+        raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
+    root = np.sqrt(asp)
+    cos, sin = np.cos(rot), np.sin(rot)
+    if n <= SMALL_MAPS:
+        shifts = [t.tolist()] * n if t.shape == (2,) else t.tolist()
+        try:  # the same float64 operations, one digit at a time: no array overheads
+            return _inverse_rows(cos, sin, sh, sc, root, shifts)
+        except ZeroDivisionError:  # a degenerate map (det underflows): NumPy's inf/nan
+            pass
     if t.shape == (2,):
         t = np.broadcast_to(t, (n, 2))
-    if t.shape != (n, 2) or not np.all(np.isfinite(t)):
-        raise ValueError(f"translate must be finite (tx, ty) or shape ({n}, 2), got {t.shape}")
-    sx, sy = sc * np.sqrt(asp), sc / np.sqrt(asp)
-    cos, sin = np.cos(rot), np.sin(rot)
+    sx, sy = sc * root, sc / root
     # Forward map on centred (x, y) with y pointing down, applied right to left:
     # scale, then shear (x -= tan(shear) * y: the top moves right, a "/" slant
     # for shear > 0), then rotation (counter-clockwise as displayed for > 0).
@@ -144,6 +163,50 @@ def affine_inverse(
     return inv
 
 
+# Up to this many digits the inverse maps are computed with Python floats, one
+# digit at a time (the same IEEE double operations in the same order as the
+# array code below, so the same bits); above, with ~30 array operations.
+SMALL_MAPS = 16
+
+
+def _inverse_rows(
+    cos: np.ndarray,
+    sin: np.ndarray,
+    sh: np.ndarray,
+    sc: np.ndarray,
+    root: np.ndarray,
+    shifts: list[list[float]],
+) -> np.ndarray:
+    """:func:`affine_inverse`'s arithmetic per digit on Python floats (exactly the array code's)."""
+    c0 = CENTRE
+    rows: list[float] = []
+    for c, s, h, k, q, (tx, ty) in zip(
+        cos.tolist(),
+        sin.tolist(),
+        sh.tolist(),
+        sc.tolist(),
+        root.tolist(),
+        shifts,
+        strict=True,
+    ):
+        sx, sy = k * q, k / q
+        m00 = c * sx
+        m01 = (-c * h + s) * sy
+        m10 = -s * sx
+        m11 = (s * h + c) * sy
+        det = m00 * m11 - m01 * m10
+        i00, i01, i10, i11 = m11 / det, -m01 / det, -m10 / det, m00 / det
+        rows += (
+            i11,
+            i10,
+            c0 - i10 * (c0 + tx) - i11 * (c0 + ty),
+            i01,
+            i00,
+            c0 - i00 * (c0 + tx) - i01 * (c0 + ty),
+        )
+    return np.array(rows, np.float64).reshape(-1, 2, 3)
+
+
 def warp(
     ink: np.ndarray,
     inv: np.ndarray | None,
@@ -161,6 +224,8 @@ def warp(
     """
     n = ink.shape[0]
     if out is None:
+        if n <= BLOCK:  # one block: its result is the output
+            return _warp_block(None, ink, inv, fields, 0, n)
         out = np.empty_like(ink)
     pool = _threads() if n >= POOL_MIN else None
     jobs = []
@@ -176,8 +241,14 @@ def warp(
 
 
 def _warp_block(
-    out: np.ndarray, ink: np.ndarray, inv: np.ndarray | None, fields: Fields | None, s: int, e: int
-) -> None:
+    out: np.ndarray | None,
+    ink: np.ndarray,
+    inv: np.ndarray | None,
+    fields: Fields | None,
+    s: int,
+    e: int,
+) -> np.ndarray:
+    """Resample digits ``s:e`` into ``out[s:e]`` (returned), or into a new array if ``out`` is None."""
     f = fields.block(s, e) if fields is not None else None
     # source (y, x) of every output pixel, in the coordinates of the padded image
     if inv is None:
@@ -191,7 +262,10 @@ def _warp_block(
         yx += a[:, 2] + 1.0
         if f is not None:
             yx += f.transpose(1, 0, 2, 3)
+    if out is None:
+        return bilinear(ink[s:e], yx)
     out[s:e] = bilinear(ink[s:e], yx)
+    return out[s:e]
 
 
 _POOL = None
@@ -221,3 +295,89 @@ def _threads():
         size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
         _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
     return _POOL or None
+
+
+def framing_maps(
+    x: np.ndarray, box: float = 20, threshold: float = 0.05, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """Inverse maps ``(n, 2, 3)`` of MNIST framing (:func:`strokeseq.augment.renormalize_mnist`).
+
+    Each digit's ink box (pixels above ``threshold``) is scaled to fit ``box``
+    about its centre of mass, which goes to the grid centre; digits without ink
+    get the identity. ``groups`` (n,) labels digits from separate calls.
+
+    The centre of mass goes through a BLAS matrix-vector product, whose
+    rounding may depend on the matrix height; with ``groups`` (contiguous, in
+    order) each call's digits get a product of their own call's height.
+    """
+    n = x.shape[0]
+    m = x > threshold
+    rows, cols = m.any(axis=2), m.any(axis=1)
+    idx = np.arange(SIZE)
+    mass = x.sum(axis=(1, 2)).astype(np.float64)
+    wy = _weighted_rows(x.sum(axis=2), idx, groups)
+    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    if n <= SMALL_MAPS:
+        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+            return _framing_rows(rows.tolist(), cols.tolist(), mass, wy, wx, box)
+    has = rows.any(axis=1)
+    y0 = rows.argmax(axis=1)
+    y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
+    x0 = cols.argmax(axis=1)
+    x1 = SIZE - 1 - cols[:, ::-1].argmax(axis=1)
+    extent = np.maximum(y1 - y0 + 1, x1 - x0 + 1).astype(np.float64)
+    s = np.where(has, box / extent, 1.0)
+    safe = np.where(mass > 0, mass, 1.0)
+    com_y, com_x = wy / safe, wx / safe
+    # out(q) = in(com + (q - c) / s): scale about the centre of mass, COM to the centre
+    inv = np.zeros((n, 2, 3))
+    inv[:, 0, 0] = inv[:, 1, 1] = 1.0 / s
+    inv[:, 0, 2] = com_y - CENTRE / s
+    inv[:, 1, 2] = com_x - CENTRE / s
+    inv[~has] = [[1, 0, 0], [0, 1, 0]]
+    return inv
+
+
+def _framing_rows(
+    rows: list[list[bool]],
+    cols: list[list[bool]],
+    mass: np.ndarray,
+    wy: np.ndarray,
+    wx: np.ndarray,
+    box: float,
+) -> np.ndarray:
+    """:func:`framing_maps` digit by digit on Python floats (the array code's operations).
+
+    ``rows`` / ``cols``: per digit, which rows / columns hold ink.
+    """
+    out: list[float] = []
+    for r, c, ms, cy, cx in zip(rows, cols, mass.tolist(), wy.tolist(), wx.tolist(), strict=True):
+        if True not in r:  # no ink: the identity
+            out += (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+            continue
+        height = SIZE - r[::-1].index(True) - r.index(True)
+        width = SIZE - c[::-1].index(True) - c.index(True)
+        s = box / float(max(height, width))
+        safe = ms if ms > 0 else 1.0
+        out += (1.0 / s, 0.0, cy / safe - CENTRE / s, 0.0, 1.0 / s, cx / safe - CENTRE / s)
+    return np.array(out, np.float64).reshape(-1, 2, 3)
+
+
+def _weighted_rows(m: np.ndarray, w: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``m @ w`` (float64), one BLAS product per group of rows, each of that group's height.
+
+    Groups of equal height are stacked and multiplied as ``(G, k, 28) @ w``,
+    which NumPy runs as G products of ``(k, 28)``: the same call, shape and
+    operands as a lone call on each group.
+    """
+    if groups is None:
+        return m @ w
+    n = m.shape[0]
+    out = np.empty(n)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    size = np.diff(np.r_[first, n])
+    height = np.repeat(size, size)
+    for k in np.unique(size):
+        sel = np.flatnonzero(height == k)
+        out[sel] = (m[sel].reshape(-1, int(k), m.shape[1]) @ w).reshape(-1)
+    return out

@@ -95,7 +95,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="deflate NPZ shards (zlib level, default 1 when given)",
     )
     o.add_argument("--shard-size", type=positive_int, default=10_000, help="samples per shard")
-    o.add_argument("--workers", type=positive_int, default=1, help="local worker processes")
+    o.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="processes making shards: this one and N-1 spawned workers (default 1)",
+    )
     o.add_argument("--seed", type=seed_arg, help="dataset seed (default: resumed or fresh)")
     o.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     o.add_argument(

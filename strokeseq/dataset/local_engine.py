@@ -1,18 +1,26 @@
-"""Shards in local worker processes: spawned, bounded queue, stopped together.
+"""Shards in local processes: this one and spawned workers, fed as they finish, stopped together.
 
-Workers are spawned (no inherited state, the same on every OS), ignore
-Ctrl-C (the parent stops them and cleans up), and end when their parent
-dies, so killing only the parent of ``--workers N`` leaves nothing running.
+``workers=N`` runs shards in this process and ``N - 1`` spawned worker
+processes. Workers are spawned (no inherited state, the same on every OS),
+load the digit sources as they start, log through the parent's logging
+configuration, ignore Ctrl-C (the parent stops them and cleans up), and end
+when their parent dies, so killing only the parent of ``--workers N`` leaves
+nothing running.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .shards import ShardJob, build_shard
+from .shards import ShardJob, _load_sources, build_shard
 
 __all__ = ["run_processes"]
 
@@ -50,54 +58,205 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="strokeseq-parent-watch", daemon=True).start()
 
 
-def _worker_init(parent: int | None = None) -> None:
+def _worker_init(
+    parent: int | None = None,
+    warm: ShardJob | None = None,
+    log_queue: Any = None,
+    log_level: int = logging.WARNING,
+) -> None:
     import signal
 
+    if log_queue is not None:  # before anything can log: records go to the parent
+        from .worker_logging import install_in_worker
+
+        install_in_worker(log_queue, log_level)
     if parent is not None:
         _exit_with_parent(parent)
-    # Only the parent handles Ctrl-C: it stops the workers and cleans up. The
-    # digit source is loaded by the first shard of each process (and cached),
-    # so a loading error reaches the parent with its own message.
+    # Only the parent handles Ctrl-C: it stops the workers and cleans up. (The
+    # parent started us with SIGINT blocked, so a Ctrl-C during our start-up
+    # is discarded here rather than printing a traceback.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # The worker processes already fill the CPUs: no extra resampling threads
     # per process (augmentation), unless the user asked for them.
     os.environ.setdefault("STROKESEQ_THREADS", "1")
+    if warm is not None:
+        # Load the digit sources now, while the parent makes shards; an error
+        # is raised again, with its own message, by this process's first shard.
+        with contextlib.suppress(Exception):
+            _load_sources(warm)
 
 
-def run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers: int) -> None:
-    """Run shards in ``workers`` spawned processes; stop them all on any error or Ctrl-C."""
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while worker processes are started (they inherit the mask)."""
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a Ctrl-C meanwhile lands now
+
+
+class _Feeder:
+    """Hands shards to the worker processes as they finish, while this process makes its own.
+
+    Workers get shards only once one of them has started (a no-op task has
+    come back), so that a short run is not left waiting for a shard queued
+    to a worker that is still importing. The pool's done-callbacks run in its
+    management thread, so a worker gets its next shard at once even while
+    this process is busy in a shard of its own. Workers keep two shards
+    queued while many remain and one near the end, so that no shard waits in
+    a worker's queue while another process idles.
+    """
+
+    def __init__(self, pool: Any, jobs: list[ShardJob], children: int) -> None:
+        self.pool = pool
+        self.pending = collections.deque(jobs)
+        self.children = children
+        self.lock = threading.Lock()
+        self.futures: list[Any] = []  # shards given to the workers, not yet recorded
+        self.outstanding = 0
+        self.ready = False
+        self.stopped = False
+
+    def start(self) -> list[Any]:
+        """Start the workers: one no-op task each, which says it is up; their futures.
+
+        Each submission starts a process (up to the pool's size), so all are
+        started here, from this thread.
+        """
+        futures = [self.pool.submit(os.getpid) for _ in range(self.children)]
+        for fut in futures:
+            fut.add_done_callback(self._on_ready)
+        return futures
+
+    def _on_ready(self, fut: Any) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return  # the parent sees it on the future
+        with self.lock:
+            self.ready = True
+        self.feed()
+
+    def take(self) -> ShardJob | None:
+        """The next shard for this process, or None when none is left."""
+        with self.lock:
+            return self.pending.popleft() if self.pending and not self.stopped else None
+
+    def _target(self) -> int:
+        return self.children * (2 if len(self.pending) > 2 * (self.children + 1) else 1)
+
+    def feed(self, done: Any = None) -> None:
+        """Top the workers up (when they are ready, and as each of their shards finishes)."""
+        new = []
+        with self.lock:
+            if done is not None:
+                self.outstanding -= 1
+                if done.cancelled() or done.exception() is not None:
+                    self.stopped = True  # the parent re-raises it and stops everything
+            while (
+                self.ready
+                and not self.stopped
+                and self.pending
+                and self.outstanding < self._target()
+            ):
+                try:
+                    fut = self.pool.submit(build_shard, self.pending[0])
+                except RuntimeError:  # the pool is shutting down
+                    self.stopped = True
+                    break
+                self.pending.popleft()
+                self.outstanding += 1
+                self.futures.append(fut)
+                new.append(fut)
+        for fut in new:  # outside the lock: an already finished future calls back at once
+            fut.add_done_callback(self.feed)
+
+    def finished(self) -> list[Any]:
+        """Futures of the workers' shards that are done (removed from the list)."""
+        with self.lock:
+            done = [f for f in self.futures if f.done()]
+            self.futures = [f for f in self.futures if not f.done()]
+        return done
+
+    def running(self) -> list[Any]:
+        with self.lock:
+            return list(self.futures)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+
+
+def run_processes(
+    jobs: list[ShardJob], record: Callable[[dict], None], workers: int, seen: set | None = None
+) -> None:
+    """Run shards in this process and ``workers - 1`` spawned ones; stop all on error or Ctrl-C.
+
+    This process makes shards too: it already has the digit sources loaded,
+    and it works while the other processes start (interpreter, imports,
+    loading MNIST), so ``workers`` processes are busy from the first second
+    and a run of ``workers=2`` costs one process start-up, not two. Records
+    logged by the workers are shown through this process's logging
+    (:mod:`strokeseq.dataset.worker_logging`; ``seen``: records this process
+    already showed, not repeated).
+    """
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    n = min(workers, len(jobs))
+    from .worker_logging import LogForwarder
+
+    n = min(workers, len(jobs)) - 1
+    if n < 1:
+        for job in jobs:
+            record(build_shard(job))
+        return
     # spawn: no inherited state, same behaviour on every OS (scripts need the
     # usual ``if __name__ == "__main__":`` guard).
+    ctx = mp.get_context("spawn")
+    logs = LogForwarder(ctx, seen)
     pool = ProcessPoolExecutor(
         n,
-        mp_context=mp.get_context("spawn"),
+        mp_context=ctx,
         initializer=_worker_init,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), jobs[0], logs.queue, logs.level),
     )
-    pending = iter(jobs)
-    running: set = set()
+    feeder = _Feeder(pool, jobs, n)
     try:
-        # At most two shards queued per worker: memory stays bounded by the shard size.
-        for job in pending:
-            running.add(pool.submit(build_shard, job))
-            if len(running) >= 2 * n:
-                break
-        while running:
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
+        with _sigint_blocked():  # the workers are started by these first submissions
+            ready = feeder.start()
+        while True:
+            for fut in ready:
+                if fut.done():
+                    fut.result()  # a worker that could not start: raised here
+            for fut in feeder.finished():
                 record(fut.result())  # re-raises a worker's exception here
-                nxt = next(pending, None)
-                if nxt is not None:
-                    running.add(pool.submit(build_shard, nxt))
+            job = feeder.take()
+            if job is not None:
+                record(build_shard(job))
+                continue
+            running = feeder.running()
+            if not running:
+                break
+            wait(running, return_when=FIRST_COMPLETED)
         pool.shutdown(wait=True)
+        for fut in ready:
+            fut.result()
+        logs.close()
     except BaseException:
         # Stop at once: queued shards are cancelled and running ones killed (their
         # temporary files are removed by the caller). ProcessPoolExecutor has no
         # public way to kill its workers before Python 3.14.
+        feeder.stop()
         procs = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
@@ -105,4 +264,5 @@ def run_processes(jobs: list[ShardJob], record: Callable[[dict], None], workers:
                 p.terminate()
         for p in procs:
             p.join(5)
+        logs.close(timeout=1.0)
         raise

@@ -38,7 +38,7 @@ from .manifest import (
 )
 from .resume import clean_temporaries, discard_if_empty, prepare, stamp
 from .sampling import SampleContext, label_columns
-from .shards import ShardJob, build_shard
+from .shards import ShardJob, build_shard, release_buffer
 from .writers import FORMATS
 
 __all__ = ["DatasetSummary", "generate_dataset"]
@@ -69,7 +69,19 @@ class DatasetSummary:
     bytes : int
         Size of all shards.
     worker_maxrss_mb : dict of int to float
-        Peak resident memory of each worker process (by pid), in MiB.
+        Peak resident memory of each process that made shards (by pid, this
+        one included), in MiB.
+    cpu : dict
+        Where the CPU time went (seconds, measured with :func:`time.process_time`
+        in each process, so they hold on a loaded machine): ``parent`` (this
+        process during the call, its own shards included), ``parent_setup``
+        (this process before the first shard: checks, loading the sources,
+        the manifest), ``children`` (every worker process from its start to
+        its exit, from ``RUSAGE_CHILDREN``; 0 without worker processes), and
+        ``processes``: per process that made shards (by pid), ``shards``,
+        ``start`` (CPU it had spent before its first shard: interpreter and
+        imports; 0 for this process), ``load`` (sources and data checks),
+        ``generate`` and ``write`` (encoding, writing and hashing the files).
     """
 
     folder: Path
@@ -82,6 +94,7 @@ class DatasetSummary:
     seed: int
     bytes: int
     worker_maxrss_mb: dict[int, float] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
 
     @property
     def samples_per_second(self) -> float:
@@ -187,7 +200,9 @@ def generate_dataset(
         Deflate the NPZ entries: a zlib level 1-9, True for 1 (fast; see
         :func:`strokeseq.dataset.writers.write_npz`), False or 0 for none.
     workers : int
-        Local worker processes (1: in this process).
+        Local processes making shards: this one and ``workers - 1`` spawned
+        worker processes (1: only this one). Workers log through this
+        process's logging configuration.
     executor : dask.distributed.Client, optional
         Run the shards as Dask tasks on this client.
     scheduler : str, optional
@@ -231,6 +246,7 @@ def generate_dataset(
         shard is left under a final name.
     """
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     _check_args(count, shard_size, file_format, workers)
     if transfer not in ("shared", "client"):
         raise ValueError(f"transfer must be 'shared' or 'client', got {transfer!r}")
@@ -253,6 +269,38 @@ def generate_dataset(
         "versions": versions(),
     }
     data = None if data_dir is None else str(data_dir)
+    with contextlib.ExitStack() as stack:
+        seen = None
+        if workers > 1 and executor is None and scheduler is None:
+            from .worker_logging import record_parent
+
+            # What this process logs is not repeated when the workers say it too.
+            seen = stack.enter_context(record_parent())
+        return _checked_run(
+            folder, head, cfg, data, lock, executor, scheduler, transfer, workers, overwrite,
+            verify, fsync, progress, t0, cpu0, seen,
+        )  # fmt: skip
+
+
+def _checked_run(
+    folder: Path,
+    head: dict[str, Any],
+    cfg: DatasetConfig,
+    data: str | None,
+    lock: FolderLock,
+    executor: Any,
+    scheduler: str | None,
+    transfer: str,
+    workers: int,
+    overwrite: bool,
+    verify: bool,
+    fsync: bool,
+    progress: Progress | None,
+    t0: float,
+    cpu0: float,
+    seen: set | None,
+) -> DatasetSummary:
+    """Check everything that can refuse the run, then lock the folder and run."""
     # Everything that can refuse the run is checked before the folder is
     # created or touched: a refused run leaves nothing behind. Loading each
     # source validates its options and tells what data it draws from.
@@ -274,7 +322,7 @@ def generate_dataset(
             try:
                 return _run(
                     folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
-                    progress, t0,
+                    progress, t0, cpu0, seen,
                 )  # fmt: skip
             except BaseException:
                 if created:  # cleared while still held, so no waiter sees it half-removed
@@ -304,6 +352,8 @@ def _run(
     fsync: bool,
     progress: Progress | None,
     t0: float,
+    cpu0: float,
+    seen: set | None = None,
 ) -> DatasetSummary:
     """The run proper, with the folder locked."""
     count, file_format = head["count"], head["file_format"]
@@ -347,6 +397,22 @@ def _run(
     if progress:
         progress(n_done, count)
     rss: dict[int, float] = {}
+    procs: dict[int, dict[str, float]] = {}
+    me = os.getpid()
+
+    def account(st: dict[str, Any]) -> None:
+        pid = st["pid"]
+        rss[pid] = max(rss.get(pid, 0.0), st["maxrss_kb"] / 1024)
+        p = procs.setdefault(
+            pid,
+            {"shards": 0, "start": 0.0 if pid == me else st["cpu_before"], "load": 0.0,
+             "generate": 0.0, "write": 0.0},
+        )  # fmt: skip
+        if pid != me:  # shards may be recorded out of order: the earliest start counts
+            p["start"] = min(p["start"], st["cpu_before"])
+        p["shards"] += 1
+        for key in ("load", "generate", "write"):
+            p[key] += st[key]
 
     def record(entry: dict[str, Any]) -> None:
         nonlocal n_done
@@ -357,10 +423,9 @@ def _run(
             entry["bytes"], entry["sha256"] = store_payload(
                 folder, entry["file"], file_format, payload, fsync
             )
-        pid = entry.pop("_pid", None)
-        kb = entry.pop("_maxrss_kb", None)
-        if pid is not None and kb is not None:
-            rss[pid] = max(rss.get(pid, 0.0), kb / 1024)
+        st = entry.pop("_stats", None)
+        if st is not None:
+            account(st)
         path = folder / entry["file"]
         if not path.is_dir():
             entry["stat"] = stamp(path)
@@ -371,6 +436,8 @@ def _run(
         if progress:
             progress(n_done, count)
 
+    setup_cpu = time.process_time() - cpu0
+    children0 = _children_cpu()
     try:
         if client is not None:
             from .dask_engine import run_dask
@@ -382,8 +449,9 @@ def _run(
         else:
             from .local_engine import run_processes
 
-            run_processes(todo, record, workers)
+            run_processes(todo, record, workers, seen)
     finally:
+        release_buffer()
         with contextlib.suppress(OSError):
             clean_temporaries(folder)
     manifest["complete"] = len(done) == len(plan)
@@ -399,4 +467,21 @@ def _run(
         seed=head["seed"],
         bytes=sum(e["bytes"] for e in done.values()),
         worker_maxrss_mb=rss,
+        cpu={
+            "parent": time.process_time() - cpu0,
+            "parent_setup": setup_cpu,
+            "children": _children_cpu() - children0,
+            "processes": procs,
+        },
     )
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of this process's ended (waited-for) children (0 without)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime

@@ -241,22 +241,49 @@ def label_columns(ctx: SampleContext) -> dict[str, tuple[tuple[int, ...], np.dty
     return cols
 
 
-def empty_columns(ctx: SampleContext, n: int) -> dict[str, np.ndarray]:
-    """Padded label columns and a background-filled image array for ``n`` samples."""
+def empty_columns(
+    ctx: SampleContext, n: int, images: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Padded label columns and a background-filled image array for ``n`` samples.
+
+    ``images``: a ``(n, 28, max_width)`` uint8 array to use for the images
+    (reused memory, filled here as needed), or None for a new one.
+    """
     cfg = ctx.config
     out = {}
     for name, (shape, dt, pad) in label_columns(ctx).items():
         out[name] = np.full((n, *shape), pad, dt)
+    shape = (n, TILE, cfg.max_width)
+    if images is not None and (images.shape != shape or images.dtype != np.uint8):
+        raise ValueError(
+            f"images must be a {shape} uint8 array, got {images.dtype} {images.shape}"
+        )
     if isinstance(cfg.width, int):  # every pixel gets written: no fill needed
-        out["images"] = np.empty((n, TILE, cfg.width), np.uint8)
+        out["images"] = np.empty(shape, np.uint8) if images is None else images
     else:  # narrower samples are padded on the right with background
         background = 255 if cfg.ink == "black" else 0
-        out["images"] = np.full((n, TILE, cfg.max_width), background, np.uint8)
+        if images is None:
+            out["images"] = np.full(shape, background, np.uint8)
+        else:
+            images.fill(background)
+            out["images"] = images
     return out
 
 
-def generate(ctx: SampleContext, indices: np.ndarray) -> dict[str, np.ndarray]:
+def generate(
+    ctx: SampleContext, indices: np.ndarray, images: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Images and labels of the samples ``indices``, a pure function of each index.
+
+    Parameters
+    ----------
+    ctx : SampleContext
+    indices : array_like of int
+        Global sample indices.
+    images : numpy.ndarray, optional
+        A ``(N, 28, max_width)`` uint8 array to write the images into (e.g.
+        reused from shard to shard: a fresh array of a shard's size costs its
+        page faults every time); None allocates one.
 
     Returns
     -------
@@ -265,7 +292,7 @@ def generate(ctx: SampleContext, indices: np.ndarray) -> dict[str, np.ndarray]:
         the right with background) and the label columns of :func:`label_columns`.
     """
     indices = np.asarray(indices, np.int64).reshape(-1)
-    out = empty_columns(ctx, indices.size)
+    out = empty_columns(ctx, indices.size, images)
     for s in range(0, indices.size, CHUNK):
         _fill_chunk(ctx, indices[s : s + CHUNK], out, s)
     return out

@@ -68,7 +68,30 @@ def write_npz(fh: IO[bytes], cols: dict[str, np.ndarray], *, compress: int = 0) 
             setattr(info, _LEVEL_ATTR, level)
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as entry:
-                np.lib.format.write_array(entry, arr, allow_pickle=False)
+                _write_array(entry, arr)
+
+
+#: Bytes per write of an array's data: the chunks ``np.lib.format.write_array``
+#: writes to a non-file stream, so compressed entries get the same input chunks.
+_CHUNK = 16 * 1024**2
+
+
+def _write_array(fh: IO[bytes], arr: np.ndarray) -> None:
+    """``np.lib.format.write_array(fh, arr)`` for a C-contiguous array, without copying its data.
+
+    NumPy copies each 16 MiB chunk (``tobytes``) before writing it to a
+    stream that is not a real file (a zip entry); this writes the same header
+    and then views of the array's own memory, in the same chunks: the same
+    bytes, one pass over the data less.
+    """
+    header = getattr(np.lib.format, "_write_array_header", None)
+    if header is None or arr.dtype.hasobject or not arr.flags.c_contiguous:
+        np.lib.format.write_array(fh, arr, allow_pickle=False)
+        return
+    header(fh, np.lib.format.header_data_from_array_1_0(arr), None)
+    data = memoryview(arr.reshape(-1).view(np.uint8))
+    for start in range(0, data.nbytes, _CHUNK):
+        fh.write(data[start : start + _CHUNK])
 
 
 def encode_png(image: np.ndarray, level: int = PNG_LEVEL) -> bytes:

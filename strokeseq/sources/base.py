@@ -153,16 +153,16 @@ class DigitSource(ABC):
         """
         return None
 
-    def ink_tiles(self, labels: list[int], u: list[float]) -> tuple[np.ndarray, list[int]] | None:
-        """Where the tiles of ``draw_from_uniforms`` are: ``(bank, positions)``, or None.
+    def tile_pools(self) -> tuple[np.ndarray, list[list[int]]] | None:
+        """The tile bank and the pools :meth:`draw_from_uniforms` picks from, or None.
 
-        The API's single-call fast path: plain Python over a handful of
-        digits, so a call costs microseconds. ``u`` holds one uniform per
-        label; ``bank[positions[j]]`` must be the ink tile of digit ``j``
-        that :meth:`draw_from_uniforms` would give. A fixed ``bank`` (the
-        source's whole image array) lets the caller keep converted tiles.
-        Only meaningful with :attr:`uniform_draws`; the default returns None
-        (the caller takes the general path).
+        The API's tile fast paths (single call and batch): ``pools[d]`` lists
+        the ``bank`` positions of label ``d`` so that the digit ``d`` drawn
+        with uniform ``u`` is ``bank[p[min(int(u * len(p)), len(p) - 1)]]``
+        for ``p = pools[d]``, the draw of :meth:`draw_from_uniforms`. The
+        caller keeps converted tiles per position, so ``bank`` must not
+        change. Only meaningful with :attr:`uniform_draws`; the default
+        returns None (the caller takes the general path).
         """
         return None
 

@@ -486,6 +486,7 @@ def load_writers(
     *,
     download: bool = True,
     strict: bool = True,
+    missing: str = "warn",
 ) -> np.ndarray | None:
     """NIST writer ID of every MNIST digit of ``split``, from the QMNIST labels.
 
@@ -507,6 +508,11 @@ def load_writers(
         MNIST-format set, a truncated file) gives None with one logged warning
         instead of an error; the writers are provenance, not a reason to
         refuse drawing digits.
+    missing : {"warn", "raise"}, default "warn"
+        When the QMNIST file cannot be found or downloaded: return None with a
+        logged warning (a debug record when ``download`` is False), or raise
+        (for callers that need the writers and report the failure themselves,
+        so that the user sees one message, not a warning and then an error).
 
     Returns
     -------
@@ -522,6 +528,8 @@ def load_writers(
         MNIST labels.
     """
     _check_split(split)
+    if missing not in ("warn", "raise"):
+        raise ValueError(f"missing must be 'warn' or 'raise', got {missing!r}")
     # Only the labels are needed to check alignment: do not fetch the images.
     labels_path = _resolve(mnist_file(split, "labels"), _mnist_folders(data_dir), *_MNIST_ARGS)
     try:
@@ -535,6 +543,8 @@ def load_writers(
             download,
         )
     except (DataNotFoundError, DownloadError) as exc:
+        if missing == "raise":
+            raise
         (logger.warning if download else logger.debug)(
             "QMNIST writer IDs unavailable for %s: %s", split, exc
         )

@@ -140,17 +140,17 @@ class MnistSource(DigitSource):
         """Writers for ``writer="same"``: local or downloaded, and they must match."""
         writers = self._local_writers()
         if writers is None:
+            from ...errors import DataNotFoundError, DownloadError
             from .files import load_writers
 
-            writers = load_writers(self.split, self.data_dir)  # raises on a mismatch
-            if writers is None:
-                from ...errors import DataNotFoundError
-
+            try:  # raises on a mismatch; a missing file is this one error, no warning first
+                writers = load_writers(self.split, self.data_dir, missing="raise")
+            except (DataNotFoundError, DownloadError) as exc:
                 raise DataNotFoundError(
                     "writer='same' needs the QMNIST writer labels "
                     "(qmnist-train/test-labels-idx2-int.gz): put them next to the MNIST "
                     "files, set STROKESEQ_QMNIST_DIR, or allow the download"
-                )
+                ) from exc
             self._writers = writers
         return writers
 
@@ -284,17 +284,16 @@ class MnistSource(DigitSource):
             return self.digits_at(self.same_writer_indices(labels, u_writer, u_pick))
         return self.digits_at(self.indices_from_uniform(labels.ravel(), np.ravel(u_pick)))
 
-    def ink_tiles(self, labels: list[int], u: list[float]) -> tuple[np.ndarray, list[int]]:
-        """The split's images and the positions ``draw_from_uniforms`` picks, in plain Python.
-
-        A handful of digits costs a microsecond here: no NumPy call at all.
-        """
-        images = self._images if self._images is not None else self.images
-        counts, starts, order = self._counts_list, self._starts_list, self._order_list
-        return images, [
-            order[starts[d] + min(int(v * counts[d]), counts[d] - 1)]
-            for d, v in zip(labels, u, strict=False)
-        ]
+    def tile_pools(self) -> tuple[np.ndarray, list[list[int]]]:
+        """The split's images and, per label, their positions in draw order."""
+        self.images  # noqa: B018 - loads
+        return (
+            self._images,
+            [  # type: ignore[return-value]
+                self._order_list[s : s + c]
+                for s, c in zip(self._starts_list, self._counts_list, strict=True)
+            ],
+        )
 
     def prepare(self, writer: str | None = None) -> None:
         """Load the split and look the QMNIST writers up (None, logged, when unavailable)."""
