@@ -1,23 +1,45 @@
-"""Speed of the synthetic digit source, new rasteriser against the former one.
+"""Speed of the synthetic digit source (issue #12), in interleaved rounds.
 
-Cases: ``StrokeSource.sample`` with 1, 10 and ``--batch`` labels per call, for
-each supersampling factor, and one digit through ``generate_numbers_sequence``.
-Each case is timed with the batched rasteriser ("new") and with the former
-per-layer one ("old": ``render._rasterise_capsules_reference`` plus the former
-``downsample`` and ``shift_images``, kept below) in interleaved rounds, in
-alternating order; the table gives medians over rounds and the median and
-min..max of the per-round ratios new/old (by CPU time, the robust figure on a
-shared machine; wall-clock digits/s are given too). It also measures how far
-the new images are from the old ones (``--look`` digits per factor)::
+Cases, for each stroke model (the fitted default and the glyphs) and
+supersampling factor: ``StrokeSource.sample`` with 1, 10 and ``--batch``
+labels per call, and one digit through the API
+(``generate_numbers_sequence("5", (0, 0), 28, source=...)``). Every case is
+timed once per round against yardsticks timed in the same round, in
+alternating order, and the table gives the median rates over rounds and the
+median and min..max of the **per-round** ratios, with the load average (the
+machine may be shared: read the ratios). Rates are digits per CPU-second of
+the process (the robust figure on a shared machine) and per wall-second.
 
-    python benchmarks/bench_synthetic.py [--rounds 5] [--batch 10000] [--factors 1 2 3 4]
+Yardsticks:
+
+* ``old`` (default): the former per-layer pipeline in the same process
+  (``render_reference.rasterise_capsules_reference`` and the former ``shift_images`` and
+  ``downsample``, kept below), which also checks that the images are the same
+  bit for bit (``--look`` digits per factor and model).
+* ``--compare PATH``: another checkout of strokeseq (e.g. a git worktree of
+  ``main``): this script runs the cases in a subprocess on each checkout,
+  alternately, every round (before/after of a branch).
+* The per-pixel Python loop (``--loop-digits``, default 1 per round): the same
+  capsules drawn by a pure-Python loop over the pixels of a 280x280 canvas,
+  then box-filtered to 28x28. It stands in for the public notebook the
+  project's speed target names (a Python loop per pixel on a 280x280 canvas,
+  ~1.5 digits/s here on 2026-11-22), whose code is not in the repository.
+
+Commands::
+
+    python benchmarks/bench_synthetic.py --rounds 7
+    python benchmarks/bench_synthetic.py --rounds 7 --compare ../main --look 0
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,10 +48,17 @@ import numpy as np
 from strokeseq import generate_numbers_sequence
 from strokeseq.sources.stroke import StrokeSource, render
 
-#: Digits per second of the public Kaggle notebook implementation of this stroke
-#: method (a Python loop per pixel on a 280x280 canvas), measured on this machine
-#: on 2026-11-22 (README, "Synthetic digits: speed"); not re-run here.
-KAGGLE_DIGITS_PER_S = 1.5
+try:  # the reference rasteriser's home since the render module was split
+    from strokeseq.sources.stroke.canvas import centre_of_mass
+    from strokeseq.sources.stroke.render_reference import rasterise_capsules_reference
+except ImportError:  # a checkout from before the split (--compare)
+    centre_of_mass = render.centre_of_mass
+    rasterise_capsules_reference = render._rasterise_capsules_reference
+
+#: Digits per second of the public notebook (a Python loop per pixel on a
+#: 280x280 canvas), measured on this machine on 2026-11-22; its code is not in
+#: the repository, so it cannot be re-run (see the per-pixel loop instead).
+NOTEBOOK_DIGITS_PER_S = 1.5
 
 
 def _old_downsample(canvas: np.ndarray, factor: int) -> np.ndarray:
@@ -61,28 +90,81 @@ def _old_shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.
     return windows[np.arange(n), m - dy, m - dx]
 
 
-_NEW = {
-    "rasterise_capsules": render.rasterise_capsules,
-    "downsample": render.downsample,
-    "shift_images": render.shift_images,
-}
-_OLD = {
-    "rasterise_capsules": render._rasterise_capsules_reference,
-    "downsample": _old_downsample,
-    "shift_images": _old_shift_images,
-}
+def _old_draw_centred(a, b, ra, rb, valid, factor, soft, target, tile=28):
+    """The former pipeline after the geometry: per-layer raster, shift copy, sum."""
+    canvas = rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
+    cy, cx = centre_of_mass(canvas)
+    dy = np.rint(target - cy).astype(np.int64)
+    dx = np.rint(target - cx).astype(np.int64)
+    if np.any(dy) or np.any(dx):
+        canvas = _old_shift_images(canvas, dy, dx)
+    return _old_downsample(canvas, factor)
+
+
+_NEW = getattr(render, "draw_centred", None)  # None in a checkout from before it
 
 
 @contextlib.contextmanager
 def renderer(which: str) -> Iterator[None]:
-    """Make ``StrokeSource`` draw with the old or the new functions of ``render``."""
-    for k, f in (_OLD if which == "old" else _NEW).items():
-        setattr(render, k, f)
+    """Make ``StrokeSource`` draw with the former (``old``) or the current pipeline."""
+    render.draw_centred = _old_draw_centred if which == "old" else _NEW
     try:
         yield
     finally:
-        for k, f in _NEW.items():
-            setattr(render, k, f)
+        render.draw_centred = _NEW
+
+
+# -- the per-pixel Python loop ------------------------------------------------------------
+
+
+def loop_digit(src: StrokeSource, label: int, seed: int, side: int = 280) -> np.ndarray:
+    """One digit drawn by a pure-Python loop over the pixels of a ``side`` canvas.
+
+    The capsules are the ones ``src`` draws (same geometry); every pixel takes
+    the ``max`` ink over all capsules (``math`` only, no NumPy in the loop),
+    then the canvas is box-filtered to 28x28. A stand-in for a per-pixel
+    notebook implementation, not a copy of one.
+    """
+    caps: list = []
+
+    def catch(a, b, ra, rb, valid, factor, soft, target, tile=28):
+        caps.append((a[0], b[0], 0.5 * (ra[0] + rb[0]), valid[0], factor, soft))
+        return np.zeros((a.shape[0], tile, tile), np.float32)
+
+    render.draw_centred = catch
+    try:
+        src.sample([label], rng=seed)
+    finally:
+        render.draw_centred = _NEW
+    a, b, r, valid, factor, soft = caps[0]
+    z = side / (28 * factor)  # loop-canvas pixels per source-canvas pixel
+    segs = [
+        (float(a[c, 0] * z), float(a[c, 1] * z), float(b[c, 0] * z), float(b[c, 1] * z), r[c] * z)
+        for c in range(valid.size)
+        if valid[c] and r[c] > 0
+    ]
+    canvas = [[0.0] * side for _ in range(side)]
+    for i in range(side):
+        py = i + 0.5
+        row = canvas[i]
+        for j in range(side):
+            px = j + 0.5
+            best = 0.0
+            for ax, ay, bx, by, rc in segs:
+                ux, uy = bx - ax, by - ay
+                l2 = ux * ux + uy * uy
+                t = 0.0 if l2 == 0 else min(1.0, max(0.0, ((px - ax) * ux + (py - ay) * uy) / l2))
+                d = math.hypot(px - ax - t * ux, py - ay - t * uy)
+                ink = min(1.0, max(0.0, (rc - d) / (soft * rc)))
+                if ink > best:
+                    best = ink
+            row[j] = best
+    f = side // 28
+    img = np.array(canvas, np.float32).reshape(28, f, 28, f).mean(axis=(1, 3))
+    return img
+
+
+# -- cases ----------------------------------------------------------------------------------
 
 
 def timed(fn: Callable[[int], object], calls: int) -> tuple[float, float]:
@@ -93,20 +175,24 @@ def timed(fn: Callable[[int], object], calls: int) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - c
 
 
-def cases(factors: list[int], batch: int) -> list[tuple[str, int, int, Callable[[int], object]]]:
+def cases(
+    models: list[str], factors: list[int], batch: int
+) -> list[tuple[str, int, int, Callable[[int], object]]]:
     """(name, digits per call, calls per round, fn) for every case."""
     out = []
-    default = StrokeSource().supersample
-    for ss in factors:
-        src = StrokeSource(supersample=ss)
-        src.sample([1], rng=0)  # glyph compilation outside the timings
-        for per_call, calls in ((1, 100), (10, 30), (batch, 1)):
-            labels = np.arange(per_call) % 10
-            out.append(
-                (f"ss={ss} {per_call}/call", per_call, calls, _sampler(src, labels)),
-            )
-        if ss == default:
-            out.append((f"ss={ss} API 1 digit", 1, 100, _api(src)))
+    for model in models:
+        for ss in factors:
+            src = StrokeSource(model, supersample=ss)
+            src.sample(np.arange(20) % 10, rng=0)  # loading and first-call costs outside
+            for per_call, calls in ((1, 200), (10, 40), (batch, 1)):
+                labels = np.arange(per_call) % 10
+                out.append(
+                    (f"{model} ss={ss} {per_call}/call", per_call, calls, _sampler(src, labels))
+                )
+            if ss == 3:
+                api_src = "synthetic" if model == "fitted" else src
+                generate_numbers_sequence("5", (0, 0), 28, source=api_src, rng=0)
+                out.append((f"{model} ss={ss} API 1 digit", 1, 200, _api(api_src)))
     return out
 
 
@@ -114,79 +200,124 @@ def _sampler(src: StrokeSource, labels: np.ndarray) -> Callable[[int], object]:
     return lambda i: src.sample(labels, rng=i)
 
 
-def _api(src: StrokeSource) -> Callable[[int], object]:
-    return lambda i: generate_numbers_sequence([i % 10], (0, 0), 28, source=src, rng=i)
+def _api(src) -> Callable[[int], object]:
+    return lambda i: generate_numbers_sequence("5", (0, 0), 28, source=src, rng=i)
 
 
-def look_difference(ss: int, n: int) -> tuple[float, float, int]:
-    """Per-digit max and mean |new - old| over ``n`` digits: (max of max, mean of mean, #differing)."""
-    src = StrokeSource(supersample=ss)
+def look_difference(model: str, ss: int, n: int) -> tuple[float, int]:
+    """Max |new - old| over ``n`` digits (same seed), and how many digits differ at all."""
+    src = StrokeSource(model, supersample=ss)
     labels = np.arange(n) % 10
     with renderer("new"):
         new = src.sample(labels, rng=2026)
     with renderer("old"):
         old = src.sample(labels, rng=2026)
     diff = np.abs(new.astype(np.float64) - old).reshape(n, -1)
-    return float(diff.max()), float(diff.mean()), int((diff.max(axis=1) > 0).sum())
+    return float(diff.max()), int((diff.max(axis=1) > 0).sum())
+
+
+def _run_worker(path: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Time every case once in a subprocess importing strokeseq from ``path``."""
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(path))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--batch", str(args.batch)]
+    cmd += ["--models", *args.models, "--factors", *map(str, args.factors)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=10000, help="labels per call, batched case")
-    ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 3, 4])
-    ap.add_argument("--look", type=int, default=3000, help="digits compared per factor")
+    ap.add_argument("--models", nargs="+", default=["fitted", "glyphs"])
+    ap.add_argument("--factors", type=int, nargs="+", default=[3])
+    ap.add_argument("--look", type=int, default=3000, help="digits compared per factor and model")
+    ap.add_argument("--compare", metavar="PATH", help="another checkout to time (subprocesses)")
+    ap.add_argument("--loop-digits", type=int, default=1, help="per-pixel loop digits per round")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    load0 = os.getloadavg()
-    all_cases = cases(args.factors, args.batch)
-    rates: dict[str, dict[str, list[float]]] = {c[0]: {} for c in all_cases}
-    for r in range(args.rounds):
+    all_cases = cases(args.models, args.factors, args.batch)
+    if args.worker:  # one timing of every case, as JSON: {name: [wall, cpu, digits]}
+        res = {}
         for name, per_call, calls, fn in all_cases:
-            order = ("old", "new") if (r % 2 == 0) else ("new", "old")
-            for which in order:
+            wall, cpu = timed(fn, calls)
+            res[name] = [wall, cpu, per_call * calls]
+        print(json.dumps(res))
+        return 0
+    variants = ["new", "compare"] if args.compare else ["new", "old"]
+    loop_src = StrokeSource(supersample=3)
+    load0 = _load()
+    rates: dict[str, dict[str, list[float]]] = {c[0]: {} for c in all_cases}
+    loop_rates: list[float] = []
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for r in range(args.rounds):
+        order = variants if r % 2 == 0 else variants[::-1]
+        for which in order:
+            if args.compare:  # both checkouts in subprocesses, in this round's order
+                got = _run_worker(args.compare if which == "compare" else here, args)
+                for name, (wall, cpu, digits) in got.items():
+                    rates[name].setdefault(f"{which} wall", []).append(digits / wall)
+                    rates[name].setdefault(f"{which} cpu", []).append(digits / cpu)
+                continue
+            for name, per_call, calls, fn in all_cases:
                 with renderer(which):
                     wall, cpu = timed(fn, calls)
                 d = rates[name]
                 d.setdefault(f"{which} wall", []).append(per_call * calls / wall)
                 d.setdefault(f"{which} cpu", []).append(per_call * calls / cpu)
-    load1 = os.getloadavg()
+        if args.loop_digits:
+            c = time.process_time()
+            for i in range(args.loop_digits):
+                loop_digit(loop_src, i % 10, r * 100 + i)
+            loop_rates.append(args.loop_digits / (time.process_time() - c))
+    load1 = _load()
+    other = "compare" if args.compare else "old"
+    label = f"`{args.compare}`" if args.compare else "former per-layer pipeline"
     print(
-        f"StrokeSource, {args.rounds} interleaved rounds, 1 process, numpy {np.__version__}, "
-        f"{os.cpu_count()} CPUs; load average {load0[0]:.1f} at start, {load1[0]:.1f} at end "
-        "(shared machine)\n"
+        f"StrokeSource, {args.rounds} interleaved rounds, numpy {np.__version__}, "
+        f"{os.cpu_count()} CPUs; load average {load0} at start, {load1} at end "
+        f"(shared machine); yardstick: {label}\n"
     )
     print(
-        "| case | new digits/s (CPU) | new digits/s (wall) | old digits/s (CPU) "
-        "| new/old (CPU), median | min..max |"
+        f"| case | digits/s (CPU) | digits/s (wall) | {other} digits/s (CPU) "
+        f"| speed-up vs {other} (CPU), median | min..max |"
     )
     print("|---|---:|---:|---:|---:|---:|")
     for name, _per_call, _calls, _fn in all_cases:
         d = rates[name]
-        ratio = np.array(d["new cpu"]) / np.array(d["old cpu"])
+        ratio = np.array(d["new cpu"]) / np.array(d[f"{other} cpu"])
         new_cpu = np.median(d["new cpu"])
-        extra = f" ({1e3 / new_cpu:.2f} ms/digit)" if "API" in name else ""
+        extra = f" ({1e3 / new_cpu:.3f} ms/digit)" if name.endswith((" 1/call", "digit")) else ""
         print(
             f"| {name}{extra} | {new_cpu:,.0f} | {np.median(d['new wall']):,.0f} "
-            f"| {np.median(d['old cpu']):,.0f} | {np.median(ratio):.2f}× "
+            f"| {np.median(d[f'{other} cpu']):,.0f} | {np.median(ratio):.2f}× "
             f"| {ratio.min():.2f}..{ratio.max():.2f} |"
         )
-    default = StrokeSource().supersample
-    key = f"ss={default} {args.batch}/call"
-    if key in rates:
-        best = np.median(rates[key]["new cpu"])
+    if loop_rates:
+        lr = np.array(loop_rates)
         print(
-            f"\nBatched at the default supersample: {best / KAGGLE_DIGITS_PER_S:,.0f}× the Kaggle "
-            f"notebook's {KAGGLE_DIGITS_PER_S} digits/s (measured 2026-11-22, not in this run)."
+            f"\nPer-pixel Python loop (280x280 canvas, fitted model): {np.median(lr):.2f} digits/s "
+            f"(CPU; {lr.min():.2f}..{lr.max():.2f}); the notebook measured 2026-11-22: "
+            f"{NOTEBOOK_DIGITS_PER_S} digits/s.\n"
         )
-    if args.look:
-        print(
-            f"\nLook: |new - old| per digit over {args.look} digits (same seed), ink in [0, 1]\n"
-        )
-        print("| supersample | max | mean | digits differing at all |")
-        print("|---:|---:|---:|---:|")
-        for ss in args.factors:
-            mx, mean, count = look_difference(ss, args.look)
-            print(f"| {ss} | {mx:.2g} | {mean:.2g} | {count} of {args.look} |")
+        print("| batched case | × the per-pixel loop (CPU), median | min..max of rounds |")
+        print("|---|---:|---:|")
+        for name, *_ in all_cases:
+            if name.endswith(f" {args.batch}/call"):
+                q = np.array(rates[name]["new cpu"]) / lr
+                print(f"| {name} | {np.median(q):,.0f}× | {q.min():,.0f}..{q.max():,.0f} |")
+    if args.look and not args.compare:
+        print(f"\nLook: |new - old| over {args.look} digits per row (same seed)\n")
+        print("| model | supersample | max difference | digits differing at all |")
+        print("|---|---:|---:|---:|")
+        for model in args.models:
+            for ss in args.factors:
+                mx, count = look_difference(model, ss, args.look)
+                print(f"| {model} | {ss} | {mx:.2g} | {count} of {args.look} |")
     return 0
 
 

@@ -159,6 +159,15 @@ def test_elastic_per_sample_sigma_and_bad_values(digits):
         A.elastic(digits, SEED, sigma=0.0)
     with pytest.raises(ValueError, match="alpha"):
         A.elastic(digits, SEED, alpha=-1.0)
+    # a huge sigma is refused before its 8e8-tap kernel is allocated
+    for call in (A.elastic, lambda n, s, sigma: A.elastic_field(16, s, sigma=sigma)):
+        with pytest.raises(ValueError, match=r"sigma must be <= 100"):
+            call(digits, SEED, sigma=1e8)
+    assert A.elastic(digits[:2], SEED, sigma=100.0).shape == (
+        2,
+        28,
+        28,
+    )  # the bound itself is fine
 
 
 def test_elastic_mnist_setting_keeps_ink_in_place():

@@ -317,7 +317,7 @@ def test_a_new_transform_is_one_unit_and_one_schema_entry(monkeypatch):
 
 def test_bilinear_does_not_depend_on_the_block():
     """Resampling a batch gives each image what resampling it in any smaller batch gives."""
-    from strokeseq.augment._core import bilinear
+    from strokeseq.augment.resample import bilinear
 
     rng = np.random.default_rng(5)
     x = make_ink(80, seed=5)

@@ -14,6 +14,7 @@ import pytest
 from strokeseq import augment as A
 from strokeseq.augment import _core
 from strokeseq.augment import morph as _m
+from strokeseq.augment import resample as _r
 from strokeseq.augment import warp as _w
 
 
@@ -43,9 +44,9 @@ def test_bilinear_small_path_equals_the_block_path(monkeypatch, n):
     yx[:, :, :4] = np.round(yx[:, :, :4])  # whole coordinates and exact edges too
     yx[:, :, 5, :4] = [np.nan, np.inf, -np.inf, 1e30]  # what absurd fields can give
     with np.errstate(invalid="ignore"):  # NaN coordinates cast to indices
-        small = _core.bilinear(x, yx.copy())
-        monkeypatch.setattr(_core, "SMALL", 0)
-        assert_bits(small, _core.bilinear(x, yx.copy()))
+        small = _r.bilinear(x, yx.copy())
+        monkeypatch.setattr(_r, "SMALL", 0)
+        assert_bits(small, _r.bilinear(x, yx.copy()))
 
 
 def test_affine_maps_on_floats_equal_the_array_code(monkeypatch):

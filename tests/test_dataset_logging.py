@@ -21,7 +21,7 @@ from strokeseq.sources.mnist.idx import write_idx
 # every process says alike (which a run shows once).
 TALKY = """
 import logging
-import os
+import multiprocessing
 
 import numpy as np
 
@@ -37,7 +37,7 @@ class TalkySource(DigitSource):
     def prepare(self, writer=None):
         if not _SAID:
             _SAID.append(1)
-            who = "parent" if os.getpid() == int(os.environ["TALKY_PARENT"]) else "worker"
+            who = "parent" if multiprocessing.parent_process() is None else "worker"
             log.warning("talky source loaded in the %s", who)
             log.warning("talky says this in every process")
             log.info("talky detail")
@@ -52,13 +52,11 @@ class TalkySource(DigitSource):
 
 SCRIPT = """
 import logging
-import os
 import sys
 
 from strokeseq.dataset import generate_dataset
 
 if __name__ == "__main__":
-    os.environ["TALKY_PARENT"] = str(os.getpid())
     mode, out = sys.argv[1], sys.argv[2]
     if mode == "format":
         logging.basicConfig(level=logging.INFO, format="[custom] %(levelname)s %(name)s: %(message)s")
@@ -122,6 +120,30 @@ def test_a_silenced_logger_stays_silent_in_workers(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "children True" in r.stdout
     assert _talky_lines(r.stderr) == [], r.stderr
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_cli_workers_log_as_the_cli_says(tmp_path, verbose):
+    """``strokeseq [-v] dataset --workers 2``: the worker's warnings in the CLI's format, once."""
+    (tmp_path / "talky_source.py").write_text(textwrap.dedent(TALKY))
+    cmd = [sys.executable, "-m", "strokeseq.cli", *(["-v"] if verbose else []), "dataset",
+           str(tmp_path / "out"), "--count", "4000", "--shard-size", "100", "--length", "3",
+           "--width", "84", "--source", "talky_source:TalkySource", "--workers", "2",
+           "--no-progress", "--seed", "1"]  # fmt: skip
+    env = {**os.environ, "STROKESEQ_OFFLINE": "1"}
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr
+    said = [
+        "talky says this in every process",
+        "talky source loaded in the parent",
+        "talky source loaded in the worker",
+    ]
+    if verbose:  # -v: INFO and up, "LEVEL name: message"
+        expected = [f"WARNING strokeseq.talky: {m}" for m in said]
+        expected.append("INFO strokeseq.talky: talky detail")
+    else:  # warnings only, bare
+        expected = said
+    assert _talky_lines(r.stderr) == sorted(expected), r.stderr
 
 
 def _mnist_without_qmnist(folder: Path) -> Path:

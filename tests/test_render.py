@@ -1,21 +1,22 @@
-"""Bezier evaluation, capsule rasterisation and the image helpers of strokeseq.render."""
+"""Bezier evaluation (bezier.py), capsule rasterisation (render.py) and the image steps (canvas.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from strokeseq.sources.stroke import render
-from strokeseq.sources.stroke.glyph_schema import load_glyphs
-from strokeseq.sources.stroke.render import (
-    _rasterise_capsules_reference,
-    _window_groups,
-    bezier_basis,
+from strokeseq.sources.stroke import bezier, render
+from strokeseq.sources.stroke.bezier import bezier_basis, compile_glyphs
+from strokeseq.sources.stroke.canvas import (
+    _centring_shifts,
     centre_of_mass,
-    compile_glyphs,
     downsample,
-    rasterise_capsules,
     shift_images,
+)
+from strokeseq.sources.stroke.glyph_schema import load_glyphs
+from strokeseq.sources.stroke.render import rasterise_capsules
+from strokeseq.sources.stroke.render_reference import (
+    rasterise_capsules_reference as _rasterise_capsules_reference,
 )
 
 
@@ -206,9 +207,11 @@ def test_a_digit_does_not_depend_on_its_batch_mates():
     # the big batch is drawn with windows grouped by size, one digit alone with
     # one window for all: the same pixels either way
     caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
-    assert len(_window_groups(caps["span"])) > 1
+    order, chunks, _ = render._plan(caps["span"])
+    assert order is not None and len({c[2:] for c in chunks}) > 1  # windows of several sizes
     one = render._capsules(a[:1], b[:1], ra[:1], rb[:1], valid[:1], 84, 0.5)
-    assert len(_window_groups(one["span"])) == 1
+    order, chunks, _ = render._plan(one["span"])
+    assert order is None and len(chunks) == 1  # one window for all
     for i in (0, 1, 150, 299):
         s = slice(i, i + 1)
         alone = rasterise_capsules(a[s], b[s], ra[s], rb[s], valid[s], 84)
@@ -264,26 +267,49 @@ def test_shift_images_equals_a_padded_crop_for_mixed_shifts():
         )
 
 
-def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch):
-    """The whole synthetic pipeline: new rasteriser, downsample and shift against
-    the former ones, on 300 digits (a few chunks of windows grouped by size)."""
+def _three_steps(a, b, ra, rb, valid, factor, soft, target, tile=28):
+    """The pipeline as separate steps: per-layer reference raster, shift, downsample."""
+    canvas = _rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
+    cy, cx = centre_of_mass(canvas)
+    dy = np.rint(target - cy).astype(np.int64)
+    dx = np.rint(target - cx).astype(np.int64)
+    return downsample(shift_images(canvas, dy, dx), factor)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 5])
+def test_draw_centred_equals_raster_shift_downsample(factor):
+    rng = np.random.default_rng(factor)
+    size = 28 * factor
+    a, b, ra, rb, valid = _random_capsules(rng, 60, 20, size, 0.5 * factor, 2.0 * factor)
+    # targets near the middle (small shifts, as drawn digits have), and far from
+    # it (shifts beyond the buffer's margin: the general path)
+    for target in (14.5 * factor - 0.5, 4.0, size - 3.0):
+        new = render.draw_centred(a, b, ra, rb, valid, factor, 0.5, target)
+        old = _three_steps(a, b, ra, rb, valid, factor, 0.5, target)
+        assert new.shape == (60, 28, 28) and new.dtype == np.float32
+        np.testing.assert_array_equal(new, old)
+        for i in (0, 7):  # one digit alone: its own path, the same pixels
+            s = slice(i, i + 1)
+            one = render.draw_centred(a[s], b[s], ra[s], rb[s], valid[s], factor, 0.5, target)
+            np.testing.assert_array_equal(one[0], old[i])
+    empty = render.draw_centred(a[:0], b[:0], ra[:0], rb[:0], valid[:0], factor, 0.5, 1.0)
+    assert empty.shape == (0, 28, 28)
+
+
+@pytest.mark.parametrize("model", ["fitted", "glyphs"])
+def test_stroke_source_draws_what_the_per_layer_pipeline_drew(monkeypatch, model):
+    """The whole synthetic pipeline against the former one (per-layer raster, shift
+    copy, downsample) on 700 digits: two chunks, windows grouped by size, every
+    shift; bit for bit."""
     from strokeseq.sources.stroke import StrokeSource
 
-    src = StrokeSource()
-    labels = np.arange(300) % 10
+    src = StrokeSource(model)
+    labels = np.arange(700) % 10
     new = src.sample(labels, rng=11)
-
-    def old_downsample(canvas, f):
-        n, h, w = canvas.shape
-        out = canvas.reshape(n, h // f, f, w // f, f).sum(axis=(2, 4), dtype=np.float32)
-        return out * np.float32(1.0 / (f * f))
-
-    monkeypatch.setattr(render, "rasterise_capsules", _rasterise_capsules_reference)
-    monkeypatch.setattr(render, "downsample", old_downsample)
+    monkeypatch.setattr(render, "draw_centred", _three_steps)
     old = src.sample(labels, rng=11)
-    assert new.shape == old.shape == (300, 28, 28)
-    # the canvases are bit-identical; the block sums add in another order
-    np.testing.assert_allclose(new, old, rtol=0, atol=2e-6)
+    assert new.shape == old.shape == (700, 28, 28)
+    np.testing.assert_array_equal(new, old)
 
 
 @pytest.mark.parametrize("k", [2, 9, 16])
@@ -291,4 +317,51 @@ def test_bezier_points_equal_the_einsum_bit_for_bit(k):
     rng = np.random.default_rng(k)
     ctrl = rng.normal(0, 10, (20, 7, 4, 2))
     expect = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
-    np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)
+    np.testing.assert_array_equal(bezier.bezier_points(ctrl, k), expect)
+
+
+def test_plan_chunks_cover_the_capsules_in_windows_that_fit():
+    rng = np.random.default_rng(12)
+    a, b, ra, rb, valid = _random_capsules(rng, 400, 30, 84, 1.0, 8.0, spread=2.0)
+    caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
+    order, chunks, wsize = render._plan(caps["span"])
+    assert order is not None and sorted(order.tolist()) == list(range(order.size))
+    span = caps["span"][order]
+    assert chunks[0][0] == 0 and chunks[-1][1] == order.size
+    for (start, end, wy, wx), nxt in zip(chunks, [*chunks[1:], None], strict=True):
+        assert nxt is None or nxt[0] == end
+        assert (span[start:end] <= (wx, wy)).all()  # every window fits its chunk's size
+        assert (wsize[start:end] == (wx, wy)).all()
+        assert (end - start) * wy * wx <= render._CHUNK_ELEMENTS or end - start == 1
+
+
+def test_draw_centred_in_parts_equals_one_batch(monkeypatch):
+    rng = np.random.default_rng(21)
+    a, b, ra, rb, valid = _random_capsules(rng, 50, 20, 84, 1.5, 6.0)
+    whole = render.draw_centred(a, b, ra, rb, valid, 3, 0.5, 41.5)
+    side = 84 + 2 * 4
+    monkeypatch.setattr(render, "_CANVAS_BYTES", 4 * side * side * 7)  # parts of 7 digits
+    parts = render.draw_centred(a, b, ra, rb, valid, 3, 0.5, 41.5)
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_array_equal(whole, _three_steps(a, b, ra, rb, valid, 3, 0.5, 41.5))
+
+
+@pytest.mark.parametrize("size", [28, 84, 224])
+def test_centring_shifts_round_like_centre_of_mass(size):
+    rng = np.random.default_rng(size)
+    ink = rng.random((120, size, size)).astype(np.float32) ** 8  # sparse, uneven ink
+    ink[0] = 0.0  # blank: the geometric centre
+    ink[1] = 0.0
+    ink[1, 3, [4, 5]] = 1.0  # centre exactly on a half pixel in x: a tie
+    cy, cx = centre_of_mass(ink)
+    # targets that put some centres within a hair of a half pixel
+    for target in (size / 2 - 0.5, cx[2] + 0.5, cy[3] + 0.5 + 1e-7, cx[4] - 0.5 - 1e-6):
+        ones = np.ones(size, np.float32)
+        rows, cols = ink @ ones, ones @ ink  # BLAS sums, as draw_centred takes them
+        dy, dx = _centring_shifts(rows, cols, target, lambda sel: ink[sel])
+        np.testing.assert_array_equal(dy, np.rint(target - cy).astype(np.int64))
+        np.testing.assert_array_equal(dx, np.rint(target - cx).astype(np.int64))
+        for i in range(5):  # one canvas at a time: the scalar path
+            s = slice(i, i + 1)
+            one = _centring_shifts(rows[s], cols[s], target, lambda sel, s=s: ink[s][sel])
+            assert (one[0][0], one[1][0]) == (dy[i], dx[i])

@@ -19,7 +19,8 @@ Modules: ``config`` (schema, presets, validation), ``units`` (the transforms
 of a pipeline: draw per call, apply batched), ``pipeline`` (the Augmenter),
 ``digit`` / ``sequence`` (the transforms as functions), ``warp`` (the digits'
 resampling: elastic fields, affine and framing maps, blocks, thread pool),
-``morph`` (disk morphology and gaps), ``_core`` (kernels).
+``morph`` (disk morphology and gaps), ``resample`` (bilinear sampling, shifts),
+``_core`` (checks, Gaussian kernels, blur).
 See docs/augmentation.md for the formulations, ranges and the config format.
 """
 

@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 
+#: Largest elastic ``sigma`` accepted (px).
+MAX_ELASTIC_SIGMA = 100.0
+
+
 def elastic_field(
     n: int, rng: object = None, *, alpha: object = 34.0, sigma: object = 4.0
 ) -> np.ndarray:
@@ -54,7 +58,7 @@ def elastic_field(
         ``0.041 * alpha`` px (1.4 px at the MNIST setting ``alpha=34``).
         Sensible range 0-40.
     sigma : float or ndarray (n,)
-        Smoothness in pixels, > 0. Sensible range 3-6; below ~3 the field is
+        Smoothness in pixels, in (0, 100]. Sensible range 3-6; below ~3 the field is
         rough and the digit looks torn.
 
     Returns
@@ -79,8 +83,14 @@ def _check_elastic(n: int, alpha: object, sigma: object) -> tuple[np.ndarray, np
     sigma_a = per_sample(sigma, n, "sigma")
     if span(alpha_a)[0] < 0:
         raise ValueError(f"alpha must be >= 0, got min {alpha_a.min()}")
-    if span(sigma_a)[0] <= 0:
+    lo, hi = span(sigma_a)
+    if lo <= 0:
         raise ValueError(f"sigma must be > 0, got min {sigma_a.min()}")
+    if hi > MAX_ELASTIC_SIGMA:  # the kernel has 8 sigma + 1 taps: refuse before allocating
+        raise ValueError(
+            f"sigma must be <= {MAX_ELASTIC_SIGMA:g} px (a field that smooth is a constant"
+            f" shift of a 28 px digit), got max {sigma_a.max()}"
+        )
     return alpha_a, sigma_a
 
 
@@ -104,7 +114,7 @@ def elastic(
         Displacement scale in pixels, >= 0. Default 34 (MNIST setting);
         sensible 0-40, readable up to ~40 with ``sigma >= 4``.
     sigma : float or ndarray (n,)
-        Field smoothness in pixels, > 0. Default 4; sensible 3-6.
+        Field smoothness in pixels, in (0, 100]. Default 4; sensible 3-6.
 
     Returns
     -------

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..rng import as_generator
 from ..sources.base import TILE
-from ._core import check_batch, finish, linear_shift, per_sample
+from ._core import check_batch, finish, per_sample
+from .resample import linear_shift
 
 __all__ = ["check_boxes", "clutter", "contrast", "slant", "wobble"]
 

@@ -16,7 +16,8 @@ import os
 import numpy as np
 
 from ..sources.base import TILE
-from ._core import all_finite, bilinear, kernel_bank, per_sample, span
+from ._core import all_finite, kernel_bank, per_sample, span
+from .resample import bilinear
 
 __all__ = [
     "BLOCK",

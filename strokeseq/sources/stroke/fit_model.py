@@ -428,7 +428,8 @@ def build(
     jobs: int,
 ) -> dict:
     """Load MNIST train, pick the digits, fit; returns the JSON document."""
-    from ..mnist.files import load_mnist, load_writers
+    from ..mnist.files import load_mnist
+    from ..mnist.writers import load_writers
 
     images, labels = load_mnist("train", mnist_dir)
     keep = np.ones(len(labels), bool)

@@ -289,7 +289,7 @@ def pressure_radius(
 
 def shape_samples(ctrl: np.ndarray, segments: int, k: int) -> np.ndarray:
     """Points ``(n, T * segments, k, 2)`` along chained cubics ``ctrl (n, T, 3s+1, 2)``."""
-    from .render import bezier_points
+    from .bezier import bezier_points
 
     n, t = ctrl.shape[:2]
     idx = np.arange(segments)[:, None] * 3 + np.arange(4)  # (S, 4)

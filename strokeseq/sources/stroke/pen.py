@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import TILE
+from . import render
 
 __all__ = ["COM_INDEX", "INK_EXTENT", "render_samples"]
 
@@ -56,72 +57,67 @@ def render_samples(
     scale : (n,) float32
         The zoom applied to the shape.
     """
-    from .render import centre_of_mass, downsample, rasterise_capsules, shift_images
-
     ss = supersample
     n, _, k = radius.shape
-    on = seg_on[..., None]
-    big = np.float64(1e9)
-    xs, ys = samples[..., 0], samples[..., 1]
-    x0 = np.where(on, xs, big).min(axis=(1, 2))
-    x1 = np.where(on, xs, -big).max(axis=(1, 2))
-    y0 = np.where(on, ys, big).min(axis=(1, 2))
-    y1 = np.where(on, ys, -big).max(axis=(1, 2))
-    r_max = np.where(on, radius, 0.0).max(axis=(1, 2))
-    extent = np.maximum(np.maximum(x1 - x0, y1 - y0), 1e-3)
-    scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
     if end_radius:
-        scale = _exact_scale(samples, seg_on, radius)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    samples = (samples - np.stack([cx, cy], -1)[:, None, None, :]) * scale[:, None, None, None]
+        scale, lo, hi = _exact_scale(samples, seg_on, radius)
+    else:
+        big = np.float64(1e9)
+        on = seg_on[..., None, None]  # broadcasts over points and (x, y)
+        lo = np.where(on, samples, big).min(axis=(1, 2))  # (n, 2): x0, y0
+        hi = np.where(on, samples, -big).max(axis=(1, 2))
+        r_max = np.where(seg_on[..., None], radius, 0.0).max(axis=(1, 2))
+        extent = np.maximum((hi - lo).max(axis=1), 1e-3)
+        scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
+    samples = (samples - ((lo + hi) / 2)[:, None, None, :]) * scale[:, None, None, None]
     # Estimated centre of mass: capsule midpoints weighted by length x width.
     a = samples[:, :, :-1].reshape(n, -1, 2)
     b = samples[:, :, 1:].reshape(n, -1, 2)
     ra = radius[:, :, :-1].reshape(n, -1)
     rb = radius[:, :, 1:].reshape(n, -1)
     valid = np.repeat(seg_on, k - 1, axis=1)
-    w = np.linalg.norm(b - a, axis=-1) * (ra + rb) * valid
+    d = b - a
+    d *= d
+    w = np.sqrt(np.add(d[..., 0], d[..., 1])) * (ra + rb) * valid  # == norm(b - a, axis=-1) ...
     wsum = np.maximum(w.sum(axis=1), 1e-12)
     com = ((a + b) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
     shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
     a = (a + shift[:, None, :]) * ss
     b = (b + shift[:, None, :]) * ss
-    canvas = rasterise_capsules(a, b, ra * ss, rb * ss, valid, TILE * ss, soft=soft)
-    # Exact correction of the estimate, by whole canvas pixels (overlaps, end caps).
-    cy_, cx_ = centre_of_mass(canvas)
+    # Drawn at ss x zoom, then moved by whole canvas pixels so that the exact
+    # centre of mass corrects the estimate (overlaps, end caps), then box-filtered.
     target = (COM_INDEX + 0.5) * ss - 0.5
-    dy = np.rint(target - cy_).astype(np.int64)
-    dx = np.rint(target - cx_).astype(np.int64)
-    if np.any(dy) or np.any(dx):
-        canvas = shift_images(canvas, dy, dx)
-    return downsample(canvas, ss), scale.astype(np.float32)
+    ink = render.draw_centred(a, b, ra * ss, rb * ss, valid, ss, soft, target, TILE)
+    return ink, scale.astype(np.float32)
 
 
-def _exact_scale(samples: np.ndarray, seg_on: np.ndarray, radius: np.ndarray) -> np.ndarray:
+def _exact_scale(
+    samples: np.ndarray, seg_on: np.ndarray, radius: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Largest zoom at which the inked outline (each point's own radius) spans <= INK_EXTENT.
 
     Per axis the span at zoom ``s`` is ``max(s*x + r) - min(s*x - r)``, convex
     and increasing in ``s``: start from the extremes' radii, take the smaller
     zoom of the two axes, then shrink once more where the span still exceeds
     (the span is at most proportional to the zoom, so that is a bound).
+    Both axes at once; returns ``(zoom (n,), lowest (n, 2), highest (n, 2))``,
+    the last two the extreme drawn ``(x, y)`` of the centre line.
     """
     n = samples.shape[0]
-    on = np.broadcast_to(seg_on[..., None], radius.shape).reshape(n, -1)
-    r = radius.reshape(n, -1)
-    rows = np.arange(n)
-    scales = []
-    spans = []
-    for axis in (0, 1):
-        v = samples[..., axis].reshape(n, -1)
-        lo = np.where(on, v, np.inf).argmin(axis=1)
-        hi = np.where(on, v, -np.inf).argmax(axis=1)
-        ext = np.maximum(v[rows, hi] - v[rows, lo], 1e-3)
-        scales.append(np.maximum(INK_EXTENT - r[rows, lo] - r[rows, hi], 1.0) / ext)
-        spans.append(v)
-    s = np.minimum(*scales)
-    worst = np.zeros(n)
-    for v in spans:
-        top = np.where(on, s[:, None] * v + r, -np.inf).max(axis=1)
-        bottom = np.where(on, s[:, None] * v - r, np.inf).min(axis=1)
-        worst = np.maximum(worst, top - bottom)
-    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s)
+    v = samples.reshape(n, -1, 2)  # (n, P, 2)
+    on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
+    r = radius.reshape(n, -1, 1)
+    rows = np.arange(n)[:, None]
+    xy = np.arange(2)
+    lo = np.where(on, v, np.inf).argmin(axis=1)  # (n, 2): point index of the extreme
+    hi = np.where(on, v, -np.inf).argmax(axis=1)
+    v_lo, v_hi = v[rows, lo, xy], v[rows, hi, xy]
+    ext = np.maximum(v_hi - v_lo, 1e-3)
+    r = r[..., 0]
+    s = (np.maximum(INK_EXTENT - r[rows, lo] - r[rows, hi], 1.0) / ext).min(axis=1)
+    sv = s[:, None, None] * v
+    rr = r[..., None]
+    top = np.where(on, sv + rr, -np.inf).max(axis=1)  # (n, 2)
+    bottom = np.where(on, sv - rr, np.inf).min(axis=1)
+    worst = np.maximum((top - bottom).max(axis=1), 0.0)
+    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s), v_lo, v_hi

@@ -20,6 +20,7 @@ docs/synthetic.md for the measured realism of both.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -55,6 +56,14 @@ _FITTED_DEFAULTS: dict[str, Any] = {
 }
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_steps(k: int) -> np.ndarray:
+    """``np.linspace(0, 1, k)``, computed once per ``k`` (read-only)."""
+    out = np.linspace(0.0, 1.0, k)
+    out.flags.writeable = False
+    return out
 
 
 def _pair(name: str, value: Any, lo: float, hi: float) -> tuple[float, float]:
@@ -258,10 +267,10 @@ class StrokeSource(DigitSource):
 
     @property
     def compiled(self):
-        """The glyphs as padded arrays (:class:`strokeseq.render.CompiledGlyphs`)."""
+        """The glyphs as padded arrays (:class:`.bezier.CompiledGlyphs`)."""
         if self._compiled is None:
+            from .bezier import compile_glyphs
             from .glyph_schema import load_glyphs
-            from .render import compile_glyphs
 
             self._compiled = compile_glyphs(load_glyphs(self.glyphs))
             log.debug("compiled %d allographs", len(self._compiled.names))
@@ -377,8 +386,8 @@ class StrokeSource(DigitSource):
 
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
+        from .bezier import bezier_points
         from .pen import render_samples
-        from .render import bezier_points
 
         if self.model == "fitted":
             from .sampler import fitted_geometry
@@ -411,7 +420,7 @@ class StrokeSource(DigitSource):
         # Which segments are drawn, and the pen radius along each.
         seg_on = g.seg_valid[allo] & np.take_along_axis(p["drawn"], g.seg_stroke[allo], axis=1)
         prog = g.seg_progress[allo]  # (n, S, 2)
-        tk = np.linspace(0.0, 1.0, k)
+        tk = _unit_steps(k)
         along = prog[..., :1] + (prog[..., 1:] - prog[..., :1]) * tk  # (n, S, K)
         press = np.take_along_axis(p["pressure"], g.seg_stroke[allo][..., None], axis=1)
         radius = (
@@ -484,19 +493,14 @@ class StrokeSource(DigitSource):
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
         n = labels.size
-        ink = np.empty((n, TILE, TILE), np.float32)
-        scale = np.empty(n, np.float32)
-        # Render digits grouped by allograph: capsule c of every digit in a chunk
-        # then has a similar size and direction, so the per-layer windows of the
-        # rasteriser stay tight. Each digit's pixels do not depend on the order.
-        key = p["allograph"]
-        if self.model == "fitted":  # fewest strokes first: the chunk skips absent layers
-            key = self.fitted.n_strokes[key] * len(self.fitted.names) + key
-        order = np.argsort(key, kind="stable")
-        for s in range(0, n, _CHUNK):
-            rows = order[s : s + _CHUNK]
-            part = {k: v[rows] for k, v in p.items()}
-            ink[rows], scale[rows] = self._render(part)
+        if 0 < n <= _CHUNK:  # one chunk
+            ink, scale = self._render(p)
+        else:  # chunks bound the memory of the geometry; each digit's pixels are its own
+            ink = np.empty((n, TILE, TILE), np.float32)
+            scale = np.empty(n, np.float32)
+            for s in range(0, n, _CHUNK):
+                rows = slice(s, s + _CHUNK)
+                ink[rows], scale[rows] = self._render({k: v[rows] for k, v in p.items()})
         np.clip(ink, 0.0, 1.0, out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
