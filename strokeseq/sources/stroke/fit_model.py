@@ -386,38 +386,11 @@ def fit(
         counts.update(dropped)
     allographs = cluster(programs, seed)
     if check and reader is not None:
-        allographs, counts["dropped_allographs"] = readable(allographs, reader)
+        from .fit_verify import readable
+
+        doc = document(allographs, {}, seed, 0, 0.0)
+        allographs, counts["dropped_allographs"] = readable(doc, reader)
     return allographs, counts
-
-
-def readable(allographs: list[dict], reader) -> tuple[list[dict], int]:
-    """Set each allograph's ``spread`` so its drawn digits read as the digit (:mod:`.fit_verify`).
-
-    Allographs still read less often than ``READ_DROP`` at the smallest
-    spread are dropped (unless that would leave a digit without any).
-    """
-    from .fit_verify import READ_DROP, calibrate_spread
-    from .model import parse_model
-
-    spread, rate = calibrate_spread(parse_model(document(allographs, {}, 0, 0, 0.0)), reader)
-    digit = np.array([a["digit"] for a in allographs])
-    keep = rate >= READ_DROP
-    for d in range(10):
-        if not keep[digit == d].any():
-            keep[(digit == d) & (rate == rate[digit == d].max())] = True
-    out = []
-    for a, s, r, k in zip(allographs, spread, rate, keep, strict=True):
-        log.info(
-            "%d/%s: spread %.2f, read %.2f%s",
-            a["digit"],
-            a["name"],
-            s,
-            r,
-            "" if k else " (dropped)",
-        )
-        if k:
-            out.append({**a, "spread": round(float(s), 3)})
-    return out, int((~keep).sum())
 
 
 def build(

@@ -24,6 +24,8 @@ this module at run time.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 __all__ = [
@@ -32,8 +34,11 @@ __all__ = [
     "calibrate_widths",
     "chamfer",
     "ink_features",
+    "readable",
     "render_programs",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Render-measure-rescale rounds of the pen-width calibration.
 CALIBRATION_ROUNDS = 3
@@ -224,3 +229,35 @@ def calibrate_spread(model, reader) -> tuple[np.ndarray, np.ndarray]:
         spread[low] = np.maximum(spread[low] * SPREAD_STEP, SPREAD_MIN)
         rate = sample_readability(model, reader, spread, seed=r + 1)
     return spread, rate
+
+
+def readable(doc: dict, reader) -> tuple[list[dict], int]:
+    """Set each allograph's ``spread`` so its drawn digits read as the digit.
+
+    ``doc`` is a model document (:func:`.fit_model.document`). Allographs
+    still read less often than :data:`READ_DROP` at the smallest spread are
+    dropped (unless that would leave a digit without any). Returns the
+    allographs, each with its ``spread``, and how many were dropped.
+    """
+    from .model import parse_model
+
+    allographs = doc["allographs"]
+    spread, rate = calibrate_spread(parse_model(doc), reader)
+    digit = np.array([a["digit"] for a in allographs])
+    keep = rate >= READ_DROP
+    for d in range(10):
+        if not keep[digit == d].any():
+            keep[(digit == d) & (rate == rate[digit == d].max())] = True
+    out = []
+    for a, s, r, k in zip(allographs, spread, rate, keep, strict=True):
+        log.info(
+            "%d/%s: spread %.2f, read %.2f%s",
+            a["digit"],
+            a["name"],
+            s,
+            r,
+            "" if k else " (dropped)",
+        )
+        if k:
+            out.append({**a, "spread": round(float(s), 3)})
+    return out, int((~keep).sum())
