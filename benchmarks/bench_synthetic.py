@@ -13,7 +13,7 @@ the process (the robust figure on a shared machine) and per wall-second.
 Yardsticks:
 
 * ``old`` (default): the former per-layer pipeline in the same process
-  (``render._rasterise_capsules_reference`` and the former ``shift_images`` and
+  (``render_reference.rasterise_capsules_reference`` and the former ``shift_images`` and
   ``downsample``, kept below), which also checks that the images are the same
   bit for bit (``--look`` digits per factor and model).
 * ``--compare PATH``: another checkout of strokeseq (e.g. a git worktree of
@@ -47,6 +47,13 @@ import numpy as np
 
 from strokeseq import generate_numbers_sequence
 from strokeseq.sources.stroke import StrokeSource, render
+
+try:  # the reference rasteriser's home since the render module was split
+    from strokeseq.sources.stroke.canvas import centre_of_mass
+    from strokeseq.sources.stroke.render_reference import rasterise_capsules_reference
+except ImportError:  # a checkout from before the split (--compare)
+    centre_of_mass = render.centre_of_mass
+    rasterise_capsules_reference = render._rasterise_capsules_reference
 
 #: Digits per second of the public notebook (a Python loop per pixel on a
 #: 280x280 canvas), measured on this machine on 2026-11-22; its code is not in
@@ -85,8 +92,8 @@ def _old_shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.
 
 def _old_draw_centred(a, b, ra, rb, valid, factor, soft, target, tile=28):
     """The former pipeline after the geometry: per-layer raster, shift copy, sum."""
-    canvas = render._rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
-    cy, cx = render.centre_of_mass(canvas)
+    canvas = rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
+    cy, cx = centre_of_mass(canvas)
     dy = np.rint(target - cy).astype(np.int64)
     dx = np.rint(target - cx).astype(np.int64)
     if np.any(dy) or np.any(dx):

@@ -99,7 +99,7 @@ def train_holdout_split(
     >>> len(fit) + len(hold)  # doctest: +SKIP
     60000
     """
-    from strokeseq.sources.mnist.files import load_writers
+    from strokeseq.sources.mnist.writers import load_writers
 
     if not 0.0 < holdout < 1.0:
         raise ValueError(f"holdout must be a share of writers in (0, 1), got {holdout!r}")

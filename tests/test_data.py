@@ -29,6 +29,7 @@ from conftest import make_fake_digits, write_fake_mnist
 from strokeseq.errors import DataNotFoundError, DownloadError, IdxFormatError
 from strokeseq.sources.mnist import files as data
 from strokeseq.sources.mnist import unpacked as ucache
+from strokeseq.sources.mnist import writers
 from strokeseq.sources.mnist.idx import read_idx, write_idx
 
 TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -111,7 +112,7 @@ def test_bad_split(env, fake_mnist_dir):
     with pytest.raises(ValueError, match="'train' or 'test', got 'val'"):
         data.load_mnist("val", fake_mnist_dir)
     with pytest.raises(ValueError, match="'train' or 'test'"):
-        data.load_writers("TEST", fake_mnist_dir)
+        writers.load_writers("TEST", fake_mnist_dir)
 
 
 def test_count_mismatch_and_bad_shape(env, tmp_path):
@@ -534,15 +535,15 @@ def test_two_processes_download_into_one_cache(env, server, monkeypatch):
 
 
 def test_writers_from_fake_folder(env, fake_mnist_dir):
-    w_train = data.load_writers("train", fake_mnist_dir)
-    w_test = data.load_writers("test", fake_mnist_dir)
+    w_train = writers.load_writers("train", fake_mnist_dir)
+    w_test = writers.load_writers("test", fake_mnist_dir)
     q = read_idx(fake_mnist_dir / "qmnist-test-labels-idx2-int.gz")
     assert w_test.dtype == np.int32 and w_test.shape == (100,)
     np.testing.assert_array_equal(w_test, q[:100, 2])
     assert w_train.shape == (300,) and not w_train.flags.writeable
     assert set(w_train.tolist()) == set(range(10))
     assert set(w_test.tolist()) == set(range(100, 105))
-    assert data.load_writers("test", fake_mnist_dir) is w_test
+    assert writers.load_writers("test", fake_mnist_dir) is w_test
 
 
 def test_writers_sibling_folder_and_env(env, tmp_path, monkeypatch):
@@ -553,7 +554,7 @@ def test_writers_sibling_folder_and_env(env, tmp_path, monkeypatch):
         sub = "qmnist" if p.name.startswith("qmnist") else "mnist"
         p.rename(tmp_path / "data" / sub / p.name)
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(tmp_path / "data" / "mnist"))
-    assert data.load_writers("test").shape == (20,)
+    assert writers.load_writers("test").shape == (20,)
     # STROKESEQ_QMNIST_DIR pointing elsewhere wins over the sibling.
     other = tmp_path / "other"
     other.mkdir()
@@ -561,7 +562,7 @@ def test_writers_sibling_folder_and_env(env, tmp_path, monkeypatch):
     q[:, 2] += 7
     write_idx(other / "qmnist-test-labels-idx2-int", q)
     monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(other))
-    np.testing.assert_array_equal(data.load_writers("test"), q[:20, 2])
+    np.testing.assert_array_equal(writers.load_writers("test"), q[:20, 2])
 
 
 def test_writers_missing_returns_none_with_warning(no_data_env, tmp_path, caplog):
@@ -570,8 +571,8 @@ def test_writers_missing_returns_none_with_warning(no_data_env, tmp_path, caplog
     folder.mkdir(parents=True)
     write_idx(folder / "t10k-images-idx3-ubyte.gz", images)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels)
-    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.files"):
-        assert data.load_writers("test", folder) is None
+    with caplog.at_level(logging.WARNING, logger="strokeseq.sources.mnist.writers"):
+        assert writers.load_writers("test", folder) is None
     assert "QMNIST writer IDs unavailable" in caplog.text
     assert "qmnist-test-labels-idx2-int.gz not found" in caplog.text
 
@@ -582,11 +583,11 @@ def test_writers_label_mismatch_raises(env, tmp_path):
     q[5, 0] = (q[5, 0] + 1) % 10
     write_idx(folder / "qmnist-test-labels-idx2-int.gz", q)
     with pytest.raises(ValueError, match="1 rows differ, first row 5"):
-        data.load_writers("test", folder)
+        writers.load_writers("test", folder)
     q = read_idx(folder / "qmnist-train-labels-idx2-int.gz")
     write_idx(folder / "qmnist-train-labels-idx2-int.gz", np.concatenate([q, q[:1]]))
     with pytest.raises(ValueError, match="11 rows, expected exactly 10"):
-        data.load_writers("train", folder)
+        writers.load_writers("train", folder)
 
 
 def test_writers_download_from_private_mirror(env, server, tmp_path, monkeypatch):
@@ -596,7 +597,7 @@ def test_writers_download_from_private_mirror(env, server, tmp_path, monkeypatch
     folder.mkdir()
     write_idx(folder / "t10k-labels-idx1-ubyte", labels)
     monkeypatch.setenv("STROKESEQ_QMNIST_URL", f"{base}/good/")
-    w = data.load_writers("test", folder)
+    w = writers.load_writers("test", folder)
     assert w.shape == (30,)
     assert handler.hits == ["/good/qmnist-test-labels-idx2-int.gz"]  # images not fetched
     assert _leftovers(env) == ["qmnist-test-labels-idx2-int.gz"]
@@ -606,7 +607,7 @@ def test_real_qmnist_writers_disjoint(real_mnist_dir, real_qmnist_dir, env, monk
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(real_mnist_dir))
     monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
     monkeypatch.setenv("STROKESEQ_OFFLINE", "1")
-    w_train, w_test = data.load_writers("train"), data.load_writers("test")
+    w_train, w_test = writers.load_writers("train"), writers.load_writers("test")
     if w_train is None or w_test is None:
         pytest.skip("QMNIST files not next to the real MNIST folder")
     assert w_train.shape == (60000,) and w_test.shape == (10000,)

@@ -207,7 +207,7 @@ def test_no_leakage_between_splits(fake_mnist_dir):
 
 @pytest.mark.mnist
 def test_no_leakage_real_mnist(real_mnist_dir, real_qmnist_dir, monkeypatch):
-    from strokeseq.sources.mnist.files import load_writers
+    from strokeseq.sources.mnist.writers import load_writers
 
     monkeypatch.setenv("STROKESEQ_QMNIST_DIR", str(real_qmnist_dir))
 

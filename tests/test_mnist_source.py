@@ -142,9 +142,9 @@ def mismatched_qmnist(tmp_path, monkeypatch, fake_mnist_dir):
     monkeypatch.setenv("STROKESEQ_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("STROKESEQ_QMNIST_URL", "http://127.0.0.1:9/")
     monkeypatch.delenv("STROKESEQ_MNIST_DIR", raising=False)
-    from strokeseq.sources.mnist import files
+    from strokeseq.sources.mnist import writers
 
-    getattr(files, "_MISMATCH_WARNED", set()).clear()
+    writers._MISMATCH_WARNED.clear()  # one warning per process: start afresh
     return folder
 
 

@@ -16,7 +16,7 @@ import realism as R  # noqa: E402
 
 # -- no data needed --------------------------------------------------------------------------
 def test_holdout_split_is_writer_disjoint_and_covers_train(fake_mnist_dir):
-    from strokeseq.sources.mnist.files import load_writers
+    from strokeseq.sources.mnist.writers import load_writers
 
     writers = np.asarray(load_writers("train", fake_mnist_dir, download=False))
     fit, hold = R.train_holdout_split(0, data_dir=fake_mnist_dir)

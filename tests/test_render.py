@@ -1,20 +1,22 @@
-"""Bezier evaluation, capsule rasterisation and the image helpers of strokeseq.render."""
+"""Bezier evaluation (bezier.py), capsule rasterisation (render.py) and the image steps (canvas.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from strokeseq.sources.stroke import render
-from strokeseq.sources.stroke.glyph_schema import load_glyphs
-from strokeseq.sources.stroke.render import (
-    _rasterise_capsules_reference,
-    bezier_basis,
+from strokeseq.sources.stroke import bezier, render
+from strokeseq.sources.stroke.bezier import bezier_basis, compile_glyphs
+from strokeseq.sources.stroke.canvas import (
+    _centring_shifts,
     centre_of_mass,
-    compile_glyphs,
     downsample,
-    rasterise_capsules,
     shift_images,
+)
+from strokeseq.sources.stroke.glyph_schema import load_glyphs
+from strokeseq.sources.stroke.render import rasterise_capsules
+from strokeseq.sources.stroke.render_reference import (
+    rasterise_capsules_reference as _rasterise_capsules_reference,
 )
 
 
@@ -315,7 +317,7 @@ def test_bezier_points_equal_the_einsum_bit_for_bit(k):
     rng = np.random.default_rng(k)
     ctrl = rng.normal(0, 10, (20, 7, 4, 2))
     expect = np.einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
-    np.testing.assert_array_equal(render.bezier_points(ctrl, k), expect)
+    np.testing.assert_array_equal(bezier.bezier_points(ctrl, k), expect)
 
 
 def test_plan_chunks_cover_the_capsules_in_windows_that_fit():
@@ -356,10 +358,10 @@ def test_centring_shifts_round_like_centre_of_mass(size):
     for target in (size / 2 - 0.5, cx[2] + 0.5, cy[3] + 0.5 + 1e-7, cx[4] - 0.5 - 1e-6):
         ones = np.ones(size, np.float32)
         rows, cols = ink @ ones, ones @ ink  # BLAS sums, as draw_centred takes them
-        dy, dx = render._centring_shifts(rows, cols, target, lambda sel: ink[sel])
+        dy, dx = _centring_shifts(rows, cols, target, lambda sel: ink[sel])
         np.testing.assert_array_equal(dy, np.rint(target - cy).astype(np.int64))
         np.testing.assert_array_equal(dx, np.rint(target - cx).astype(np.int64))
         for i in range(5):  # one canvas at a time: the scalar path
             s = slice(i, i + 1)
-            one = render._centring_shifts(rows[s], cols[s], target, lambda sel, s=s: ink[s][sel])
+            one = _centring_shifts(rows[s], cols[s], target, lambda sel, s=s: ink[s][sel])
             assert (one[0][0], one[1][0]) == (dy[i], dx[i])

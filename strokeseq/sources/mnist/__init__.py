@@ -12,7 +12,8 @@ Nothing outside this folder reads MNIST files or MNIST's private state.
 
 from __future__ import annotations
 
-from .files import load_mnist, load_writers
+from .files import load_mnist
 from .source import MnistSource
+from .writers import load_writers
 
 __all__ = ["MnistSource", "load_mnist", "load_writers"]

@@ -127,7 +127,7 @@ class MnistSource(DigitSource):
         if self._writers is False:
             if getattr(self, "_no_local_writers", False):
                 return None
-            from .files import load_writers
+            from .writers import load_writers
 
             found = load_writers(self.split, self.data_dir, download=False, strict=False)
             if found is None:
@@ -141,7 +141,7 @@ class MnistSource(DigitSource):
         writers = self._local_writers()
         if writers is None:
             from ...errors import DataNotFoundError, DownloadError
-            from .files import load_writers
+            from .writers import load_writers
 
             try:  # raises on a mismatch; a missing file is this one error, no warning first
                 writers = load_writers(self.split, self.data_dir, missing="raise")

@@ -13,11 +13,16 @@ Steps (see docs/synthetic.md):
 2. trace each digit into ordered strokes (:mod:`.trace`: skeleton, skan graph,
    straightest continuation through junctions) and fit each stroke with a
    chain of ``SEGMENTS`` cubic Bezier segments by least squares;
-3. measure the pen width (ink mass over skeleton length) and the slant (the
-   regression of x on y of the stroke points), and remove the slant;
-4. group the digits by class and stroke count and split each group into
-   allographs by k-means on the control-point vectors;
-5. keep, per allograph, its real frequency, the mean control points, the
+3. measure the slant (the regression of x on y of the stroke points) and
+   remove it;
+4. analysis by synthesis (:mod:`.fit_verify`): draw each fitted program back
+   with the package's renderer, rescale its pen until the rendering's stroke
+   width is the source digit's, and drop programs whose rendering is far from
+   the source or read as another digit by a classifier fitted on the other
+   (untraced) digits of the fit part;
+5. group the digits by class and stroke count (the 1s also by flag) and split
+   each group into allographs by k-means on the control-point vectors;
+6. keep, per allograph, its real frequency, the mean control points, the
    first principal components with their standard deviations, the residual
    spread, and the slant and log pen width (mean, standard deviation).
 
@@ -53,6 +58,8 @@ PER_CLUSTER = 150
 MAX_CLUSTERS = 12
 #: Smallest allograph kept (digits); smaller groups are dropped with their weight.
 MIN_CLUSTER = 25
+#: Share of an allograph's digits farthest from its mean left out of its shape statistics.
+TRIM = 0.0
 #: Mass per length of a rendered stroke over its pen width: 0.75 in theory (soft edge 0.5),
 #: 0.66 measured (the ink mass of drawn digits then matches MNIST: 100 vs 102 px).
 MASS_PER_WIDTH = 0.66
@@ -176,7 +183,17 @@ def fit_group(ctrl: np.ndarray, seed: int, iters: int = 12) -> tuple[np.ndarray,
 
 
 def summarise(vectors: np.ndarray, slant: np.ndarray, log_width: np.ndarray) -> dict:
-    """Mean, principal components and spreads of one allograph's digits."""
+    """Mean, principal components and spreads of one allograph's digits.
+
+    The shape statistics leave out the :data:`TRIM` share of the digits
+    farthest from the allograph's mean: a few outliers would otherwise widen
+    every principal component and draw shapes nobody writes.
+    """
+    count = len(vectors)
+    if TRIM > 0 and count > 10:
+        d = np.linalg.norm(vectors - vectors.mean(axis=0), axis=1)
+        near = d <= np.quantile(d, 1 - TRIM)
+        vectors, slant, log_width = vectors[near], slant[near], log_width[near]
     m = len(vectors)
     mean = vectors.mean(axis=0)
     _, s, vt = np.linalg.svd(vectors - mean, full_matrices=False)
@@ -185,7 +202,7 @@ def summarise(vectors: np.ndarray, slant: np.ndarray, log_width: np.ndarray) -> 
     residual = float(np.sqrt(var[c:].sum() / vectors.shape[1]))
     r = lambda a, nd=3: np.round(np.asarray(a, np.float64), nd).tolist()  # noqa: E731
     return {
-        "count": int(m),
+        "count": int(count),
         "mean": r(mean),
         "components": r(vt[:c], 4),
         "sd": r(np.sqrt(var[:c])),
@@ -195,46 +212,155 @@ def summarise(vectors: np.ndarray, slant: np.ndarray, log_width: np.ndarray) -> 
     }
 
 
+Program = tuple[int, np.ndarray, float, float, int]  # label, ctrl, slant, log width, index
+
+
 def digit_programs(
     images: np.ndarray, labels: np.ndarray, jobs: int = 1
-) -> tuple[list[tuple[int, np.ndarray, float, float]], int]:
-    """Trace and fit every digit: ``[(label, ctrl (t, P, 2), slant, log pen width)]``."""
+) -> tuple[list[Program], int]:
+    """Trace and fit every digit: ``[(label, ctrl (t, P, 2), slant, log width, index)]``.
+
+    The width is the tracer's first estimate (ink mass / skeleton length over
+    :data:`MASS_PER_WIDTH`); :func:`check_programs` calibrates it.
+    """
     out = []
     skipped = 0
-    for label, (strokes, width) in zip(labels.tolist(), trace_all(images, jobs), strict=True):
+    traced = trace_all(images, jobs)
+    for i, (label, (strokes, width)) in enumerate(zip(labels.tolist(), traced, strict=True)):
         if not strokes or width <= 0:
             skipped += 1
             continue
         ctrl, slant = stroke_vectors(strokes)
-        out.append((int(label), ctrl, slant, float(np.log(width / MASS_PER_WIDTH))))
+        out.append((int(label), ctrl, slant, float(np.log(width / MASS_PER_WIDTH)), i))
     return out, skipped
 
 
-def cluster(programs: list[tuple[int, np.ndarray, float, float]], seed: int) -> list[dict]:
+def pad_programs(programs: list[Program]) -> tuple[np.ndarray, np.ndarray]:
+    """Control points padded to ``(n, MAX_STROKES, P, 2)`` and the stroke counts."""
+    n_p = 3 * SEGMENTS + 1
+    ctrl = np.zeros((len(programs), MAX_STROKES, n_p, 2))
+    counts = np.array([p[1].shape[0] for p in programs], np.int64)
+    for i, p in enumerate(programs):
+        ctrl[i, : counts[i]] = p[1]
+    return ctrl, counts
+
+
+def check_programs(
+    programs: list[Program],
+    images: np.ndarray,
+    reader=None,
+) -> tuple[list[Program], dict]:
+    """Analysis by synthesis (:mod:`.fit_verify`): calibrate pen widths, drop bad fits.
+
+    Parameters
+    ----------
+    programs : list
+        From :func:`digit_programs` (``index`` into ``images``).
+    images : (n, 28, 28) uint8
+        The traced digits.
+    reader : object with ``predict``, optional
+        A classifier of real digits; renderings it reads as another digit are
+        dropped. None skips that check.
+
+    Returns
+    -------
+    kept : list
+        The programs that pass, their log width replaced by the calibrated one.
+    counts : dict
+        How many were dropped by distance and by the reader.
+    """
+    from .fit_verify import CHAMFER_MAX, calibrate_widths, chamfer, ink_features
+
+    if not programs:
+        return [], {"dropped_far": 0, "dropped_misread": 0}
+    ctrl, n_str = pad_programs(programs)
+    label = np.array([p[0] for p in programs])
+    slant = np.array([p[2] for p in programs])
+    width = np.exp([p[3] for p in programs])
+    src = images[[p[4] for p in programs]].astype(np.float32) / np.float32(255)
+    target = ink_features(src)
+    width, ink = calibrate_widths(ctrl, n_str, slant, width, target, SEGMENTS)
+    far = chamfer(ink, src) > CHAMFER_MAX
+    misread = np.zeros(len(programs), bool)
+    if reader is not None:
+        misread = np.asarray(reader.predict(ink)) != label
+    keep = ~far & ~misread
+    for d in np.unique(label):  # a digit none of whose fits passes keeps them all (tiny fits)
+        if not keep[label == d].any():
+            log.warning("no fit of digit %d passes the check; keeping them all", d)
+            keep[label == d] = True
+    misread &= ~far & ~keep
+    far &= ~keep
+    log.info(
+        "analysis by synthesis: %d programs, %d far from their digit, %d more misread",
+        len(programs),
+        int(far.sum()),
+        int(misread.sum()),
+    )
+    kept = [
+        (p[0], p[1], p[2], float(np.log(w)), p[4])
+        for p, w, k in zip(programs, width, keep, strict=True)
+        if k
+    ]
+    return kept, {"dropped_far": int(far.sum()), "dropped_misread": int(misread.sum())}
+
+
+def has_flag(ctrl: np.ndarray) -> bool:
+    """A one-stroke 1 that starts with an up-stroke (a flag) before its stem.
+
+    Strokes start at the end nearer the top left, so a flag is a start below
+    (by 6 % of the height) and left (by 12 %) of the stroke's top.
+    """
+    from .trace import bezier_chain_basis
+
+    pts = bezier_chain_basis(40, SEGMENTS) @ ctrl[0]
+    y, x = pts[:, 1], pts[:, 0]
+    h = y.max() - y.min()
+    top = int(y.argmin())
+    return bool(h > 0 and top < 20 and y[0] - y[top] > 0.06 * h and x[top] - x[0] > 0.12 * h)
+
+
+def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Program]]]:
+    """The groups k-means splits: one per stroke count; 1s also split by flag."""
+    if d == 1 and t == 1:
+        flag = [has_flag(r[1]) for r in rows]
+        return [
+            ("1s", [r for r, f in zip(rows, flag, strict=True) if not f]),
+            ("1s-flag", [r for r, f in zip(rows, flag, strict=True) if f]),
+        ]
+    return [(f"{t}s", rows)]
+
+
+def cluster(programs: list[Program], seed: int) -> list[dict]:
     """Group digit programs by class and stroke count, split into allographs, summarise."""
     allographs = []
     for d in range(10):
         mine = [p for p in programs if p[0] == d]
         sizes_t = [sum(p[1].shape[0] == t for p in mine) for t in range(MAX_STROKES + 1)]
         for t in range(1, MAX_STROKES + 1):
-            rows = [p for p in mine if p[1].shape[0] == t]
+            rows_t = [p for p in mine if p[1].shape[0] == t]
             # Rare stroke counts are dropped, but every digit keeps its commonest one.
-            if len(rows) < 2 or (len(rows) < MIN_CLUSTER and sizes_t[t] < max(sizes_t)):
+            if len(rows_t) < 2 or (len(rows_t) < MIN_CLUSTER and sizes_t[t] < max(sizes_t)):
                 continue
-            ctrl = np.stack([r[1] for r in rows])
-            slant = np.array([r[2] for r in rows])
-            logw = np.array([r[3] for r in rows])
-            lab, vec = fit_group(ctrl, seed)
-            sizes = np.bincount(lab)
-            # Largest allograph first, so names are stable and readable.
-            for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
-                sel = lab == c
-                if sel.sum() < MIN_CLUSTER and len(sizes) > 1:
+            groups = _subgroups(d, t, rows_t)
+            largest = max(len(g[1]) for g in groups)
+            for prefix, rows in groups:
+                if len(rows) < 2 or (len(rows) < MIN_CLUSTER and len(rows) < largest):
                     continue
-                entry = {"digit": d, "name": f"{t}s-{rank}", "strokes": t}
-                entry["frequency"] = round(float(sel.sum()) / len(mine), 5)
-                entry.update(summarise(vec[sel], slant[sel], logw[sel]))
-                allographs.append(entry)
+                ctrl = np.stack([r[1] for r in rows])
+                slant = np.array([r[2] for r in rows])
+                logw = np.array([r[3] for r in rows])
+                lab, vec = fit_group(ctrl, seed)
+                sizes = np.bincount(lab)
+                # Largest allograph first, so names are stable and readable.
+                for rank, c in enumerate(np.argsort(-sizes, kind="stable")):
+                    sel = lab == c
+                    if sel.sum() < MIN_CLUSTER and len(sizes) > 1:
+                        continue
+                    entry = {"digit": d, "name": f"{prefix}-{rank}", "strokes": t}
+                    entry["frequency"] = round(float(sel.sum()) / len(mine), 5)
+                    entry.update(summarise(vec[sel], slant[sel], logw[sel]))
+                    allographs.append(entry)
     return allographs
 
 
@@ -244,11 +370,27 @@ def fit(
     *,
     seed: int = 0,
     jobs: int = 1,
+    reader=None,
+    check: bool = True,
 ) -> tuple[list[dict], dict]:
-    """Fit the allographs of ``images``; returns ``(allographs, counts)``."""
+    """Fit the allographs of ``images``; returns ``(allographs, counts)``.
+
+    ``reader``: a classifier of real digits for the fit check (see
+    :func:`check_programs`); ``check=False`` skips analysis by synthesis (the
+    widths stay the tracer's estimates).
+    """
     programs, skipped = digit_programs(images, labels, jobs)
     counts = {"digits": len(images), "untraceable": skipped}
-    return cluster(programs, seed), counts
+    if check:
+        programs, dropped = check_programs(programs, images, reader)
+        counts.update(dropped)
+    allographs = cluster(programs, seed)
+    if check and reader is not None:
+        from .fit_verify import readable
+
+        doc = document(allographs, {}, seed, 0, 0.0)
+        allographs, counts["dropped_allographs"] = readable(doc, reader)
+    return allographs, counts
 
 
 def build(
@@ -259,7 +401,8 @@ def build(
     jobs: int,
 ) -> dict:
     """Load MNIST train, pick the digits, fit; returns the JSON document."""
-    from ..mnist.files import load_mnist, load_writers
+    from ..mnist.files import load_mnist
+    from ..mnist.writers import load_writers
 
     images, labels = load_mnist("train", mnist_dir)
     keep = np.ones(len(labels), bool)
@@ -274,11 +417,30 @@ def build(
         idx = np.flatnonzero(keep & (labels == d))
         chosen.append(np.sort(rng.permutation(idx)[:per_class]))
     idx = np.concatenate(chosen)
+    reader = fit_reader(images, labels, keep, idx)
     allographs, counts = fit(
-        np.asarray(images[idx]), np.asarray(labels[idx]), seed=seed, jobs=jobs
+        np.asarray(images[idx]), np.asarray(labels[idx]), seed=seed, jobs=jobs, reader=reader
     )
     counts["per_digit"] = np.bincount(labels[idx], minlength=10).tolist()
     return document(allographs, counts, seed, per_class, holdout)
+
+
+def fit_reader(images: np.ndarray, labels: np.ndarray, keep: np.ndarray, traced: np.ndarray):
+    """PCA-50 + 3-NN fitted on the fit part's digits that are not traced (all, if too few).
+
+    Digits it reads the renderings with must not include the rendered digit
+    itself (its source would vote for its own label).
+    """
+    from ...hardcases.reference import ReferenceClassifier
+
+    rest = keep.copy()
+    rest[traced] = False
+    if np.bincount(labels[rest], minlength=10).min() < 50:
+        rest = keep
+    log.info("fit-check reader: PCA-50 + 3-NN on %d real digits", int(rest.sum()))
+    return ReferenceClassifier(n_components=50, k=3).fit(
+        np.asarray(images[rest]), np.asarray(labels[rest])
+    )
 
 
 def document(

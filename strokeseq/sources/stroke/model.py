@@ -49,6 +49,10 @@ class FittedModel:
         Standard deviation along each component (padding 0).
     residual : (A,) float64
         Standard deviation of the variation the components leave out, per coordinate.
+    spread : (A,) float64
+        Scale of the allograph's shape variation (components and residual) when
+        drawn, set by the fitting script so that its drawn digits stay readable
+        (1 where the file has none).
     stroke_on : (A, T) bool
         Which strokes the allograph has.
     slant, log_width : (A, 2) float64
@@ -70,6 +74,7 @@ class FittedModel:
     components: np.ndarray
     sd: np.ndarray
     residual: np.ndarray
+    spread: np.ndarray
     stroke_on: np.ndarray
     slant: np.ndarray
     log_width: np.ndarray
@@ -114,9 +119,10 @@ class FittedModel:
 
         ``noise`` is ``(n, T, P, 2)`` standard normal, scaled by the residual.
         """
-        z = coeff * self.sd[allograph] * variety
+        v = variety * self.spread[allograph]
+        z = coeff * (self.sd[allograph] * v[:, None])
         pts = self.mean[allograph] + np.einsum("nc,nctpd->ntpd", z, self.components[allograph])
-        r = self.residual[allograph] * variety * residual_scale
+        r = self.residual[allograph] * v * residual_scale
         return pts + noise * np.asarray(r)[..., None, None, None]
 
 
@@ -169,6 +175,7 @@ def parse_model(doc: Any, path: Any = "<document>") -> FittedModel:
     comps = np.zeros((n_a, n_c, t_max, n_p, 2))
     sd = np.zeros((n_a, n_c))
     residual = np.zeros(n_a)
+    spread = np.ones(n_a)
     stroke_on = np.zeros((n_a, t_max), bool)
     slant = np.zeros((n_a, 2))
     log_width = np.zeros((n_a, 2))
@@ -194,6 +201,9 @@ def parse_model(doc: Any, path: Any = "<document>") -> FittedModel:
         slant[i] = _floats(path, f"allograph {i} slant", a.get("slant"), (2,))
         log_width[i] = _floats(path, f"allograph {i} log_width", a.get("log_width"), (2,))
         freq[i] = _floats(path, f"allograph {i} frequency", a.get("frequency"), ())
+        spread[i] = _floats(path, f"allograph {i} spread", a.get("spread", 1.0), ())
+        if not 0 <= spread[i] <= 5:
+            raise _bad(path, f"allograph {i}: spread must be in [0, 5]")
         if np.any(sd[i] < 0) or residual[i] < 0 or slant[i, 1] < 0 or log_width[i, 1] < 0:
             raise _bad(path, f"allograph {i}: standard deviations must be >= 0")
         if not freq[i] > 0:
@@ -222,6 +232,7 @@ def parse_model(doc: Any, path: Any = "<document>") -> FittedModel:
         components=comps,
         sd=sd,
         residual=residual,
+        spread=spread,
         stroke_on=stroke_on,
         slant=slant,
         log_width=log_width,
@@ -278,7 +289,7 @@ def pressure_radius(
 
 def shape_samples(ctrl: np.ndarray, segments: int, k: int) -> np.ndarray:
     """Points ``(n, T * segments, k, 2)`` along chained cubics ``ctrl (n, T, 3s+1, 2)``."""
-    from .render import bezier_points
+    from .bezier import bezier_points
 
     n, t = ctrl.shape[:2]
     idx = np.arange(segments)[:, None] * 3 + np.arange(4)  # (S, 4)

@@ -267,10 +267,10 @@ class StrokeSource(DigitSource):
 
     @property
     def compiled(self):
-        """The glyphs as padded arrays (:class:`strokeseq.render.CompiledGlyphs`)."""
+        """The glyphs as padded arrays (:class:`.bezier.CompiledGlyphs`)."""
         if self._compiled is None:
+            from .bezier import compile_glyphs
             from .glyph_schema import load_glyphs
-            from .render import compile_glyphs
 
             self._compiled = compile_glyphs(load_glyphs(self.glyphs))
             log.debug("compiled %d allographs", len(self._compiled.names))
@@ -386,8 +386,8 @@ class StrokeSource(DigitSource):
 
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
+        from .bezier import bezier_points
         from .pen import render_samples
-        from .render import bezier_points
 
         if self.model == "fitted":
             from .sampler import fitted_geometry

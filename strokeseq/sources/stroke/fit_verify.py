@@ -1,0 +1,263 @@
+"""Analysis by synthesis for the fitting script: render fitted programs, calibrate, check.
+
+Every digit program the tracer fits (control points, slant, pen width) is
+drawn back with the package's own renderer, as :class:`StrokeSource` would
+draw it without noise, and compared with the training digit it came from:
+
+1. **Pen width.** The tracer's width (ink mass over skeleton length) assumes
+   the drawn skeleton is as long as the real one; drawn centre lines are
+   smoother and shorter, so digits drawn at that width came out 20-30 % too
+   thick by the measured stroke width. Here the width of each program is
+   rescaled until its *rendering's* measured stroke width (ink mass over the
+   skeleton length of ``ink > 0.5``, the benchmark's definition) equals the
+   source digit's (:data:`CALIBRATION_ROUNDS` rounds of render, measure, rescale).
+2. **Fit check.** A program is kept only when its rendering lies within
+   :data:`CHAMFER_MAX` pixels (mean symmetric chamfer distance of the ink
+   masks) of its source digit *and* a PCA + 3-NN classifier fitted on real
+   digits of the fit part reads the rendering as its label. This drops the
+   tracer's failures (a 4 traced as a 7, an 8 traced as a bare stem) before
+   they become allographs.
+
+Needs the ``[fit]`` extra (scikit-image, scipy); the package never imports
+this module at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+__all__ = [
+    "CALIBRATION_ROUNDS",
+    "CHAMFER_MAX",
+    "calibrate_widths",
+    "chamfer",
+    "ink_features",
+    "readable",
+    "render_programs",
+]
+
+log = logging.getLogger(__name__)
+
+#: Render-measure-rescale rounds of the pen-width calibration.
+CALIBRATION_ROUNDS = 3
+#: Largest mean symmetric chamfer distance (px) between a rendering and its source.
+CHAMFER_MAX = 1.0
+#: Weight of the ink mass (against the measured stroke width) in the calibration.
+MASS_WEIGHT = 0.5
+#: Pen widths (px) the calibration may reach.
+WIDTH_RANGE = (0.6, 7.0)
+#: Ink level of the masks (as in ``benchmarks/realism.py``).
+THRESHOLD = 0.5
+#: Rendering as :class:`StrokeSource` does by default for the fitted model.
+SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.5, 4
+
+
+def render_programs(
+    ctrl: np.ndarray,
+    n_strokes: np.ndarray,
+    slant: np.ndarray,
+    width: np.ndarray,
+    segments: int,
+    chunk: int = 1000,
+) -> np.ndarray:
+    """Draw digit programs without noise: ``(n, 28, 28)`` float32 ink.
+
+    Parameters
+    ----------
+    ctrl : (n, T, 3 * segments + 1, 2) float array
+        De-slanted control points (strokes past ``n_strokes`` are ignored).
+    n_strokes : (n,) int array
+    slant : (n,) float array
+        x shift per unit of y (added back to the control points).
+    width : (n,) float array
+        Pen width in output pixels.
+    """
+    from .model import shape_samples
+    from .pen import render_samples
+
+    n, t = ctrl.shape[:2]
+    k = SAMPLES_PER_SEGMENT
+    out = np.empty((n, 28, 28), np.float32)
+    on_t = np.arange(t)[None, :] < np.asarray(n_strokes)[:, None]
+    for s in range(0, n, chunk):
+        sl = slice(s, min(s + chunk, n))
+        pts = ctrl[sl].copy()
+        pts[..., 0] += slant[sl, None, None] * pts[..., 1]
+        samples = shape_samples(pts, segments, k)
+        seg_on = np.repeat(on_t[sl], segments, axis=1)
+        radius = np.broadcast_to(0.5 * width[sl, None, None], (*seg_on.shape, k)).copy()
+        ink, _ = render_samples(samples, seg_on, radius, SUPERSAMPLE, SOFT, end_radius=True)
+        np.clip(ink, 0.0, 1.0, out=ink)
+        # Full ink at the core, as StrokeSource draws it.
+        peak = ink.max(axis=(1, 2), keepdims=True)
+        np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))
+        out[sl] = ink
+    return out
+
+
+def _skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
+    """Skeleton pixels of each image: one mosaic, one skeletonize (3x3 neighbourhoods)."""
+    from skimage.morphology import skeletonize
+
+    n, h, w = mask.shape
+    rows = -(-n // per_row)
+    tiles = np.zeros((rows * per_row, h + 2, w + 2), bool)
+    tiles[:n, 1:-1, 1:-1] = mask
+    mosaic = tiles.reshape(rows, per_row, h + 2, w + 2).transpose(0, 2, 1, 3)
+    skel = skeletonize(mosaic.reshape(rows * (h + 2), per_row * (w + 2)))
+    skel = skel.reshape(rows, h + 2, per_row, w + 2).transpose(0, 2, 1, 3)
+    return skel.reshape(rows * per_row, -1).sum(axis=1)[:n].astype(np.float64)
+
+
+def ink_features(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ink mass and stroke width (mass / skeleton length of ``ink > 0.5``) of each digit."""
+    x = np.asarray(ink, np.float64)
+    mass = x.sum(axis=(1, 2))
+    length = _skeleton_lengths(x > THRESHOLD)
+    return mass, mass / np.maximum(length, 1.0)
+
+
+def calibrate_widths(
+    ctrl: np.ndarray,
+    n_strokes: np.ndarray,
+    slant: np.ndarray,
+    width: np.ndarray,
+    target: tuple[np.ndarray, np.ndarray],
+    segments: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pen widths whose renderings match the sources; returns ``(width, ink)``.
+
+    ``target`` is the sources' ``(ink mass, stroke width)``. Each round
+    renders, measures, and rescales the pen by ``(target / measured)`` of the
+    stroke width, and of the ink mass with weight :data:`MASS_WEIGHT` (both
+    grow about in proportion to the pen; they cannot both match where the
+    drawn skeleton is shorter than the real one).
+    """
+    mass_t, sw_t = target
+    width = np.clip(np.asarray(width, np.float64), *WIDTH_RANGE)
+    for _ in range(CALIBRATION_ROUNDS):
+        ink = render_programs(ctrl, n_strokes, slant, width, segments)
+        mass, sw = ink_features(ink)
+        step = np.log(sw_t / np.maximum(sw, 1e-3)) * (1 - MASS_WEIGHT)
+        step += np.log(mass_t / np.maximum(mass, 1e-3)) * MASS_WEIGHT
+        width = np.clip(width * np.exp(step), *WIDTH_RANGE)
+    return width, render_programs(ctrl, n_strokes, slant, width, segments)
+
+
+def chamfer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean symmetric chamfer distance (px) between the ink masks of ``a`` and ``b``.
+
+    Per digit: the mean distance of ``a``'s ink pixels to ``b``'s ink and of
+    ``b``'s to ``a``'s, averaged. An empty mask gives infinity.
+    """
+    from scipy import ndimage as ndi
+
+    ma, mb = np.asarray(a) > THRESHOLD, np.asarray(b) > THRESHOLD
+    out = np.full(len(ma), np.inf)
+    for i in range(len(ma)):  # the fitting script only; 28x28 transforms are cheap
+        if not (ma[i].any() and mb[i].any()):
+            continue
+        da = ndi.distance_transform_edt(~ma[i])
+        db = ndi.distance_transform_edt(~mb[i])
+        out[i] = 0.5 * (db[ma[i]].mean() + da[mb[i]].mean())
+    return out
+
+
+#: Allographs whose drawn digits the fit-part reader reads less often than this
+#: get their shape variation scaled down (by SPREAD_STEP per round, to SPREAD_MIN).
+READ_TARGET = 0.85
+SPREAD_STEP, SPREAD_MIN, SPREAD_ROUNDS = 0.8, 0.4, 4
+#: Allographs read less often than this even at SPREAD_MIN are dropped.
+READ_DROP = 0.5
+#: Digits drawn per allograph to measure how well it reads.
+READ_SAMPLES = 200
+
+
+def sample_readability(
+    model, reader, spread: np.ndarray, per: int = READ_SAMPLES, seed: int = 0
+) -> np.ndarray:
+    """Share of each allograph's drawn digits that ``reader`` reads as its digit.
+
+    Digits are drawn as ``StrokeSource()`` draws them by default (its options),
+    each allograph forced, with the shape variation scaled by ``spread``.
+    """
+    import dataclasses
+
+    from .pen import render_samples
+    from .sampler import draw_fitted, fitted_geometry
+    from .source import _FITTED_DEFAULTS
+
+    n_a = len(model.names)
+    forced = dataclasses.replace(
+        model,
+        spread=np.asarray(spread, np.float64),
+        choice_cdf=np.ones((n_a, 1)),
+        choice_ids=np.arange(n_a)[:, None],
+    )
+    opts = {k: _FITTED_DEFAULTS[k] for k in ("jitter", "pen_width", "slant", "rotation", "aspect")}
+    opts.update(pressure=0.2, variety=1.2)  # StrokeSource's defaults
+    rows = np.repeat(np.arange(n_a), per)
+    p = draw_fitted(forced, rows, np.random.default_rng(seed), opts)
+    right = np.zeros(rows.size, bool)
+    for s in range(0, rows.size, 2000):
+        sl = slice(s, s + 2000)
+        part = {k: v[sl] for k, v in p.items()}
+        geo = fitted_geometry(forced, part, SAMPLES_PER_SEGMENT)
+        ink, _ = render_samples(*geo, SUPERSAMPLE, SOFT, end_radius=True)
+        np.clip(ink, 0.0, 1.0, out=ink)
+        peak = ink.max(axis=(1, 2), keepdims=True)
+        np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))
+        right[sl] = np.asarray(reader.predict(ink)) == model.digit[rows[sl]]
+    return right.reshape(n_a, per).mean(axis=1)
+
+
+def calibrate_spread(model, reader) -> tuple[np.ndarray, np.ndarray]:
+    """Per-allograph spread so its drawn digits read as the digit; returns ``(spread, rate)``.
+
+    Each round draws every allograph, reads the drawings with the fit-part
+    reader, and narrows the allographs read less often than
+    :data:`READ_TARGET` by :data:`SPREAD_STEP` (not below :data:`SPREAD_MIN`).
+    """
+    spread = np.ones(len(model.names))
+    rate = sample_readability(model, reader, spread)
+    for r in range(SPREAD_ROUNDS):
+        low = (rate < READ_TARGET) & (spread > SPREAD_MIN)
+        if not low.any():
+            break
+        spread[low] = np.maximum(spread[low] * SPREAD_STEP, SPREAD_MIN)
+        rate = sample_readability(model, reader, spread, seed=r + 1)
+    return spread, rate
+
+
+def readable(doc: dict, reader) -> tuple[list[dict], int]:
+    """Set each allograph's ``spread`` so its drawn digits read as the digit.
+
+    ``doc`` is a model document (:func:`.fit_model.document`). Allographs
+    still read less often than :data:`READ_DROP` at the smallest spread are
+    dropped (unless that would leave a digit without any). Returns the
+    allographs, each with its ``spread``, and how many were dropped.
+    """
+    from .model import parse_model
+
+    allographs = doc["allographs"]
+    spread, rate = calibrate_spread(parse_model(doc), reader)
+    digit = np.array([a["digit"] for a in allographs])
+    keep = rate >= READ_DROP
+    for d in range(10):
+        if not keep[digit == d].any():
+            keep[(digit == d) & (rate == rate[digit == d].max())] = True
+    out = []
+    for a, s, r, k in zip(allographs, spread, rate, keep, strict=True):
+        log.info(
+            "%d/%s: spread %.2f, read %.2f%s",
+            a["digit"],
+            a["name"],
+            s,
+            r,
+            "" if k else " (dropped)",
+        )
+        if k:
+            out.append({**a, "spread": round(float(s), 3)})
+    return out, int((~keep).sum())

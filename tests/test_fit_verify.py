@@ -1,0 +1,114 @@
+"""Analysis by synthesis in the fitting script: rendering programs, width calibration, checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage")
+
+from strokeseq.sources.stroke import fit_model
+from strokeseq.sources.stroke.fit_verify import (
+    calibrate_widths,
+    chamfer,
+    ink_features,
+    render_programs,
+)
+from strokeseq.sources.stroke.trace import bezier_chain_fit
+
+SEG = fit_model.SEGMENTS
+
+
+def _chain(points: np.ndarray) -> np.ndarray:
+    """Control points of a polyline through ``points`` (resampled, least squares)."""
+    from strokeseq.sources.stroke.trace import resample
+
+    return bezier_chain_fit(resample(np.asarray(points, float), 40), SEG)
+
+
+def _programs(k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """One-stroke digits (a stick, a bent stick, an 'L', a 'Z'), padded to MAX_STROKES."""
+    shapes = [
+        [(0, -10), (0, 10)],
+        [(-3, -10), (2, 0), (0, 10)],
+        [(-4, -10), (-4, 8), (6, 8)],
+        [(-8, -10), (8, -10), (-8, 10), (8, 10)],
+    ]
+    ctrl = np.zeros((4, fit_model.MAX_STROKES, 3 * SEG + 1, 2))
+    for i, s in enumerate(shapes):
+        ctrl[i, 0] = _chain(s)
+    return ctrl[:k], np.ones(k, np.int64)
+
+
+def test_render_programs_draws_in_the_mnist_frame_and_width_adds_ink():
+    ctrl, n = _programs()
+    thin = render_programs(ctrl, n, np.zeros(3), np.full(3, 1.5), SEG)
+    thick = render_programs(ctrl, n, np.zeros(3), np.full(3, 3.5), SEG)
+    assert thin.shape == (3, 28, 28) and thin.dtype == np.float32
+    np.testing.assert_allclose(thin.max(axis=(1, 2)), 1.0)  # full ink at the core
+    m_thin, w_thin = ink_features(thin)
+    m_thick, w_thick = ink_features(thick)
+    assert (m_thick > 1.5 * m_thin).all() and (w_thick > 1.5 * w_thin).all()
+    # slant is added back: a leaning stick's ink moves right at the top
+    lean = render_programs(ctrl[:1], n[:1], np.array([-0.4]), np.array([2.0]), SEG)[0]
+    top, bottom = lean[5:9].sum(axis=0), lean[-9:-5].sum(axis=0)
+    cols = np.arange(28)
+    assert top @ cols / top.sum() > bottom @ cols / bottom.sum() + 3
+
+
+def test_calibration_recovers_the_width_a_digit_was_drawn_with():
+    ctrl, n = _programs()
+    true = np.array([1.8, 2.6, 3.4])
+    target = ink_features(render_programs(ctrl, n, np.zeros(3), true, SEG))
+    width, ink = calibrate_widths(ctrl, n, np.zeros(3), np.full(3, 4.5), target, SEG)
+    np.testing.assert_allclose(width, true, rtol=0.08)
+    np.testing.assert_allclose(ink_features(ink)[1], target[1], rtol=0.05)
+
+
+def test_chamfer_distance():
+    a = np.zeros((3, 28, 28), np.float32)
+    a[:, 4:24, 10:13] = 1
+    b = a.copy()
+    b[1] = np.roll(a[1], 2, axis=1)  # moved 2 px
+    b[2] = 0  # empty
+    d = chamfer(a, b)
+    assert d[0] == 0 and d[1] == pytest.approx(2 / 3 * 2, abs=0.35) and np.isinf(d[2])
+
+
+def test_has_flag_tells_a_flagged_one_from_a_stick():
+    stick = _chain([(0, -10), (0, 10)])[None]
+    flag = _chain([(-5, -5), (0, -10), (0, 10)])[None]
+    hooked_foot = _chain([(0, -10), (0, 10), (4, 8)])[None]
+    assert fit_model.has_flag(flag)
+    assert not fit_model.has_flag(stick) and not fit_model.has_flag(hooked_foot)
+
+
+class _Reader:
+    """A classifier stub: reads the i-th rendering as ``pred[i]``."""
+
+    def __init__(self, pred):
+        self.pred = np.asarray(pred)
+
+    def predict(self, x):
+        assert len(x) == len(self.pred)
+        return self.pred
+
+
+def test_check_programs_calibrates_and_drops_far_and_misread_fits():
+    ctrl, n = _programs(4)
+    src = render_programs(ctrl, n, np.zeros(4), np.array([2.0, 2.5, 3.0, 2.5]), SEG) * 255
+    src = src.astype(np.uint8)
+    progs = [
+        (1, ctrl[0, :1], 0.0, np.log(4.0), 0),  # right shape, too wide a pen: kept, recalibrated
+        (1, ctrl[0, :1], 0.0, np.log(2.5), 3),  # a stick fitted to a Z: far
+        (7, ctrl[2, :1], 0.0, np.log(3.0), 2),  # right shape, read as 1: misread
+        (7, ctrl[2, :1], 0.0, np.log(3.0), 2),  # the same, read as 7: kept
+    ]
+    kept, counts = fit_model.check_programs(progs, src, _Reader([1, 1, 1, 7]))
+    assert counts == {"dropped_far": 1, "dropped_misread": 1}
+    assert [k[4] for k in kept] == [0, 2]
+    assert np.exp(kept[0][3]) == pytest.approx(2.0, rel=0.1)
+    assert np.exp(kept[1][3]) == pytest.approx(3.0, rel=0.1)
+    # a digit none of whose fits passes keeps them all (tiny fits must still cover 0-9)
+    kept, counts = fit_model.check_programs(progs[2:3], src, _Reader([1]))
+    assert len(kept) == 1 and counts["dropped_misread"] == 0
