@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from strokeseq.sources.stroke.fit_verify import skeleton_lengths
+
 __all__ = [
     "FEATURES",
     "THRESHOLD",
@@ -178,27 +180,6 @@ def _check_labels(y: np.ndarray, n: int, name: str = "labels") -> np.ndarray:
 
 
 # -- shape statistics ------------------------------------------------------------------------
-def skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
-    """Skeleton pixel count of each binary image of ``(n, h, w)``.
-
-    The images are tiled into one mosaic with two blank pixels between tiles
-    and thinned with one :func:`skimage.morphology.skeletonize` call; thinning
-    looks at 3x3 neighbourhoods, so the result equals thinning each image alone.
-    """
-    from skimage.morphology import skeletonize
-
-    n, h, w = mask.shape
-    if n == 0:
-        return np.zeros(0, np.int64)
-    rows = -(-n // per_row)
-    tiles = np.zeros((rows * per_row, h + 2, w + 2), bool)
-    tiles[:n, 1:-1, 1:-1] = mask
-    mosaic = tiles.reshape(rows, per_row, h + 2, w + 2).transpose(0, 2, 1, 3)
-    skel = skeletonize(mosaic.reshape(rows * (h + 2), per_row * (w + 2)))
-    skel = skel.reshape(rows, h + 2, per_row, w + 2).transpose(0, 2, 1, 3)
-    return skel.reshape(rows * per_row, -1).sum(axis=1)[:n].astype(np.int64)
-
-
 def digit_features(images: np.ndarray) -> np.ndarray:
     """The :data:`FEATURES` of each digit, ``(n, 4)`` float64 (NaN where undefined).
 

@@ -36,6 +36,7 @@ __all__ = [
     "ink_features",
     "readable",
     "render_programs",
+    "skeleton_lengths",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,25 +98,32 @@ def render_programs(
     return out
 
 
-def _skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
-    """Skeleton pixels of each image: one mosaic, one skeletonize (3x3 neighbourhoods)."""
+def skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
+    """Skeleton pixel count of each binary image of ``(n, h, w)``.
+
+    The images are tiled into one mosaic with two blank pixels between tiles
+    and thinned with one :func:`skimage.morphology.skeletonize` call; thinning
+    looks at 3x3 neighbourhoods, so the result equals thinning each image alone.
+    """
     from skimage.morphology import skeletonize
 
     n, h, w = mask.shape
+    if n == 0:
+        return np.zeros(0, np.int64)
     rows = -(-n // per_row)
     tiles = np.zeros((rows * per_row, h + 2, w + 2), bool)
     tiles[:n, 1:-1, 1:-1] = mask
     mosaic = tiles.reshape(rows, per_row, h + 2, w + 2).transpose(0, 2, 1, 3)
     skel = skeletonize(mosaic.reshape(rows * (h + 2), per_row * (w + 2)))
     skel = skel.reshape(rows, h + 2, per_row, w + 2).transpose(0, 2, 1, 3)
-    return skel.reshape(rows * per_row, -1).sum(axis=1)[:n].astype(np.float64)
+    return skel.reshape(rows * per_row, -1).sum(axis=1)[:n].astype(np.int64)
 
 
 def ink_features(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ink mass and stroke width (mass / skeleton length of ``ink > 0.5``) of each digit."""
     x = np.asarray(ink, np.float64)
     mass = x.sum(axis=(1, 2))
-    length = _skeleton_lengths(x > THRESHOLD)
+    length = skeleton_lengths(x > THRESHOLD)
     return mass, mass / np.maximum(length, 1.0)
 
 
