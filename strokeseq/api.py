@@ -175,7 +175,7 @@ def generate_numbers_sequence(
     if layout == "tile" and writer is None and augment is None and src.uniform_draws:
         plan = plan_for(src, ink, out_type)
         if plan is not None:
-            if len(_SINGLE_PLANS) >= 32:
+            if len(_SINGLE_PLANS) >= 8:  # plans hold converted tiles: keep few
                 _SINGLE_PLANS.clear()
             with contextlib.suppress(TypeError):  # unhashable options are not remembered
                 _SINGLE_PLANS[(source, split, data_dir, ink, dtype)] = plan

@@ -388,7 +388,11 @@ def _scatter_rows(canvas: np.ndarray, tiles: np.ndarray, xs: np.ndarray, per_row
     _scatter_runs(canvas, src, np.arange(len(canvas)).repeat(per_row), xs, rowtype)
 
 
-#: Converted tiles of the single-call path: (id(bank), ink, dtype) -> (bank, cache, done).
+#: Converted-tile caches kept at most (each is the size of its bank in output
+#: pixels, filled as tiles are used; sources made and dropped in a loop must
+#: not keep theirs alive): the oldest is forgotten first.
+MAX_PAGE_CACHES = 8
+#: Converted tiles of the tile fast paths: (id(bank), ink, dtype) -> (bank, cache, done).
 _PAGE_TILES: dict[tuple, tuple[np.ndarray, np.ndarray, bytearray]] = {}
 #: The tile fast paths' plans (strokeseq.tiles): (id(source), ink, dtype) -> (source, plan).
 _TILE_PLANS: dict[tuple, tuple[Any, Any]] = {}
@@ -400,6 +404,8 @@ def _page_entry(bank: np.ndarray, ink_color: str, dtype: type):
     key = (id(bank), ink_color, dtype)
     entry = _PAGE_TILES.get(key)
     if entry is None or entry[0] is not bank:
+        while len(_PAGE_TILES) >= MAX_PAGE_CACHES:
+            del _PAGE_TILES[next(iter(_PAGE_TILES))]
         entry = _PAGE_TILES[key] = (bank, np.empty(bank.shape, dtype), bytearray(len(bank)))
     return entry
 

@@ -27,7 +27,7 @@ __all__ = ["TilePlan", "chunk_uniforms", "plan_for", "single_tiles", "tiles_into
 #: Background templates a plan keeps (one per image width).
 _MAX_TEMPLATES = 64
 #: Plans kept (one per source, polarity and dtype).
-_MAX_PLANS = 32
+_MAX_PLANS = 8  # plans hold views of converted caches (see compose.MAX_PAGE_CACHES)
 #: Pool positions the single call converts together on a first use.
 CONVERT_BLOCK = 64
 

@@ -194,3 +194,17 @@ def test_the_placement_step_has_one_caller():
     assert callers == ["compose.py"]
     text = (PACKAGE / "compose.py").read_text(encoding="utf-8")
     assert len(re.findall(r"(?<!def )\b_arrange\(", text)) == 1
+
+
+def test_converted_tile_caches_are_bounded():
+    """Banks made and dropped in a loop do not keep their converted copies alive."""
+    from strokeseq import compose
+
+    compose.clear_page_tiles()
+    banks = [np.full((4, 28, 28), k, np.uint8) for k in range(compose.MAX_PAGE_CACHES + 3)]
+    for bank in banks:
+        page = compose.page_bank(bank, np.array([1]), "black", np.float32)
+        assert page[1, 0, 0] == np.float32((255 - bank[0, 0, 0]) / 255)
+    assert len(compose._PAGE_TILES) == compose.MAX_PAGE_CACHES
+    assert all(entry[0] is not banks[0] for entry in compose._PAGE_TILES.values())
+    compose.clear_page_tiles()

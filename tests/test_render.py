@@ -365,3 +365,15 @@ def test_centring_shifts_round_like_centre_of_mass(size):
             s = slice(i, i + 1)
             one = _centring_shifts(rows[s], cols[s], target, lambda sel, s=s: ink[s][sel])
             assert (one[0][0], one[1][0]) == (dy[i], dx[i])
+
+
+def test_images_wider_than_the_index_tables():
+    """Canvases beyond the 4096-entry shared tables work as any other size."""
+    x = np.zeros((1, 5000, 3), np.float32)
+    x[0, 4500, 1] = 1.0
+    cy, cx = centre_of_mass(x)
+    assert (cy[0], cx[0]) == (4500.0, 1.0)
+    a, b = np.array([[[10.0, 20.0]]]), np.array([[[4500.0, 20.0]]])
+    r = np.full((1, 1), 3.0)
+    img = rasterise_capsules(a, b, r, r, np.ones((1, 1), bool), 4600)
+    assert img[0, 20, 10:4500].min() == 1.0 and img[0, 40:].max() == 0.0

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import logging.handlers
 import threading
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,7 +104,10 @@ class LogForwarder:
                 return
             if record is None:
                 return
-            self.handle(record)
+            try:
+                self.handle(record)
+            except Exception:  # a user's handler failed: say so, keep forwarding the rest
+                traceback.print_exc()
 
     def handle(self, record: logging.LogRecord) -> None:
         """Show a worker's record as this process would show its own (once per run)."""

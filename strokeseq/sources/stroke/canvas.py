@@ -73,12 +73,17 @@ def centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)
-    cy = np.where(inked, rows @ _INDEX[:h] / safe, (h - 1) / 2)
-    cx = np.where(inked, cols @ _INDEX[:w] / safe, (w - 1) / 2)
+    cy = np.where(inked, rows @ _index(h) / safe, (h - 1) / 2)
+    cx = np.where(inked, cols @ _index(w) / safe, (w - 1) / 2)
     return cy, cx
 
 
 _INDEX = np.arange(4096)  # int64 pixel indices (as np.arange gives them)
+
+
+def _index(k: int) -> np.ndarray:
+    """``np.arange(k)`` (int64), from a shared table when ``k`` fits it."""
+    return _INDEX[:k] if k <= _INDEX.size else np.arange(k)
 
 
 def shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
@@ -177,8 +182,8 @@ def _centring_shifts(
         vy, vx = target - (h - 1) / 2, target - (w - 1) / 2
         if mass > 0:
             vy, vx = (
-                target - float(rows[0] @ _INDEX[:h]) / mass,
-                target - float(cols[0] @ _INDEX[:w]) / mass,
+                target - float(rows[0] @ _index(h)) / mass,
+                target - float(cols[0] @ _index(w)) / mass,
             )
         if abs(vy - math.floor(vy) - 0.5) < tie or abs(vx - math.floor(vx) - 0.5) < tie:
             cy, cx = centre_of_mass(canvases(np.zeros(1, np.intp)))
@@ -187,8 +192,8 @@ def _centring_shifts(
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)
-    vy = target - np.where(inked, rows @ _INDEX[:h] / safe, (h - 1) / 2)
-    vx = target - np.where(inked, cols @ _INDEX[:w] / safe, (w - 1) / 2)
+    vy = target - np.where(inked, rows @ _index(h) / safe, (h - 1) / 2)
+    vx = target - np.where(inked, cols @ _index(w) / safe, (w - 1) / 2)
     near = (np.abs(vy - np.floor(vy) - 0.5) < tie) | (np.abs(vx - np.floor(vx) - 0.5) < tie)
     if near.any():
         sel = np.flatnonzero(near)

@@ -22,9 +22,9 @@ import threading
 import numpy as np
 
 from .canvas import (
-    _INDEX,
     _centring_shifts,
     _downsample_slots,
+    _index,
     _ones,
     _slots,
     downsample,
@@ -219,6 +219,13 @@ _COST_CHUNK = 35e-6
 _MARGIN = 0.01
 #: Pixel-centre offsets ``j + 0.5`` as float32 (exact), for any window side.
 _HALF = np.arange(4096, dtype=np.float32) + np.float32(0.5)
+
+
+def _half(k: int) -> np.ndarray:
+    """Pixel-centre offsets ``j + 0.5`` (float32) for ``j < k``, from the table when it fits."""
+    return _HALF[:k] if k <= _HALF.size else np.arange(k, dtype=np.float32) + np.float32(0.5)
+
+
 _ONE = np.float32(1.0)
 _ONE_BITS = _ONE.view(np.int32)
 
@@ -344,8 +351,8 @@ def _draw(
         if cols is None:  # plain rows: one offset table for the window
             np.add(work.offset(wy, wx, rstride), base[k], out=idx)
         else:  # a row part (wy, m) plus a column part (wx, m) looked up in ``cols``
-            row_part = np.add(_INDEX[:wy, None] * rstride, base[k])
-            col_part = cols[np.add(_INDEX[:wx, None], x0[k])]
+            row_part = np.add(_index(wy)[:, None] * rstride, base[k])
+            col_part = cols[np.add(_index(wx)[:, None], x0[k])]
             np.add(row_part[:, None, :], col_part[None, :, :], out=idx)
         # max and min on the float32 bit patterns as int32: the same order for
         # non-negative floats, and negative ink (outside the pen) stays below
@@ -418,9 +425,9 @@ def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace
     ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = consts
     proj2, dist2, t, tmp = work.arrays((wy, wx, ax.shape[0]))
     # Pixel-centre offsets from a: rows (wy, m) and columns (wx, m).
-    dx = np.add(_HALF[:wx, None], x0)
+    dx = np.add(_half(wx)[:, None], x0)
     dx -= ax
-    dy = np.add(_HALF[:wy, None], y0)
+    dy = np.add(_half(wy)[:, None], y0)
     dy -= ay
     # 2 (q - a).u and |q - a|^2 as a row term plus a column term.
     np.add((dy * uy2)[:, None, :], (dx * ux2)[None, :, :], out=proj2)
