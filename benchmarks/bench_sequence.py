@@ -131,11 +131,19 @@ def main() -> None:
     # Steady state for the single call: the tiles it keeps in output pixels
     # are all converted first, as the lean reference's are (its setup).
     with contextlib.suppress(ImportError):  # (versions without the cache: nothing to warm)
-        from strokeseq.compose import page_tiles
         from strokeseq.sources import source_for
 
-        bank = source_for("mnist").images
-        page_tiles(bank, list(range(len(bank))), "black", np.float32)
+        try:  # the tile plan the single call pastes from
+            from strokeseq.tiles import plan_for
+
+            plan = plan_for(source_for("mnist"), "black", np.float32)
+            if plan is not None:
+                plan.convert_all()
+        except ImportError:  # an older checkout (--compare): its converted-tile cache
+            from strokeseq.compose import page_tiles
+
+            bank = source_for("mnist").images
+            page_tiles(bank, list(range(len(bank))), "black", np.float32)
     ten_lists = ten.tolist()
 
     def loop10() -> np.ndarray:

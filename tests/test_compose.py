@@ -15,7 +15,6 @@ from strokeseq.compose import (
     compose_rows,
     compose_tiles_into,
     page_bank,
-    page_tiles,
     paste_tiles,
     to_image,
 )
@@ -126,17 +125,6 @@ def test_row_generators_make_each_row_independent_of_the_batch():
         np.testing.assert_array_equal(alone.boxes[0], whole.boxes[r])
 
 
-def test_page_tiles_are_converted_like_a_canvas_and_kept():
-    bank = _digits(5, 6).ink
-    for ink in ("black", "white"):
-        for dtype in (np.float32, np.uint8):
-            tiles = page_tiles(bank, [3, 1, 3], ink, dtype)
-            for t, i in zip(tiles, [3, 1, 3], strict=True):
-                np.testing.assert_array_equal(t, to_image(bank[i], ink_color=ink, dtype=dtype))
-            again = page_tiles(bank, [3], ink, dtype)[0]
-            assert np.shares_memory(again, tiles[0])  # served from the cache
-
-
 @pytest.mark.parametrize("bank_dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("ink", ["black", "white"])
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8])
@@ -164,10 +152,19 @@ def test_tiles_into_equals_compose_rows_then_to_image(bank_dtype, ink, dtype, n,
 
 def test_page_bank_converts_what_is_asked_once():
     bank = _digits(20, 4).ink
+    for ink in ("black", "white"):
+        for dtype in (np.float32, np.uint8):
+            pages = page_bank(bank, np.array([3, 1, 3]), ink, dtype)
+            for i in (1, 3):  # each tile as to_image converts a canvas
+                np.testing.assert_array_equal(
+                    pages[i], to_image(bank[i], ink_color=ink, dtype=dtype)
+                )
     pages = page_bank(bank, np.array([[3, 5], [5, 19]]), "black", np.float32)
     for i in (3, 5, 19):
         np.testing.assert_array_equal(pages[i], to_image(bank[i]))
-    assert np.shares_memory(pages, page_tiles(bank, [3], "black", np.float32)[0])  # one cache
+    assert np.shares_memory(
+        pages, page_bank(bank, np.array([3]), "black", np.float32)
+    )  # one cache
     pages[3] = 0.5  # a converted tile is not converted again
     assert (page_bank(bank, np.array([3, 4]), "black", np.float32)[3] == 0.5).all()
     assert page_bank(bank, np.array([1]), "white", np.uint8) is bank  # nothing to convert
