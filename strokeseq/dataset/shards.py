@@ -29,6 +29,10 @@ __all__ = ["ShardJob", "build_shard", "hash_shard", "png_listing", "store_payloa
 
 _BLOCK = 1 << 20
 
+#: This process's start-up milestones (``time.monotonic()``), set by a worker
+#: process as it starts; reported with each shard's statistics.
+PROCESS_TIMES: dict[str, float] = {}
+
 
 @dataclass(frozen=True)
 class ShardJob:
@@ -218,6 +222,7 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     """
     import resource
 
+    wall0 = time.monotonic()
     cpu0 = time.process_time()
     _load_sources(job)
     cpu1 = time.process_time()
@@ -261,5 +266,8 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
         "load": cpu1 - cpu0,
         "generate": cpu2 - cpu1,
         "write": cpu3 - cpu2,
+        # system-wide clock (CLOCK_MONOTONIC on Linux): a timeline across processes
+        "wall": (wall0, time.monotonic()),
+        **PROCESS_TIMES,
     }
     return entry
