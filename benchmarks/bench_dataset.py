@@ -68,12 +68,53 @@ def children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def process_start() -> float | None:
+    """``time.monotonic()`` when this process started (Linux: from /proc), else None."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            up = float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    # /proc counts from boot; monotonic() too on Linux, up to suspended time (none here)
+    return time.monotonic() - (up - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def timeline(tl: dict | None, born: float | None) -> dict:
+    """Milestones of a run, seconds since its process started (NaN when unknown).
+
+    ``call``: generate_dataset called (interpreter and imports before);
+    ``first``: this process's first shard starts; ``worker``: the spawned
+    worker's first shard starts; ``last_idle``: how long the process that
+    finished its shards first waited for the other; ``end``: the call returns.
+    """
+    nan = float("nan")
+    if not tl or born is None:
+        return dict.fromkeys(("call", "first", "worker", "last_idle", "end"), nan)
+    me = os.getpid()
+    by: dict[int, list] = {}
+    for pid, _k, a, b in tl["shards"]:
+        by.setdefault(pid, []).append((a, b))
+    mine = by.get(me, [])
+    others = [min(a for a, _ in v) for pid, v in by.items() if pid != me]
+    ends = [max(b for _, b in v) for v in by.values()]
+    return {
+        "call": tl["start"] - born,
+        "first": (min(a for a, _ in mine) - born) if mine else nan,
+        "worker": (min(others) - born) if others else nan,
+        "last_idle": (max(ends) - min(ends)) if len(ends) > 1 else 0.0,
+        "end": tl["end"] - born,
+    }
+
+
 def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | None) -> dict:
     """One dataset run in this process; its wall time, CPU accounting, size and memory."""
     import resource
 
     from strokeseq.dataset import generate_dataset
 
+    born = process_start()
     t0 = time.perf_counter()
     children0 = children_cpu()
     s = generate_dataset(
@@ -97,6 +138,7 @@ def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | 
         if procs
         else float("nan"),
         "start_cpu": sum(p["start"] + p["load"] for p in procs.values()) if procs else 0.0,
+        "timeline": timeline(cpu.get("timeline"), born),
     }
 
 
@@ -181,6 +223,23 @@ def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None
             print(f"| of the shards: {stage} | {got[1]:.2f} | {got[2]:.2f} |")
         per = [sorted(int(p["shards"]) for p in x["processes"].values()) for x in runs[2]]
         print(f"\nshards per process in the 2-worker runs: {per}")
+    tl = {w: [x.get("timeline") for x in runs[w] if x.get("timeline")] for w in (1, 2)}
+    if tl[1] and tl[2] and tl[2][0]["call"] == tl[2][0]["call"]:
+        print("\nTimeline (median seconds since the run's process started; wall time, so "
+              "load-dependent):\n")  # fmt: skip
+        print("| | 1 worker | 2 workers |")
+        print("|---|---:|---:|")
+        for label, key in (
+            ("generate_dataset called (interpreter, imports)", "call"),
+            ("its process starts its first shard", "first"),
+            ("the spawned worker starts its first shard", "worker"),
+            ("one process idle at the end, waiting for the other's last shard", "last_idle"),
+            ("generate_dataset returns (after the workers exit)", "end"),
+        ):
+            got = [statistics.median(t[key] for t in tl[w]) for w in (1, 2)]
+            print(f"| {label} | {got[0]:.2f} | {got[1]:.2f} |")
+        print(f"| process ends (as the benchmark saw it) | {med(1, 'process_wall'):.2f} | "
+              f"{med(2, 'process_wall'):.2f} |")  # fmt: skip
     work1 = med(1, "shard_cpu")
     if work1 != work1:  # no per-stage figures (an older checkout)
         return

@@ -177,3 +177,17 @@ def test_timeline_lists_every_shard_made(tmp_path, fake_mnist_dir):
     for _pid, _k, a, b in tl["shards"]:
         assert tl["start"] <= a <= b <= tl["engine_end"] <= tl["end"]
     assert sum(p["shards"] for p in s.cpu["processes"].values()) == 5
+
+
+def test_npz_image_data_reaches_the_file_without_a_copy():
+    """write_npz hands the zip entry views of the array's memory (NumPy's own
+    ``write_array`` would copy every 16 MiB chunk first); FileLayout keeps them."""
+    from strokeseq.dataset import writers
+
+    cols = _columns()
+    assert writers._npy_header(cols["images"]) is not None  # the no-copy path is taken
+    layout = FileLayout()
+    write_npz(layout, cols)
+    views = [p for p in layout._pieces if isinstance(p, memoryview)]
+    shared = [v for v in views if np.shares_memory(np.asarray(v), cols["images"])]
+    assert sum(v.nbytes for v in shared) == cols["images"].nbytes
