@@ -81,7 +81,11 @@ class DatasetSummary:
         ``processes``: per process that made shards (by pid), ``shards``,
         ``start`` (CPU it had spent before its first shard: interpreter and
         imports; 0 for this process), ``load`` (sources and data checks),
-        ``generate`` and ``write`` (encoding, writing and hashing the files).
+        ``generate`` and ``write`` (encoding, writing and hashing the files);
+        ``timeline`` (wall clock, ``time.monotonic()``, the same clock in
+        every process on Linux): ``start`` of the call, ``setup_end`` (first
+        shard may start), ``engine_end`` (last shard recorded), ``end``, and
+        ``shards``: ``[pid, id, start, end]`` of each shard made.
     """
 
     folder: Path
@@ -498,7 +502,7 @@ def _run(
     manifest["complete"] = len(done) == len(plan)
     write_manifest(folder, manifest)
     if pool is not None:
-        pool.close()  # the workers exited meanwhile; reaped here, so their CPU time counts
+        pool.close()  # wait for the workers to exit: reaped, their CPU time counts below
     return DatasetSummary(
         folder=folder,
         count=count,
