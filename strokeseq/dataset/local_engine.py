@@ -129,7 +129,9 @@ class _Feeder:
         self.pool = pool
         self.pending: collections.deque[ShardJob] = collections.deque()
         self.children = children
-        self.lock = threading.Lock()
+        # Re-entrant: cancelling futures on the way out of a Ctrl-C runs their
+        # callbacks (feed) in this thread, which may hold it already.
+        self.lock = threading.RLock()
         self.futures: list[Any] = []  # shards given to the workers, not yet recorded
         self.outstanding = 0
         self.ready = False
