@@ -60,6 +60,28 @@ def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
     return objects, vectorised
 
 
+def checksum_costs(nbytes: int = 44_800_000, rounds: int = 7) -> dict[str, list[float]]:
+    """CPU ms to checksum one shard's worth of bytes, per algorithm, in interleaved rounds."""
+    import hashlib
+    import zlib
+
+    data = memoryview(np.random.default_rng(0).integers(0, 256, nbytes, dtype=np.uint8))
+    cases = {
+        "zlib.crc32": lambda: zlib.crc32(data),
+        "sha256": lambda: hashlib.sha256(data).digest(),
+        "sha1": lambda: hashlib.sha1(data).digest(),
+        "blake2b": lambda: hashlib.blake2b(data).digest(),
+        "md5": lambda: hashlib.md5(data).digest(),
+    }
+    got: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(rounds):
+        for k in list(cases) if r % 2 == 0 else list(cases)[::-1]:
+            t = time.process_time()
+            cases[k]()
+            got[k].append((time.process_time() - t) * 1e3)
+    return got
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's ended children."""
     import resource
@@ -283,7 +305,20 @@ def main() -> None:
         "--in-process", action="store_true",
         help="run in this process (MNIST stays loaded between runs) instead of a fresh one",
     )  # fmt: skip
+    ap.add_argument(
+        "--checksums", action="store_true",
+        help="only time checksums of one shard's bytes (45 MB): the manifest's SHA-256 and others",
+    )  # fmt: skip
     a = ap.parse_args()
+    if a.checksums:
+        print(f"CPU ms per 44.8 MB (one shard of 10 000 x 28 x 160), 7 interleaved rounds; "
+              f"`uptime`: {_load()}\n")  # fmt: skip
+        print("| checksum | median ms | min..max ms | GB/s at the median |")
+        print("|---|---:|---:|---:|")
+        for k, v in checksum_costs().items():
+            med = statistics.median(v)
+            print(f"| {k} | {med:.1f} | {min(v):.1f}..{max(v):.1f} | {44.8 / med:.2f} |")
+        return
     if a.in_process and a.compare:
         ap.error("--compare needs fresh processes")
     if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
