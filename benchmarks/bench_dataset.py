@@ -82,6 +82,41 @@ def checksum_costs(nbytes: int = 44_800_000, rounds: int = 7) -> dict[str, list[
     return got
 
 
+def write_block_costs(data_dir: str | None, rounds: int = 5) -> dict[int, list[tuple]]:
+    """Kernel and user CPU ms of making one shard, per size of the writes to the file.
+
+    Shards are made in this process (into a temporary folder) with
+    ``strokeseq.dataset.onepass.BLOCK`` set to each size in turn, in
+    interleaved rounds; the first round is a warm-up.
+    """
+    import resource
+
+    from strokeseq.dataset import onepass, shards
+    from strokeseq.dataset.config import DatasetConfig
+    from strokeseq.dataset.sampling import SampleContext
+
+    ctx = SampleContext(DatasetConfig.from_dict(CONFIG), 7, data_dir)
+    sizes = [256 << 10, 1 << 20, 4 << 20, 16 << 20]
+    got: dict[int, list[tuple]] = {b: [] for b in sizes}
+    default, k = onepass.BLOCK, 0
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            for r in range(rounds + 1):
+                for b in sizes if r % 2 == 0 else sizes[::-1]:
+                    onepass.BLOCK = b
+                    job = shards.ShardJob(ctx, k, k * 10_000, (k + 1) * 10_000, "npz", 0, folder)
+                    r0 = resource.getrusage(resource.RUSAGE_SELF)
+                    shards.build_shard(job)
+                    r1 = resource.getrusage(resource.RUSAGE_SELF)
+                    k += 1
+                    if r:
+                        got[b].append(((r1.ru_stime - r0.ru_stime) * 1e3,
+                                       (r1.ru_utime - r0.ru_utime) * 1e3))  # fmt: skip
+        finally:
+            onepass.BLOCK = default
+    return got
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's ended children."""
     import resource
@@ -309,7 +344,22 @@ def main() -> None:
         "--checksums", action="store_true",
         help="only time checksums of one shard's bytes (45 MB): the manifest's SHA-256 and others",
     )  # fmt: skip
+    ap.add_argument(
+        "--write-blocks", action="store_true",
+        help="only time making shards with 256 KiB..16 MiB writes to the file (kernel, user CPU)",
+    )  # fmt: skip
     a = ap.parse_args()
+    if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
+        a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
+    if a.write_blocks:
+        print(f"CPU ms per shard (10 000 samples, 45 MB NPZ) by size of the writes, median of 5 "
+              f"interleaved rounds; `uptime`: {_load()}\n")  # fmt: skip
+        print("| write size | kernel ms | user ms |")
+        print("|---:|---:|---:|")
+        for b, v in write_block_costs(a.data_dir).items():
+            print(f"| {b >> 10} KiB | {statistics.median(x[0] for x in v):.1f} "
+                  f"| {statistics.median(x[1] for x in v):.1f} |")  # fmt: skip
+        return
     if a.checksums:
         print(f"CPU ms per 44.8 MB (one shard of 10 000 x 28 x 160), 7 interleaved rounds; "
               f"`uptime`: {_load()}\n")  # fmt: skip
@@ -321,8 +371,6 @@ def main() -> None:
         return
     if a.in_process and a.compare:
         ap.error("--compare needs fresh processes")
-    if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
-        a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
     root = a.out or tempfile.mkdtemp(prefix="strokeseq-bench-")
     os.makedirs(root, exist_ok=True)
     fmt = "npz, deflate level 1" if a.compress else "npz"
