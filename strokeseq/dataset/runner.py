@@ -494,6 +494,10 @@ def _run(
                 record(build_shard(job))
         else:
             pool.run(todo, record)
+    except BaseException:
+        if pool is not None:
+            pool.kill()  # first: no worker may write after the temporaries are removed
+        raise
     finally:
         engine_end = time.monotonic()
         release_buffer()
