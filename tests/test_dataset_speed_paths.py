@@ -191,3 +191,34 @@ def test_npz_image_data_reaches_the_file_without_a_copy():
     views = [p for p in layout._pieces if isinstance(p, memoryview)]
     shared = [v for v in views if np.shares_memory(np.asarray(v), cols["images"])]
     assert sum(v.nbytes for v in shared) == cols["images"].nbytes
+
+
+def test_an_error_stops_the_workers_before_temporaries_are_removed(
+    tmp_path, fake_mnist_dir, monkeypatch
+):
+    """No worker may still be writing when the run removes the temporary files."""
+    from strokeseq.dataset import runner
+
+    seen: list[list[int]] = []
+    real_clean, real_stamp = runner.clean_temporaries, runner.stamp
+    calls = {"n": 0}
+
+    def clean(folder):
+        seen.append([p.pid for p in multiprocessing.active_children() if p.is_alive()])
+        real_clean(folder)
+
+    def stamp(path):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("recording failed")
+        return real_stamp(path)
+
+    monkeypatch.setattr(runner, "clean_temporaries", clean)
+    monkeypatch.setattr(runner, "stamp", stamp)
+    before = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(RuntimeError, match="recording failed"):
+        generate_dataset(tmp_path / "d", 3000, CFG, 1, shard_size=100, workers=2,
+                         data_dir=fake_mnist_dir)  # fmt: skip
+    assert len(seen) == 2  # before the shards, and on the way out
+    assert not set(seen[-1]) - before  # the workers were gone by then
+    assert not [p for p in (tmp_path / "d").iterdir() if ".tmp" in p.name]
