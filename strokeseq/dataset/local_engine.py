@@ -320,7 +320,13 @@ class LocalWorkers:
             if p.is_alive():
                 p.terminate()
         for p in procs:
+            # A process in a system call (a write under heavy I/O) dies only when
+            # it returns: wait for it, so that nothing of it lands in the folder
+            # after the caller removed the temporary files.
             p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join(60)
         self.logs.close(timeout=1.0)
 
 
