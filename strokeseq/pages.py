@@ -65,7 +65,8 @@ def compose_tiles_into(
     TypeError, ValueError
         For arrays of the wrong kind, shape or dtype, indices outside the
         bank, uniforms outside [0, 1] or an ``out`` too narrow; checked once
-        per call with a few vectorised reductions, before anything is written.
+        per call with a few vectorised reductions, before anything is written
+        (the batch API, whose values are valid by construction, skips them).
 
     Examples
     --------
@@ -79,6 +80,22 @@ def compose_tiles_into(
     [0, 27, 32, 59]
     """
     spacing = _check_tiles_into(out, bank, indices, spacing, u_gaps, u_margin, ink_color)
+    _compose_tiles_into(out, bank, indices, spacing, u_gaps, u_margin, ink_color)
+
+
+def _compose_tiles_into(
+    out: np.ndarray,
+    bank: np.ndarray,
+    indices: np.ndarray,
+    spacing: tuple[int, int],
+    u_gaps: np.ndarray,
+    u_margin: np.ndarray,
+    ink_color: str,
+) -> None:
+    """:func:`compose_tiles_into` on checked input: the batch API's tile path
+    (:func:`strokeseq.tiles.tiles_into`, whose indices, uniforms and options
+    are valid by construction) calls this directly, so even a one-row call
+    pays nothing for the checks."""
     n_rows, n = indices.shape
     width = out.shape[2]
     widths = np.full((n_rows, n), TILE, np.int64)

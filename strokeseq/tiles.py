@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .layout import sample_gaps
-from .pages import _TILE_PLANS, compose_tiles_into, page_bank
+from .pages import _TILE_PLANS, _compose_tiles_into, page_bank
 from .sources.base import TILE
 
 __all__ = ["TilePlan", "chunk_uniforms", "plan_for", "single_tiles", "tiles_into"]
@@ -169,8 +169,8 @@ def tiles_into(
         lab = labels[s : s + block]
         u_pick, u_gaps, u_margin = chunk_uniforms(gen, len(lab), n, step)
         idx = plan.indices(lab.reshape(-1), u_pick.reshape(-1)).reshape(lab.shape)
-        compose_tiles_into(
-            images[s : s + block], plan.bank, idx, spacing, u_gaps, u_margin, ink_color=plan.ink
+        _compose_tiles_into(
+            images[s : s + block], plan.bank, idx, spacing, u_gaps, u_margin, plan.ink
         )
 
 
