@@ -166,7 +166,7 @@ def _check_tiles_into(
 #: Page-pixel bytes pasted at once by :func:`compose_tiles_into`: big enough
 #: that the ~8 NumPy calls per chunk cost little per row, small enough that
 #: the chunk and its gathered tiles stay near the core (measured best of
-#: 64 KiB..1 MiB).
+#: 64 KiB..1 MiB; 256 KiB and 4 MiB again in benchmarks/bench_paste.py).
 PASTE_BYTES = 1024 * 1024
 
 
