@@ -264,7 +264,7 @@ def broken_strokes(
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
     lo, hi = span(c)
-    if lo < 0 or hi > 10 or (c != c.round()).any():
+    if lo < 0 or hi > 10 or not _whole(c):
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
     cmax = int(hi) if n else 0
@@ -274,6 +274,13 @@ def broken_strokes(
         raise ValueError("radius must be within [0.5, 5]")
     u = gen.random((n, max(cmax, 1)))
     return cut_gaps(x, u, c, rad, threshold)
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Every (finite) value is a whole number; small arrays through Python floats."""
+    if values.size <= 16:
+        return all(v.is_integer() for v in values.tolist())
+    return not (values != values.round()).any()
 
 
 def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._core import finish
+from ._core import clip01, finish
 from .warp import _GRID_X, _GRID_Y, SIZE
 
 __all__ = ["SMALL_DISKS", "SMALL_GAPS", "cut_gaps", "disk_blend"]
@@ -172,12 +172,14 @@ def cut_gaps(
     digit's cut positions are then those of its own call.
     """
     n = x.shape[0]
-    c = np.asarray(c).astype(np.int64)
+    c = np.asarray(c, dtype=np.int64)  # no copy when the caller's cuts are int64 already
+    if n <= SMALL_GAPS:
+        if max(c.tolist(), default=0) == 0:
+            return finish(x.copy())
+        return finish(_cut_gaps_each(x, u, c.tolist(), rad, threshold, groups))
     cmax = int(c.max()) if n else 0
     if cmax == 0:
         return finish(x.copy())
-    if n <= SMALL_GAPS:
-        return finish(_cut_gaps_each(x, u, c, rad, threshold, groups))
     npix = SIZE * SIZE
     wts = (x.reshape(n, -1) > threshold).astype(np.float64)
     cum_d = np.cumsum(wts, axis=1)  # per digit; whole numbers, exact
@@ -211,17 +213,18 @@ def cut_gaps(
 # Up to this many digits the gaps are cut digit by digit (about ten NumPy calls
 # each instead of forty for the batch); the same values, see _cut_gaps_each.
 SMALL_GAPS = 4
-# _SQUARES[c] = (arange(28) - c) ** 2 in float32: whole numbers, exact
-_SQUARES = (
-    np.arange(SIZE, dtype=np.float32)[None, :] - np.arange(SIZE, dtype=np.float32)[:, None]
-) ** 2
-_SQUARES.flags.writeable = False
+# _DISTANCE[SIZE - 1 + dy, SIZE - 1 + dx] = sqrt(dy ** 2 + dx ** 2) in float32, as the batch
+# computes it (whole squares, exact; one correctly rounded sqrt). The distance field of
+# the pixel (r, c) is the 28 x 28 window at (SIZE - 1 - r, SIZE - 1 - c).
+_STEPS = np.arange(-(SIZE - 1), SIZE, dtype=np.float32) ** 2
+_DISTANCE = np.sqrt(_STEPS[:, None] + _STEPS[None, :])
+_DISTANCE.flags.writeable = False
 
 
 def _cut_gaps_each(
     x: np.ndarray,
     u: np.ndarray,
-    c: np.ndarray,
+    c: list[int],
     rad: np.ndarray,
     threshold: float,
     groups: np.ndarray | None,
@@ -231,32 +234,39 @@ def _cut_gaps_each(
     The gap centre of cut k is the ``q``-th ink pixel (row-major) of its digit,
     ``q = floor(before + u * tot) - before`` in float64 (``before``: the ink
     of the earlier digits of its call, ``tot``: its own), or the last pixel if
-    rounding gives ``q = tot``; the squared distances are whole numbers, exact
-    in float32 in any order.
+    rounding gives ``q = tot``. The distance to the nearest centre is the
+    minimum of windows of :data:`_DISTANCE`: sqrt is correctly rounded, hence
+    monotone, so ``min(sqrt(d2)) == sqrt(min(d2))`` exactly, and so are the
+    float32 ``- rad + 0.5`` and the clip that follow.
     """
     n = x.shape[0]
     ink = x.reshape(n, -1) > threshold
-    totals = ink.sum(axis=1).tolist()
-    rad32 = rad.astype(np.float32)
-    out = x.copy()
+    rad32 = rad.astype(np.float32).tolist()
+    out = None if n == 1 else x.copy()
     before = 0.0
+    last = SIZE - 1
     for i in range(n):
         if i and groups is not None and groups[i] != groups[i - 1]:
             before = 0.0  # a new call: its inverse CDF starts again
-        tot, k = float(totals[i]), int(c[i])
+        where = ink[i].nonzero()[0]
+        tot, k = float(where.size), c[i]
         if k and tot:
-            where = np.flatnonzero(ink[i])
-            pix = []
+            keep, fresh = None, False
             for v in u[i, :k].tolist():
                 q = math.floor(before + v * tot) - before
-                pix.append(int(where[int(q)]) if q < tot else SIZE * SIZE - 1)
-            rows, cols = zip(*(divmod(p, SIZE) for p in pix), strict=True)
-            dy2, dx2 = _SQUARES[list(rows)], _SQUARES[list(cols)]
-            d2 = (dy2[:, :, None] + dx2[:, None, :]).min(axis=0)
-            keep = np.sqrt(d2)
-            keep -= rad32[i]
+                r, col = divmod(int(where[int(q)]) if q < tot else SIZE * SIZE - 1, SIZE)
+                window = _DISTANCE[last - r : last - r + SIZE, last - col : last - col + SIZE]
+                if keep is None:
+                    keep = window
+                elif fresh:
+                    np.minimum(keep, window, out=keep)
+                else:
+                    keep, fresh = np.minimum(keep, window), True
+            keep = keep - np.float32(rad32[i])
             keep += 0.5
-            keep.clip(0.0, 1.0, out=keep)
+            clip01(keep)
+            if out is None:  # one digit: its product is the output
+                return x * keep
             out[i] = x[i] * keep
         before += tot
-    return out
+    return x.copy() if out is None else out
