@@ -57,23 +57,7 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
     every digit has the same (always for one digit), else shape (m, 1, 1).
     """
     if mag.size <= 16:  # Python floats and NumPy float32 scalars: the same operations
-        mags = mag.tolist()
-        kmax = math.ceil(max(mags))
-        base = [math.floor(v) for v in mags]
-        frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
-        zero, one = np.float32(0.0), np.float32(1.0)
-        wts: dict[int, np.ndarray | np.float32] = {}
-        for k in sorted(set(base) | {b + 1 for b in base}):
-            w = [
-                (one - f if b == k else zero) + (f if b + 1 == k else zero)
-                for b, f in zip(base, frac, strict=True)
-            ]
-            same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
-            if same:
-                wts[k] = _ONE if w[0] == one else w[0]
-            else:
-                wts[k] = np.array(w, np.float32)[:, None, None]
-        return kmax, wts
+        return _small_disk_weights(tuple(mag.tolist()))
     kmax = math.ceil(mag.max())
     base = np.floor(mag)
     frac = (mag - base).astype(np.float32)
@@ -81,6 +65,31 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
     ks = np.arange(kmax + 1, dtype=np.float64)[:, None]
     w = np.where(base == ks, 1.0 - frac, 0.0) + np.where(base + 1 == ks, frac, 0.0)
     return kmax, {int(k): w[int(k)][:, None, None] for k in sorted(used) if k <= kmax}
+
+
+@functools.lru_cache(maxsize=1024)
+def _small_disk_weights(mags: tuple[float, ...]) -> tuple[int, dict[int, np.ndarray | np.float32]]:
+    """:func:`_disk_weights` of a small call (cached: the same radii cost a lookup).
+
+    The arrays are read-only; callers never modify the returned dict.
+    """
+    kmax = math.ceil(max(mags))
+    base = [math.floor(v) for v in mags]
+    frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
+    zero, one = np.float32(0.0), np.float32(1.0)
+    wts: dict[int, np.ndarray | np.float32] = {}
+    for k in sorted(set(base) | {b + 1 for b in base}):
+        w = [
+            (one - f if b == k else zero) + (f if b + 1 == k else zero)
+            for b, f in zip(base, frac, strict=True)
+        ]
+        same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
+        if same:
+            wts[k] = _ONE if w[0] == one else w[0]
+        else:
+            wts[k] = np.array(w, np.float32)[:, None, None]
+            wts[k].flags.writeable = False
+    return kmax, wts
 
 
 def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
@@ -132,8 +141,9 @@ def _disk_blend_flat(
     flat = pad.reshape(-1)
     first = kmax * side + kmax  # the first pixel of the first digit
     size = (m - 1) * side * side + (SIZE - 1) * side + SIZE  # up to the last pixel of the last
-    acc = np.zeros(m * side * side, np.float32)  # the flat padded layout
-    out = acc[first : first + size]
+    # the digits' pixels of a flat run like cur: (m, 28, 28) strided by the padded layout
+    strides = (side * side * 4, side * 4, 4)
+    acc = None  # 0 + w_0 D_0 + w_1 D_1 + ..., on the digits' pixels only
     cur = flat[first : first + size]  # D_0, a view; a new array from the first ring on
     fresh = False
     for k in range(kmax + 1):
@@ -147,14 +157,25 @@ def _disk_blend_flat(
         if k in wts:
             w = wts[k]
             if w is _ONE:
-                out += cur
+                term = cur
             elif np.ndim(w) == 0:
-                out += w * cur
+                term = w * cur
             else:  # one weight per digit: spread over each digit's padded block
-                spread = np.repeat(w.reshape(-1), side * side)[first : first + size]
-                out += spread * cur
-    block = acc.reshape(m, side, side)[:, kmax : kmax + SIZE, kmax : kmax + SIZE]
-    return np.ascontiguousarray(block)
+                term = np.repeat(w.reshape(-1), side * side)[first : first + size] * cur
+            digits = np.ndarray((m, SIZE, SIZE), np.float32, term, 0, strides)
+            if acc is None:  # 0 + w_0 D_0 (a -0.0 becomes +0.0, as in a sum from 0)
+                acc = np.add(_zeros(m), digits)
+            else:
+                acc += digits
+    return acc
+
+
+@functools.lru_cache(maxsize=SMALL_DISKS)
+def _zeros(m: int) -> np.ndarray:
+    """Read-only +0.0 digits ``(m, 28, 28)``: the start of a sum (same-shape operands are cheapest)."""
+    z = np.zeros((m, SIZE, SIZE), np.float32)
+    z.flags.writeable = False
+    return z
 
 
 def cut_gaps(
