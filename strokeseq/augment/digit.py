@@ -12,6 +12,8 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..rng import as_generator
@@ -326,6 +328,12 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     """
     x = check_batch(ink, height=None)
     gen = as_generator(rng)
+    if type(std) in (float, int) and math.isfinite(std) and 0 <= std <= 1:
+        # one std for the batch: a float32 scalar product, in place (the same values)
+        z = gen.standard_normal(x.shape, dtype=np.float32)
+        z *= np.float32(std)
+        z += x
+        return finish(z)
     s = per_sample(std, x.shape[0], "std")
     lo, hi = span(s)
     if lo < 0 or hi > 1:
