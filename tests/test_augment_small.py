@@ -66,10 +66,45 @@ def test_affine_maps_on_floats_equal_the_array_code(monkeypatch):
             )
         )
     cases.append((1, 90.0, 0.0, 1.0, 1.0, (0.0, 0.0)))  # exact quarter turn, scalars
+    # plain parameters (float64 arrays or Python numbers, a (tx, ty) tuple) take the
+    # route on Python floats (math.radians, math.sqrt); others the array code
+    for trial in range(200):
+        n, rot, shear, scale, aspect, t = cases[trial]
+        tx, ty = (float(v) for v in t[0])
+        cases.append((n, rot, shear, scale, aspect, (tx, ty)))
+        cases.append((n, float(rot[0]), float(shear[0]), float(scale[0]), 1, (int(tx), ty)))
+    cases.append((2, -0.0, -0.0, 1.0, 1.0, (-0.0, 0.0)))  # signed zeros
     small = [_w.affine_inverse(*c) for c in cases]
     monkeypatch.setattr(_w, "SMALL_MAPS", 0)
     for c, s in zip(cases, small, strict=True):
         assert_bits(s, _w.affine_inverse(*c))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rotation": np.nan},
+        {"rotation": np.array([np.inf])},
+        {"shear": 80.0},
+        {"shear": np.array([-85.0])},
+        {"scale": 0.0},
+        {"aspect": -1},
+        {"translate": (np.inf, 0.0)},
+        {"translate": (1.0, 2.0, 3.0)},
+        {"rotation": True},
+        {"scale": np.array([1.0, 2.0])},
+    ],
+)
+def test_affine_small_route_refuses_what_the_array_code_refuses(monkeypatch, bad):
+    kwargs = {"rotation": 0.0, "shear": 0.0, "scale": 1.0, "aspect": 1.0, "translate": (0, 0)}
+    kwargs.update(bad)
+    errors = []
+    for small in (16, 0):
+        monkeypatch.setattr(_w, "SMALL_MAPS", small)
+        with pytest.raises((ValueError, TypeError)) as info:
+            A.affine(np.zeros((1, 28, 28), np.float32), **kwargs)
+        errors.append((info.type, str(info.value)))
+    assert errors[0] == errors[1]
 
 
 def test_mnist_framing_maps_on_floats_equal_the_array_code(monkeypatch):

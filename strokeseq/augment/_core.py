@@ -35,6 +35,7 @@ def clip01(images: np.ndarray) -> np.ndarray:
         return images.clip(0.0, 1.0, out=images)
     return _CLIP(images, 0.0, 1.0, out=images)
 
+
 # Work in chunks of this many images in the heavy kernels: the temporaries of a
 # 2048-digit chunk (a few MB) stay in cache, which is ~1.5x faster than one
 # pass over 20 000 digits. Resampling results do not depend on the chunk size;

@@ -11,6 +11,7 @@ numbers: callers draw, this module only computes.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 
 import numpy as np
@@ -120,6 +121,10 @@ def affine_inverse(
     translate: object,
 ) -> np.ndarray:
     """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
+    if 0 < n <= SMALL_MAPS:
+        maps = _small_inverse(n, rotation, shear, scale, aspect, translate)
+        if maps is not None:
+            return maps
     rot = np.deg2rad(per_sample(rotation, n, "rotation"))
     sh = per_sample(shear, n, "shear")
     lo, hi = span(sh)
@@ -170,23 +175,75 @@ def affine_inverse(
 SMALL_MAPS = 16
 
 
+def _floats(value: object, n: int) -> list[float] | None:
+    """``value`` as n finite Python floats when it is a plain float/int or a float64 ``(n,)`` array.
+
+    None for anything else (other dtypes, shapes, bools, non-finite values):
+    the array code then checks it and raises what :func:`per_sample` raises.
+    """
+    if type(value) is float or type(value) is int:
+        v = float(value)
+        return [v] * n if math.isfinite(v) else None
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == (n,):
+        vals = value.tolist()
+        return vals if all(map(math.isfinite, vals)) else None
+    return None
+
+
+def _small_inverse(
+    n: int, rotation: object, shear: object, scale: object, aspect: object, translate: object
+) -> np.ndarray | None:
+    """:func:`affine_inverse` of a few digits with plain parameters, on Python floats.
+
+    The same IEEE double operations as the array code: ``math.radians`` is
+    NumPy's ``deg2rad`` (one product by the double ``pi / 180``), ``math.sqrt``
+    is correctly rounded like ``np.sqrt``; cos, sin and tan stay NumPy's (libm
+    may round them differently). None when a parameter is not plain or not
+    valid: the array code then checks it (and raises).
+    """
+    rot, sh, sc, asp = (_floats(v, n) for v in (rotation, shear, scale, aspect))
+    if rot is None or sh is None or sc is None or asp is None:
+        return None
+    if type(translate) is tuple and len(translate) == 2:
+        tx, ty = translate
+        if type(tx) not in (float, int) or type(ty) not in (float, int):
+            return None
+        tx, ty = float(tx), float(ty)
+        if not (math.isfinite(tx) and math.isfinite(ty)):
+            return None
+        shifts = [[tx, ty]] * n
+    else:
+        return None
+    if min(sh) <= -80 or max(sh) >= 80 or min(sc) <= 0 or min(asp) <= 0:
+        return None
+    rad = np.array([math.radians(v) for v in rot])
+    tan = np.tan(np.array([math.radians(v) for v in sh]))
+    root = [math.sqrt(v) for v in asp]
+    try:
+        return _inverse_rows(np.cos(rad), np.sin(rad), tan, sc, root, shifts)
+    except ZeroDivisionError:  # a degenerate map: the array code gives NumPy's inf/nan
+        return None
+
+
 def _inverse_rows(
     cos: np.ndarray,
     sin: np.ndarray,
     sh: np.ndarray,
-    sc: np.ndarray,
-    root: np.ndarray,
+    sc: np.ndarray | list[float],
+    root: np.ndarray | list[float],
     shifts: list[list[float]],
 ) -> np.ndarray:
     """:func:`affine_inverse`'s arithmetic per digit on Python floats (exactly the array code's)."""
     c0 = CENTRE
     rows: list[float] = []
+    sc = sc.tolist() if isinstance(sc, np.ndarray) else sc
+    root = root.tolist() if isinstance(root, np.ndarray) else root
     for c, s, h, k, q, (tx, ty) in zip(
         cos.tolist(),
         sin.tolist(),
         sh.tolist(),
-        sc.tolist(),
-        root.tolist(),
+        sc,
+        root,
         shifts,
         strict=True,
     ):
