@@ -66,13 +66,15 @@ def test_affine_maps_on_floats_equal_the_array_code(monkeypatch):
             )
         )
     cases.append((1, 90.0, 0.0, 1.0, 1.0, (0.0, 0.0)))  # exact quarter turn, scalars
-    # plain parameters (float64 arrays or Python numbers, a (tx, ty) tuple) take the
+    # plain parameters (float64 arrays or Python numbers, a (tx, ty) tuple or float64
+    # array of shape (2,) or (n, 2), as the cases above) take the
     # route on Python floats (math.radians, math.sqrt); others the array code
     for trial in range(200):
         n, rot, shear, scale, aspect, t = cases[trial]
         tx, ty = (float(v) for v in t[0])
         cases.append((n, rot, shear, scale, aspect, (tx, ty)))
         cases.append((n, float(rot[0]), float(shear[0]), float(scale[0]), 1, (int(tx), ty)))
+        cases.append((n, rot, 0, scale, aspect[0], t[0]))  # translate (2,) as an array
     cases.append((2, -0.0, -0.0, 1.0, 1.0, (-0.0, 0.0)))  # signed zeros
     small = [_w.affine_inverse(*c) for c in cases]
     monkeypatch.setattr(_w, "SMALL_MAPS", 0)
@@ -91,6 +93,8 @@ def test_affine_maps_on_floats_equal_the_array_code(monkeypatch):
         {"aspect": -1},
         {"translate": (np.inf, 0.0)},
         {"translate": (1.0, 2.0, 3.0)},
+        {"translate": np.array([[0.0, np.nan]])},
+        {"translate": np.zeros((2, 2))},
         {"rotation": True},
         {"scale": np.array([1.0, 2.0])},
     ],

@@ -205,14 +205,19 @@ def _small_inverse(
     if rot is None or sh is None or sc is None or asp is None:
         return None
     if type(translate) is tuple and len(translate) == 2:
-        tx, ty = translate
-        if type(tx) not in (float, int) or type(ty) not in (float, int):
+        if type(translate[0]) not in (float, int) or type(translate[1]) not in (float, int):
             return None
-        tx, ty = float(tx), float(ty)
-        if not (math.isfinite(tx) and math.isfinite(ty)):
+        shifts = [[float(translate[0]), float(translate[1])]] * n
+    elif type(translate) is np.ndarray and translate.dtype == np.float64:
+        if translate.shape == (n, 2):
+            shifts = translate.tolist()
+        elif translate.shape == (2,):
+            shifts = [translate.tolist()] * n
+        else:
             return None
-        shifts = [[tx, ty]] * n
     else:
+        return None
+    if not all(math.isfinite(v) for t in shifts for v in t):
         return None
     if min(sh) <= -80 or max(sh) >= 80 or min(sc) <= 0 or min(asp) <= 0:
         return None
