@@ -281,8 +281,8 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
             first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             own -= np.repeat(first, np.diff(np.r_[first, sel.size]))
             kgroups = rows.astype(np.int64) * (1 << 32) + own // _d.CHUNK
-        else:
-            kgroups = own // _d.CHUNK
+        else:  # one call; a single chunk is one group, which is what no groups means
+            kgroups = own // _d.CHUNK if sel.size > _d.CHUNK else None
         f = Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
     out = x.copy()
     out[union] = warp(x[union], inv, f)
