@@ -10,7 +10,6 @@ numbers: callers draw, this module only computes.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 
@@ -376,13 +375,15 @@ def framing_maps(
     n = x.shape[0]
     m = x > threshold
     rows, cols = m.any(axis=2), m.any(axis=1)
-    idx = np.arange(SIZE)
-    mass = x.sum(axis=(1, 2)).astype(np.float64)
-    wy = _weighted_rows(x.sum(axis=2), idx, groups)
-    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    mass = x.sum(axis=(1, 2))  # float32; exact in float64 (Python floats too)
+    wy = _weighted_rows(x.sum(axis=2), _INDEX, groups)
+    wx = _weighted_rows(x.sum(axis=1), _INDEX, groups)
     if n <= SMALL_MAPS:
-        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+        try:
             return _framing_rows(rows.tolist(), cols.tolist(), mass, wy, wx, box)
+        except ZeroDivisionError:  # box = 0: NumPy's inf below
+            pass
+    mass = mass.astype(np.float64)
     has = rows.any(axis=1)
     y0 = rows.argmax(axis=1)
     y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
@@ -399,6 +400,12 @@ def framing_maps(
     inv[:, 1, 2] = com_x - CENTRE / s
     inv[~has] = [[1, 0, 0], [0, 1, 0]]
     return inv
+
+
+# Row / column indices for the centres of mass, in float64: the product of a float32
+# sum with them is float64 either way, and the index needs no conversion per call.
+_INDEX = np.arange(SIZE, dtype=np.float64)
+_INDEX.flags.writeable = False
 
 
 def _framing_rows(
