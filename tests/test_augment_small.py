@@ -160,8 +160,24 @@ def test_gaps_digit_by_digit_equal_the_batch(monkeypatch, grouped):
     u[3, 0] = np.nextafter(1.0, 0.0)  # the last ink pixel (or past it, by rounding)
     groups = np.array([0, 0, 1, 1]) if grouped else None
     small = _m.cut_gaps(x, u, c, rad, groups=groups)
+    # one digit (its product is the output): cut, uncut, without ink
+    ones = [(x[i : i + 1], u[i : i + 1], c[i : i + 1], rad[i : i + 1]) for i in range(n)]
+    ones.append((np.zeros((1, 28, 28), np.float32), u[:1], c[:1], rad[:1]))
+    single = [_m.cut_gaps(*args) for args in ones]
     monkeypatch.setattr(_m, "SMALL_GAPS", 0)
     assert_bits(small, _m.cut_gaps(x, u, c, rad, groups=groups))
+    for args, got in zip(ones, single, strict=True):
+        assert_bits(got, _m.cut_gaps(*args))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (5, 28, 28), (3, 28, 90)])
+def test_noise_with_one_std_equals_the_per_item_product(shape):
+    """A scalar std multiplies in place as one float32; an (n,) std per item: same bits."""
+    x = inks(shape[0], 4) if shape[2] == 28 else np.full(shape, 0.5, np.float32)
+    for std in (0.05, 0.3, 1, 0):
+        one = A.noise(x, np.random.default_rng(9), std=std)
+        each = A.noise(x, np.random.default_rng(9), std=np.full(shape[0], float(std)))
+        assert_bits(one, each)
 
 
 def test_kernel_bank_small_calls_equal_the_large_path():
