@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..rng import as_generator
-from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample, span
+from ._core import CHUNK, check_batch, clip01, finish, gaussian_blur, per_sample, span
 from .morph import cut_gaps, disk_blend
 from .warp import SIZE, Fields, affine_inverse, framing_maps, warp
 
@@ -333,7 +333,7 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
         z = gen.standard_normal(x.shape, dtype=np.float32)
         z *= np.float32(std)
         z += x
-        return finish(z)
+        return clip01(z)  # z is a new C-contiguous float32 array: finish's clip only
     s = per_sample(std, x.shape[0], "std")
     lo, hi = span(s)
     if lo < 0 or hi > 1:

@@ -57,7 +57,7 @@ class Draw:
     @property
     def index(self) -> np.ndarray:
         """Positions of the applied items."""
-        return np.flatnonzero(self.applied)
+        return self.applied.nonzero()[0]  # 1-D: np.flatnonzero without its wrapper
 
     def subset(self) -> dict[str, np.ndarray]:
         """The parameters of the applied items."""
@@ -250,7 +250,7 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
     n = x.shape[0]
     a_on = aff.applied if aff is not None else np.zeros(n, bool)
     e_on = ela.applied if ela is not None else np.zeros(n, bool)
-    union = np.flatnonzero(a_on | e_on)
+    union = (a_on | e_on).nonzero()[0]
     if union.size == 0:
         return x
     inv = None
@@ -272,7 +272,7 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
         )
     f = None
     if ela is not None and e_on[union].any():
-        sel = np.flatnonzero(e_on[union])
+        sel = e_on[union].nonzero()[0]
         v = ela.subset()
         # kernels are per drawn chunk of each call (see elastic_field)
         own = np.arange(sel.size)

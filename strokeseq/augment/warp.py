@@ -101,7 +101,7 @@ class Fields:
         if self.where is None:
             return self._smooth(slice(s, e))
         slot = self.slot[s:e]
-        on = np.flatnonzero(slot >= 0)
+        on = (slot >= 0).nonzero()[0]
         if on.size == 0:
             return None
         if on.size == e - s:
