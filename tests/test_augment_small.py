@@ -149,6 +149,30 @@ def test_blur_weights_cache_is_the_computation():
     assert_bits(_core._cached_blur_weights(tuple(s.tolist()), 3.0), _core._blur_weights(s, 3.0))
 
 
+def test_one_blur_width_on_floats_is_the_array_code():
+    """A single width (drawn afresh per call, a cache miss) takes the route on Python floats."""
+    rng = np.random.default_rng(3)
+    widths = [*rng.uniform(1e-3, 5, 3000), *np.exp(rng.uniform(-12, 1.6, 500)), 0.5, 1 / 3, 5.0]
+    for s in widths:
+        for truncate in (3.0, 4.0):
+            one = _core._one_blur_weights(float(s), truncate)
+            assert_bits(one, _core._blur_weights(np.array([s]), truncate))
+
+
+def test_one_radius_disk_weights_are_the_general_loop():
+    """One digit's blend weights (a cache miss per drawn radius) equal the loop's for two digits."""
+    rng = np.random.default_rng(4)
+    loop = _m._small_disk_weights.__wrapped__
+    radii = [*rng.uniform(1e-6, 3, 2000), 1.0, 2.0, 3.0, 0.5, float(np.nextafter(1.0, 0.0))]
+    for r in radii:
+        kmax, one = loop((float(r),))
+        kmax2, two = loop((float(r), float(r)))  # the same radius twice: scalar weights
+        assert kmax == kmax2 and one.keys() == two.keys()
+        for k, w in one.items():
+            assert (w is _m._ONE) == (two[k] is _m._ONE)
+            assert np.float32(w).tobytes() == np.float32(two[k]).tobytes()
+
+
 @pytest.mark.parametrize("grouped", [False, True])
 def test_gaps_digit_by_digit_equal_the_batch(monkeypatch, grouped):
     rng = np.random.default_rng(7)

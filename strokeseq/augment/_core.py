@@ -287,10 +287,35 @@ def _blur_weights(sigma: np.ndarray, truncate: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1024)
 def _cached_blur_weights(sigma: tuple[float, ...], truncate: float) -> np.ndarray:
-    """:func:`_blur_weights` of a small call, kept (read-only): repeated widths cost nothing."""
-    wts = _blur_weights(np.array(sigma, np.float64), truncate)
+    """:func:`_blur_weights` of a small call, kept (read-only): repeated widths cost nothing.
+
+    One width (> 0) takes :func:`_one_blur_weights`, so widths drawn afresh for
+    every call (a cache miss each time) stay cheap too.
+    """
+    if len(sigma) == 1 and sigma[0] > 0:
+        wts = _one_blur_weights(sigma[0], truncate)
+    else:
+        wts = _blur_weights(np.array(sigma, np.float64), truncate)
     wts.flags.writeable = False
     return wts
+
+
+def _one_blur_weights(sigma: float, truncate: float) -> np.ndarray:
+    """:func:`_blur_weights` of one width > 0, shape (1, 2r + 1), with the same bits.
+
+    With one width its own truncation is the call's, so no tap is masked. The
+    exponents are the array code's IEEE double operations on Python floats
+    (``k / sigma``, squared as ``q * q`` -- NumPy's ``** 2`` is ``np.square`` --,
+    times -0.5); the exponential, the sum and the division stay NumPy's.
+    """
+    r = math.ceil(truncate * sigma)
+    exponents = []
+    for k in range(-r, r + 1):
+        q = k / sigma
+        exponents.append(-0.5 * (q * q))
+    wts = np.exp(np.array(exponents))
+    wts /= wts.sum()
+    return wts.astype(np.float32).reshape(1, -1)
 
 
 # A blur multiplies all its taps in one broadcast product over strided windows

@@ -73,10 +73,18 @@ def _small_disk_weights(mags: tuple[float, ...]) -> tuple[int, dict[int, np.ndar
 
     The arrays are read-only; callers never modify the returned dict.
     """
+    zero, one = np.float32(0.0), np.float32(1.0)
+    if len(mags) == 1:  # the loop below for one digit: disks floor(r) and floor(r) + 1
+        base = math.floor(mags[0])
+        frac = np.float32(mags[0] - base)
+        low, high = (one - frac) + zero, zero + frac
+        return math.ceil(mags[0]), {
+            base: _ONE if low == one else low,
+            base + 1: _ONE if high == one else high,
+        }
     kmax = math.ceil(max(mags))
     base = [math.floor(v) for v in mags]
     frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
-    zero, one = np.float32(0.0), np.float32(1.0)
     wts: dict[int, np.ndarray | np.float32] = {}
     for k in sorted(set(base) | {b + 1 for b in base}):
         w = [
