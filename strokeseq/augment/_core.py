@@ -309,13 +309,10 @@ def _one_blur_weights(sigma: float, truncate: float) -> np.ndarray:
     times -0.5); the exponential, the sum and the division stay NumPy's.
     """
     r = math.ceil(truncate * sigma)
-    exponents = []
-    for k in range(-r, r + 1):
-        q = k / sigma
-        exponents.append(-0.5 * (q * q))
-    wts = np.exp(np.array(exponents))
-    wts /= wts.sum()
-    return wts.astype(np.float32).reshape(1, -1)
+    quotients = [k / sigma for k in range(-r, r + 1)]
+    wts = np.exp(np.array([-0.5 * (q * q) for q in quotients]))
+    wts /= np.add.reduce(wts)  # wts.sum() without its Python wrapper
+    return wts.astype(np.float32)[None]
 
 
 # A blur multiplies all its taps in one broadcast product over strided windows
