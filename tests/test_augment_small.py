@@ -157,6 +157,10 @@ def test_one_blur_width_on_floats_is_the_array_code():
         for truncate in (3.0, 4.0):
             one = _core._one_blur_weights(float(s), truncate)
             assert_bits(one, _core._blur_weights(np.array([s]), truncate))
+    # a call with one width for all its images uses that row for each
+    for s in widths[:300]:
+        rows = _core._blur_weights(np.full(5, s), 3.0)
+        assert_bits(rows, np.repeat(_core._one_blur_weights(float(s), 3.0), 5, axis=0))
 
 
 def test_one_radius_disk_weights_are_the_general_loop():

@@ -338,10 +338,13 @@ def gaussian_blur(
     """
     n = images.shape[0]
     sigma = np.asarray(sigma, dtype=np.float64)
-    smax = span(sigma)[1] if n else 0.0
+    smin, smax = span(sigma) if n else (0.0, 0.0)
     if smax <= 0:
         return images.copy()
-    if n <= 8:
+    if smin == smax:  # one width for the call: every image's taps are the same row
+        row = _cached_blur_weights((smax,), truncate)
+        wts = np.broadcast_to(row, (n, row.shape[1]))
+    elif n <= 8:
         wts = _cached_blur_weights(tuple(sigma.tolist()), truncate)
     else:
         wts = _blur_weights(sigma, truncate)
