@@ -342,8 +342,9 @@ def gaussian_blur(
     if smax <= 0:
         return images.copy()
     if smin == smax:  # one width for the call: every image's taps are the same row
-        row = _cached_blur_weights((smax,), truncate)
-        wts = np.broadcast_to(row, (n, row.shape[1]))
+        wts = _cached_blur_weights((smax,), truncate)  # (1, taps)
+        if n > 1:
+            wts = np.broadcast_to(wts, (n, wts.shape[1]))
     elif n <= 8:
         wts = _cached_blur_weights(tuple(sigma.tolist()), truncate)
     else:
