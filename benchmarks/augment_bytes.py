@@ -13,7 +13,8 @@ case runs on both with the same input and seed and compares the output bytes
   set), blobs with values outside [0, 1] and -0.0, and uint8 ink;
 - blur and noise on lines 28 x 60 and 28 x 200;
 - the light, medium and heavy presets through ``Augmenter.digits`` (1-17, 40
-  and 300 digits) and ``Augmenter.digits_rows`` (two rows).
+  and 300 digits), ``Augmenter.digits_rows`` (two rows), ``Augmenter.sequences``
+  (images and boxes) and ``Augmenter.sequences_rows`` (1-12 lines 28 x 200).
 
 Exit status 1 if any case differs. A speed change that keeps the bytes of
 every seed passes; anything else is a change of behaviour to document.
@@ -47,6 +48,18 @@ def inks(n: int, seed: int, kind: str) -> np.ndarray:
     if kind == "uint8":
         return (np.clip(x, 0, 1) * 255).astype(np.uint8)
     return x
+
+
+def lines_of(n: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lines of five MNIST digits with their boxes ``(n, 5, 4)``."""
+    ink = inks(5 * n, n, "mnist")
+    lines = np.zeros((n, 28, width), np.float32)
+    boxes = np.zeros((n, 5, 4), np.int64)
+    for j in range(5):
+        x0 = 8 + j * 36
+        lines[:, :, x0 : x0 + 28] = ink[j * n : (j + 1) * n]
+        boxes[:, j] = (x0, x0 + 28, 4, 24)
+    return lines, boxes
 
 
 def digit_cases():
@@ -152,6 +165,17 @@ def main() -> None:
                         for aug in pair
                     ]
                     check(f"{preset} digits_rows n={n}", *rows)
+        for n in (1, 2, 3, 5, 12):
+            lines, boxes = lines_of(n, 200)
+            for seed in range(3):
+                got = [aug.sequences(lines, boxes, seed) for aug in pair]
+                check(f"{preset} sequences n={n}", got[0][0], got[1][0])
+                check(f"{preset} sequence boxes n={n}", got[0][1], got[1][1])
+                rngs = [[np.random.default_rng(seed * 10 + k) for k in range(n)] for _ in pair]
+                got = [
+                    aug.sequences_rows(lines, boxes, g) for aug, g in zip(pair, rngs, strict=True)
+                ]
+                check(f"{preset} sequences_rows n={n}", got[0][0], got[1][0])
     print(f"{total} cases, {len(differ)} differ")
     for label in differ[:20]:
         print("  differs:", label)

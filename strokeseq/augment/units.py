@@ -149,6 +149,8 @@ class _Pixelwise(Unit):
 
     def apply(self, x, boxes, d, draws):
         idx = d.index
+        if idx.size and idx.size == x.shape[0]:  # every item (one digit, mostly): no selection
+            return self.kernel(x, d.values, d), boxes
         if idx.size:
             x[idx] = self.kernel(x[idx], d.subset(), d)
         return x, boxes
@@ -284,6 +286,8 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
         else:  # one call; a single chunk is one group, which is what no groups means
             kgroups = own // _d.CHUNK if sel.size > _d.CHUNK else None
         f = Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
+    if union.size == n:  # every digit is resampled: the warp's new array is the output
+        return warp(x, inv, f)
     out = x.copy()
     out[union] = warp(x[union], inv, f)
     return out
