@@ -214,6 +214,8 @@ _CHUNK_ELEMENTS = 48 << 10
 #: evaluated element, and per chunk (its ~20 NumPy calls).
 _COST_ELEMENT = 6e-9
 _COST_CHUNK = 35e-6
+#: Up to this many capsules, :func:`_plan` also tries equal-count groups by area.
+_FEW = 1024
 #: Extra reach of the windows: pixel centres farther than ``r + _MARGIN`` from
 #: a capsule's box get ink < 0 (clipped), so omitting them changes nothing.
 _MARGIN = 0.01
@@ -377,10 +379,12 @@ def _draw(
 def _plan(span: np.ndarray):
     """How to draw capsules: ``(order, chunks, window sizes)``.
 
-    Few capsules (a digit or two): one window size fitting all, capsules in
-    their order (``order`` None). Many: capsules grouped by window size
-    (sides rounded up to a multiple of ``q``; the cheapest ``q`` under a rough
-    cost model wins, one size for all included); ``order`` sorts them by size
+    The cheapest under a rough cost model (:func:`_cost`: evaluated pairs and
+    chunks) of: one window size fitting all, capsules in their order
+    (``order`` None); for few capsules (up to :data:`_FEW`), the capsules
+    sorted by window area and cut into 2, 4 or 8 groups of equal count, each with
+    the window fitting its largest; for many, capsules grouped by window size
+    (sides rounded up to a multiple of ``q``), ``order`` sorting them by size
     (stably: by digit within a size, so a chunk's writes stay close together).
     Each chunk ``(start, end, wy, wx)`` is a slice of that order holding at
     most ``_CHUNK_ELEMENTS`` pixel-capsule pairs (or one capsule). ``window
@@ -390,9 +394,27 @@ def _plan(span: np.ndarray):
     wx, wy = (int(v) for v in span.max(axis=0))
     one = np.array([wx, wy])
     step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-    if m * wy * wx <= 4 * _CHUNK_ELEMENTS:  # a few chunks at most: one size, in order
+    one_chunks = -(-m // step)
+    best, best_cost = None, _cost(m * wy * wx, one_chunks)
+    area = span[:, 0] * span[:, 1]
+    if best_cost <= _cost(int(area.sum()), max(2, one_chunks)):
+        # No split can pay for its extra chunk (a digit or two): one size, in order.
         return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
-    best, best_cost = None, _cost(m * wy * wx, -(-m // step))
+    if m <= _FEW:
+        # A few dozen capsules (1-20 digits): the q-grid below makes a chunk of
+        # nearly every capsule; equal-count groups by area keep chunks few.
+        order = np.argsort(area, kind="stable")
+        sx, sy = span[order, 0], span[order, 1]
+        for g in (2, 4, 8):
+            if g > m:
+                break
+            starts = (np.arange(g) * m) // g
+            gx, gy = np.maximum.reduceat(sx, starts), np.maximum.reduceat(sy, starts)
+            counts = np.diff(np.append(starts, m))
+            steps = np.maximum(1, _CHUNK_ELEMENTS // (gy * gx))
+            cost = _cost(int((counts * gy * gx).sum()), int((-(-counts // steps)).sum()))
+            if cost < best_cost:
+                best, best_cost = ("groups", order, starts, counts, gx, gy, steps), cost
     for q in (8, 4, 2):
         nx = -(-wx // q) + 1
         key = (-(-span[:, 1] // q)) * nx + (-(-span[:, 0] // q))
@@ -404,13 +426,17 @@ def _plan(span: np.ndarray):
         steps = np.maximum(1, _CHUNK_ELEMENTS // (sy * sx))
         cost = _cost(int(elements.sum()), int((-(-counts[used] // steps)).sum()))
         if cost < best_cost:
-            best, best_cost = (key, nx, q, counts[used], sy, sx, steps), cost
+            best, best_cost = ("grid", key, nx, q, counts[used], sy, sx, steps), cost
     if best is None:
         return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
-    key, nx, q, counts, sy, sx, steps = best
-    order = np.argsort(key, kind="stable")
-    k2 = key[order]
-    wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
+    if best[0] == "groups":
+        _, order, starts, counts, sx, sy, steps = best
+        wsize = np.repeat(np.stack([sx, sy], axis=1), counts, axis=0)
+    else:
+        _, key, nx, q, counts, sy, sx, steps = best
+        order = np.argsort(key, kind="stable")
+        k2 = key[order]
+        wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
     chunks = []
     s = 0
     for c, y, x, st in zip(counts.tolist(), sy.tolist(), sx.tolist(), steps.tolist(), strict=True):
