@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .model import FittedModel, pressure_radius, shape_samples
+from .render import _clip
 
 __all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles"]
 
@@ -40,11 +41,6 @@ RESIDUAL_SCALE = 1.5
 #: Standard deviation of the log aspect (x stretch) drawn per digit.
 ASPECT_SD = 0.06
 
-
-try:  # NumPy's clip ufunc itself: np.clip adds ~3 us of Python wrappers per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # NumPy < 2
-    from numpy.core.umath import clip as _clip
 
 #: Per-model tables derived once (see :func:`_tables`), keyed by ``id``; the
 #: model is kept in the value so that its id is not reused while cached.
