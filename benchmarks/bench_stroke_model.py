@@ -64,6 +64,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 10000])
     p.add_argument("--sheet", default=None, help="draw the allograph sheet to this PNG instead")
+    p.add_argument("--max-calls", type=int, default=200, help="most calls of a case per round")
     args = p.parse_args()
     if args.sheet:
         allograph_sheet(args.sheet)
@@ -74,7 +75,7 @@ def main() -> None:
     sizes = sorted(args.sizes)
     opts = ["--rounds", str(args.rounds), "--against", "none", "--look", "0", "--loop-digits", "0"]
     opts += ["--no-api", "--models", "fitted", "glyphs", "--batch", str(sizes[-1])]
-    opts += ["--per-call", *map(str, sizes[:-1] or sizes)]
+    opts += ["--per-call", *map(str, sizes[:-1] or sizes), "--max-calls", str(args.max_calls)]
     bench_synthetic.main(opts)
 
 

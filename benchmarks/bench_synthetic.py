@@ -192,13 +192,17 @@ def timed(fn: Callable[[int], object], calls: int) -> tuple[float, float, float]
     return time.perf_counter() - t, d.ru_utime - c.ru_utime, d.ru_stime - c.ru_stime
 
 
-def calls_per_round(per_call: int) -> int:
-    """Calls of a case per round: about 400 digits (200 single calls), at least one call."""
-    return max(1, min(200, 400 // per_call))
+def calls_per_round(per_call: int, most: int = 200) -> int:
+    """Calls of a case per round: about 400 digits (``most`` single calls), at least one call."""
+    return max(1, min(most, 400 // per_call))
 
 
 def cases(
-    models: list[str], factors: list[int], per_call: list[int], api: bool = True
+    models: list[str],
+    factors: list[int],
+    per_call: list[int],
+    api: bool = True,
+    most: int = 200,
 ) -> list[tuple[str, int, int, Callable[[int], object]]]:
     """(name, digits per call, calls per round, fn) for every case."""
     out = []
@@ -209,12 +213,17 @@ def cases(
             for k in per_call:
                 labels = np.arange(k) % 10
                 out.append(
-                    (f"{model} ss={ss} {k}/call", k, calls_per_round(k), _sampler(src, labels))
+                    (
+                        f"{model} ss={ss} {k}/call",
+                        k,
+                        calls_per_round(k, most),
+                        _sampler(src, labels),
+                    )
                 )
             if ss == 3 and api:
                 api_src = "synthetic" if model == "fitted" else src
                 generate_numbers_sequence("5", (0, 0), 28, source=api_src, rng=0)
-                out.append((f"{model} ss={ss} API 1 digit", 1, 200, _api(api_src)))
+                out.append((f"{model} ss={ss} API 1 digit", 1, most, _api(api_src)))
     return out
 
 
@@ -243,7 +252,8 @@ def _run_worker(path: str, args: argparse.Namespace) -> dict[str, list[float]]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(path))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--batch", str(args.batch)]
     cmd += ["--models", *args.models, "--factors", *map(str, args.factors)]
-    cmd += ["--per-call", *map(str, args.per_call)] + ([] if args.api else ["--no-api"])
+    cmd += ["--per-call", *map(str, args.per_call), "--max-calls", str(args.max_calls)]
+    cmd += [] if args.api else ["--no-api"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -281,11 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--look", type=int, default=3000, help="digits compared per factor and model")
     ap.add_argument("--compare", metavar="PATH", help="another checkout to time (subprocesses)")
     ap.add_argument("--loop-digits", type=int, default=1, help="per-pixel loop digits per round")
+    ap.add_argument("--max-calls", type=int, default=200, help="most calls of a case per round")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     per_call = sorted(set(args.per_call + ([args.batch] if args.batch else [])))
     args.per_call = [k for k in per_call if k != args.batch]
-    all_cases = cases(args.models, args.factors, per_call, args.api)
+    all_cases = cases(args.models, args.factors, per_call, args.api, args.max_calls)
     if args.worker:  # one timing of every case, as JSON: {name: [wall, user, sys, digits]}
         res = {}
         for name, k, calls, fn in all_cases:
