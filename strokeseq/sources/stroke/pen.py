@@ -127,7 +127,8 @@ def _exact_scale(
     hi = v_max.argmax(axis=1)
     v_lo, v_hi = v_min.min(axis=1), v_max.max(axis=1)  # the values at lo and hi
     ext = np.maximum(v_hi - v_lo, 1e-3)
-    r_ext = np.take_along_axis(r, np.concatenate((lo, hi), axis=1), axis=1)  # (n, 4)
+    # r at lo and hi, (n, 4): one flat gather (np.take_along_axis builds more)
+    r_ext = np.take(r, np.concatenate((lo, hi), axis=1) + _row_starts(n, r.shape[1]))
     s = (np.maximum(INK_EXTENT - r_ext[:, :2] - r_ext[:, 2:], 1.0) / ext).min(axis=1)
     # s > 0: undrawn points stay at -inf / +inf through s * v +- r.
     rr = r[..., None]
@@ -135,3 +136,8 @@ def _exact_scale(
     bottom = (s[:, None, None] * v_min - rr).min(axis=1)
     worst = np.maximum((top - bottom).max(axis=1), 0.0)
     return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s), v_lo, v_hi
+
+
+def _row_starts(n: int, length: int) -> np.ndarray:
+    """Flat index of the first element of each of ``n`` rows of ``length``, as ``(n, 1)``."""
+    return np.arange(0, n * length, length)[:, None]

@@ -175,7 +175,9 @@ def fitted_geometry(
     # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate;
     # built transposed, (n, 2, 2) rows (m00, m10), (m01, m11).
     ca, sa = cos * asp, sin * asp
-    mt = np.stack((ca, sa, ca * sh - sin, sa * sh + cos), axis=1).reshape(n, 1, 2, 2)
+    mt = np.empty((n, 1, 2, 2))  # (np.stack's Python layers cost more than the four writes)
+    mt[:, 0, 0, 0], mt[:, 0, 0, 1] = ca, sa
+    mt[:, 0, 1, 0], mt[:, 0, 1, 1] = ca * sh - sin, sa * sh + cos
     pts = p["points"] @ mt
     samples = shape_samples(pts, seg, k)
     seg_on = _tables(model)["seg_on"][allo]
