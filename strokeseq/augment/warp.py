@@ -11,11 +11,11 @@ numbers: callers draw, this module only computes.
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
 from ..sources.base import TILE
+from ..threads import shared_pool
 from ._core import all_finite, kernel_bank, per_sample, span
 from .resample import bilinear
 
@@ -289,7 +289,7 @@ def warp(
         if n <= BLOCK:  # one block: its result is the output
             return _warp_block(None, ink, inv, fields, 0, n)
         out = np.empty_like(ink)
-    pool = _threads() if n >= POOL_MIN else None
+    pool = shared_pool() if n >= POOL_MIN else None
     jobs = []
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)
@@ -328,35 +328,6 @@ def _warp_block(
         return bilinear(ink[s:e], yx)
     out[s:e] = bilinear(ink[s:e], yx)
     return out[s:e]
-
-
-_POOL = None
-
-
-def _forget_pool() -> None:
-    # Threads do not survive fork: a child must build its own pool, or work
-    # submitted to the inherited one would wait forever.
-    global _POOL
-    _POOL = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _threads():
-    """A small process-wide thread pool for resampling large batches (None: single-threaded).
-
-    ``STROKESEQ_THREADS`` sets its size (default: the CPUs, at most 4; 1
-    turns it off, e.g. inside worker processes that already fill the CPUs).
-    """
-    global _POOL
-    if _POOL is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
-        _POOL = ThreadPoolExecutor(max_workers=size) if size > 1 else False
-    return _POOL or None
 
 
 def framing_maps(

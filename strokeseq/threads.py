@@ -1,0 +1,83 @@
+"""One small process-wide thread pool for batch work that releases the GIL.
+
+Big NumPy operations (resampling blocks of digits, rendering chunks of
+synthetic digits) run with the GIL released, so a batch split into
+independent parts uses both cores of a small machine. Every part's result
+is its own: outputs never depend on the pool, its size or the order in
+which parts finish.
+
+``STROKESEQ_THREADS`` sets the size (default: the CPUs, at most 4; ``1``
+turns the pool off, as dataset worker processes do, since they already
+fill the CPUs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+
+__all__ = ["run_parts", "shared_pool"]
+
+log = logging.getLogger(__name__)
+
+#: None: not made yet; False: refused (one thread); else the pool.
+_POOL: ThreadPoolExecutor | bool | None = None
+
+
+def _forget_pool() -> None:
+    # Threads do not survive fork: a child must build its own pool, or work
+    # submitted to the inherited one would wait forever.
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def shared_pool() -> ThreadPoolExecutor | None:
+    """The process-wide pool, or None when it is off (one thread).
+
+    Examples
+    --------
+    >>> from strokeseq.threads import shared_pool
+    >>> pool = shared_pool()
+    >>> pool is None or pool.submit(sum, [1, 2]).result() == 3
+    True
+    """
+    global _POOL
+    if _POOL is None:
+        try:
+            size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
+        except ValueError:
+            # threads change no output: a malformed setting runs single-threaded, with a word
+            log.warning("STROKESEQ_THREADS must be an integer; using one thread")
+            size = 1
+        _POOL = (
+            ThreadPoolExecutor(max_workers=size, thread_name_prefix="strokeseq")
+            if size > 1
+            else False
+        )
+    return _POOL or None
+
+
+def run_parts(func, parts: list, pool: ThreadPoolExecutor | None) -> None:
+    """Call ``func(part)`` for every part, on ``pool`` when given, and wait for all.
+
+    The first error is raised after every submitted part has finished (no
+    part keeps writing into an array the caller is about to drop).
+    """
+    if pool is None or len(parts) < 2:
+        for part in parts:
+            func(part)
+        return
+    jobs: list[Future] = [pool.submit(func, part) for part in parts]
+    error = None
+    for job in jobs:
+        try:
+            job.result()
+        except BaseException as exc:
+            error = error or exc
+    if error is not None:
+        raise error
