@@ -53,12 +53,17 @@ HELD_OUT_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_dataset(n: int, seed: int, data_dir: str | None = None):
-    """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each)."""
+def train_dataset(n: int, seed: int, data_dir: str | None = None, source: str | None = None):
+    """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each).
+
+    ``source``: another digit source for both parts, e.g. ``"writer_split:fit_20"`` (the
+    MNIST training digits of all but a held-out 20 % of the writers, see writer_split.py).
+    """
     from torch.utils.data import ConcatDataset
 
+    extra = {} if source is None else {"source": source}
     parts = [
-        SequenceDataset(n, cfg, seed + k, data_dir=data_dir)
+        SequenceDataset(n, {**cfg, **extra}, seed + k, data_dir=data_dir)
         for k, cfg in enumerate(TRAIN_CONFIGS.values())
     ]
     return ConcatDataset(parts)
@@ -71,11 +76,19 @@ VALIDATION_SEED = 4242
 
 
 def held_out(
-    name: str, n: int, seed: int = 2026, data_dir: str | None = None, split: str = "test"
+    name: str,
+    n: int,
+    seed: int = 2026,
+    data_dir: str | None = None,
+    split: str = "test",
+    source: str | None = None,
 ):
     """``(images list, texts)`` of a held-out set (MNIST test split; ``split="train"``:
-    the same geometry on training digits, for validation)."""
+    the same geometry on training digits, for validation; ``source``: another digit source,
+    e.g. ``"writer_split:holdout_20"``, the held-out writers' digits)."""
     cfg = {**HELD_OUT_CONFIGS[name], "split": split}
+    if source is not None:
+        cfg["source"] = source
     ds = SequenceDataset(n, cfg, seed, data_dir=data_dir)
     items = ds.__getitems__(list(range(n)))
     return [img for img, _ in items], [lab["text"] for _, lab in items]
