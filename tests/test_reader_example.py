@@ -72,6 +72,11 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     assert (out / "loop.png").stat().st_size > 1000 and (out / "finetuned.pt").exists()
     assert json.loads((out / "loop.json").read_text())["ladder"]["seed"] == 11
     assert "| difficulty |" in (out / "loop.md").read_text()
+    assert hardcase_loop.mine_source("mnist", 0.2) == "writer_split:fit_20"  # never held out
+    only = hardcase_loop.main(["--checkpoint", str(ck), "--out", str(tmp_path / "m"), "--mine",
+                               "2", "--budget", "6", "--mine-lengths", "3", "3", "--mine-only",
+                               "--mine-source", "mnist", "--threads", "1"])  # fmt: skip
+    assert set(only) == {"mined"} and (tmp_path / "m" / "mined.json").exists()
 
     import evaluate
 

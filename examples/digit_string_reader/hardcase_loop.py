@@ -246,6 +246,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7, help="fine-tuning seed (fresh samples)")
+    p.add_argument(
+        "--mine-only", action="store_true",
+        help="only mine (OUT/mined/, OUT/mined.json): to try fine-tuning recipes on one mining",
+    )  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -262,6 +266,13 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     base, ck = load_checkpoint(args.checkpoint)
     holdout = checkpoint_holdout(ck)
+    if args.mine_only:
+        folders, mined = mine(base, args, holdout)
+        mined["folders"] = [str(f) for f in folders]
+        mined["seconds"] = round(time.perf_counter() - t0, 1)
+        (args.out / "mined.json").write_text(json.dumps(mined, indent=1) + "\n")
+        print(json.dumps({k: mined[k] for k in ("found", "failures", "generated", "seconds")}))
+        return {"mined": mined}
     lad = ladder_for(args, holdout)
 
     def clean(model):
