@@ -13,8 +13,9 @@ ladder made from the digits of the writers the reference was trained
 without (``train.py --holdout-writers``), for choosing a recipe, instead of
 the MNIST test split; ``--axes difficulty`` makes a smaller ladder,
 ``--ladder-source synthetic`` one of drawn digits. Writes ``OUT/<name>/``
-(the robustness report of each model), ``OUT/eval.json``, and with two
-checkpoints ``OUT/loop.png`` / ``OUT/loop.md`` (before/after).
+(the robustness report of each model), ``OUT/eval.json``, and with all axes
+``OUT/loop.png`` / ``OUT/loop.md``: the reference before, the last model
+evaluated after (with ``--averages A``: the average of the last checkpoint).
 """
 
 from __future__ import annotations
@@ -119,9 +120,10 @@ def main(argv=None) -> dict:
         "load": [round(x, 2) for x in os.getloadavg()],
     }
     (args.out / "eval.json").write_text(json.dumps(res, indent=1) + "\n")
-    if len(reports) == 2 and set(axes) == set(check_axes("all")):
-        plot(reports[0], reports[1], args.out / "loop.png")
-        (args.out / "loop.md").write_text(table(reports[0], reports[1]) + "\n")
+    if len(reports) >= 2 and set(axes) == set(check_axes("all")):  # reference against the last
+        plot(reports[0], reports[-1], args.out / "loop.png")
+        names = f"{reports[0].model} → {reports[-1].model}"
+        (args.out / "loop.md").write_text(f"{names}\n\n{table(reports[0], reports[-1])}\n")
     return res
 
 
