@@ -82,8 +82,8 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
 
     ev = evaluate.main([str(ck), str(out / "finetuned.pt"), "--out", str(tmp_path / "ev"),
                         "--per-level", "1", "--length", "3", "--eval", "4", "--validation",
-                        "--threads", "1", "--averages", "0.5"])  # fmt: skip
-    assert list(ev["checkpoints"]) == ["tiny", "finetuned", "finetuned_avg50"]
+                        "--threads", "1", "--averages", "0.5", "--only-averages"])  # fmt: skip
+    assert list(ev["checkpoints"]) == ["tiny", "finetuned_avg50"]
     rows = list(ev["checkpoints"].values())
     assert rows[0]["clean"]["tile"]["change"] == 0.0  # the reference against itself
     assert rows[1]["clean"]["tile"]["n"] == 4 and ev["clean_split"].endswith("(validation)")

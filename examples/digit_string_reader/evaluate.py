@@ -51,6 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--averages", type=float, nargs="*", default=[], metavar="A",
         help="also weight averages (1 - A) * reference + A * each other checkpoint",
     )  # fmt: skip
+    p.add_argument(
+        "--only-averages", action="store_true",
+        help="with --averages: evaluate the averages, not the checkpoints they mix",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=2)
     return p.parse_args(argv)
 
@@ -64,8 +68,8 @@ def models(args):
     start = {k: v.clone() for k, v in ref.state_dict().items()}
     yield args.checkpoints[0].stem, ref
     for ck in args.checkpoints[1:]:
-        model, _ = load_checkpoint(ck)
-        yield ck.stem, model
+        if not (args.only_averages and args.averages):
+            yield ck.stem, load_checkpoint(ck)[0]
         for a in args.averages:
             mixed, _ = load_checkpoint(ck)
             average_weights(mixed, start, a)
