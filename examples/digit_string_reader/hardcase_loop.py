@@ -1,25 +1,30 @@
 """The hard-case loop: mine the reader's failures, fine-tune on them, measure again.
 
-    python examples/digit_string_reader/hardcase_loop.py \\
-        --checkpoint ~/.cache/strokeseq/digit_string_reader/reader.pt --out loop/
+    python examples/digit_string_reader/train.py --holdout-writers 0.2 --out base.pt
+    python examples/digit_string_reader/hardcase_loop.py --checkpoint base.pt --out loop/
 
 1. ``mine_hard_cases`` on the trained reader (sequences along the combined
-   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``; by default
-   1 500 cases of 4 synthetic digits, ``--mine-source mnist --mine-lengths 3 8``
-   mines MNIST training digits at the training lengths instead);
+   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``): by default
+   1 500 cases of MNIST training digits at the training lengths 3-8 (250 per
+   length), from the writers the base trained on only (``--mine-source
+   synthetic --mine-lengths 4 4``: sequences of 4 drawn digits instead);
 2. fine-tune from the checkpoint with the mined cases mixed into every batch
    (``train.py --init ... --hardcases ...``, fresh training samples for the
-   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine);
+   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine;
+   ``--hard-fraction 0``: the control, the same fine-tune without hard cases);
 3. average the weights: ``--average 0.5`` keeps half the start and half the
    fine-tuned model (weight-space ensembling): it keeps the clean accuracy of
-   the start, which the fine-tuned model alone loses, and most of the gain on
-   hard cases (docs/training.md has the measured choice);
-4. evaluate before and after on a **fresh** ladder (another seed, all axes)
-   and on the clean held-out sets (MNIST test split; ``--validation``: the
-   same sets from the train split, for choosing a recipe).
+   the start, which the fine-tuned model alone loses, and part of the gain on
+   hard cases (docs/training.md has the validation table that chose it);
+4. evaluate before and after on a **fresh** ladder (seed 11, all axes, 200
+   per level, MNIST test digits; ``--ladder-source synthetic``: drawn digits)
+   and on the clean held-out sets (MNIST test split). ``--validation``: the
+   clean sets and the ladder from the writers the base was trained without
+   (``train.py --holdout-writers``), for choosing a recipe.
 
 Writes ``OUT/loop.json`` (all figures), ``OUT/loop.md`` (the tables) and
-``OUT/loop.png`` (difficulty curve before/after and the per-axis change).
+``OUT/loop.png`` (difficulty curve before/after and the per-axis change);
+``--mine-only`` stops after mining (``OUT/mined/``, ``OUT/mined.json``).
 """
 
 from __future__ import annotations
@@ -208,13 +213,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
     p.add_argument("--mine-seed", type=int, default=1)
     p.add_argument(
-        "--mine-source", choices=("synthetic", "mnist"), default="synthetic",
+        "--mine-source", choices=("synthetic", "mnist"), default="mnist",
         help="digits of the mined sequences: synthetic, or mnist: the MNIST training digits "
         "the base trained on (its writers only, with --holdout-writers)",
     )  # fmt: skip
     p.add_argument(
-        "--mine-lengths", type=int, nargs=2, default=[4, 4], metavar=("MIN", "MAX"),
-        help="lengths of the mined sequences, the cases split evenly (default 4 4)",
+        "--mine-lengths", type=int, nargs=2, default=[3, 8], metavar=("MIN", "MAX"),
+        help="lengths of the mined sequences, the cases split evenly (default 3 8)",
     )  # fmt: skip
     p.add_argument("--ladder-seed", type=int, default=11, help="seed of the fresh ladder (11)")
     p.add_argument("--per-level", type=int, default=200, help="fresh ladder samples per level")
