@@ -5,7 +5,9 @@ split, lengths 3-8, half tile layout (gaps 0..8) and half ink layout (gaps
 -4..6: touching and overlapping digits), light augmentation, ink 1.0 on 0.0.
 Held out: the same generator on the MNIST **test** split (digits of writers
 never seen in training), no augmentation: tile sequences (gaps 0..8) and
-touching ones (ink layout, gaps -3..1).
+touching ones (ink layout, gaps -3..1). With ``train.py --holdout-writers``
+the training mix draws only the fit writers' digits (``writer_split:fit_NN``)
+and the validation sets only the held-out writers' (``writer_split:holdout_NN``).
 """
 
 from __future__ import annotations
