@@ -23,10 +23,11 @@ def example(monkeypatch, fake_mnist_dir):
     pytest.importorskip("torch")
     monkeypatch.setenv("STROKESEQ_MNIST_DIR", str(fake_mnist_dir))
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    for name in ("model", "data", "train", "reader", "hardcase_loop", "evaluate"):
+    names = ("model", "data", "train", "reader", "hardcase_loop", "evaluate", "writer_split")
+    for name in names:
         sys.modules.pop(name, None)
     yield
-    for name in ("model", "data", "train", "reader", "hardcase_loop", "evaluate"):
+    for name in names:
         sys.modules.pop(name, None)
 
 
@@ -37,8 +38,10 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     from strokeseq.hardcases import evaluate, make_ladder
 
     ck = tmp_path / "tiny.pt"
-    info = train.train(train.parse_args(["--steps", "3", "--eval", "8", "--out", str(ck), *TINY]))
+    info = train.train(train.parse_args(["--steps", "3", "--eval", "8", "--out", str(ck),
+                                         "--holdout-writers", "0.2", *TINY]))  # fmt: skip
     assert info["steps"] == 3 and np.isfinite(info["final_loss"])
+    assert info["holdout_writers"] == 0.2
     assert set(info["held_out"]) == {"tile", "touching"}
     assert 0.0 <= info["held_out"]["tile"] <= 1.0
     blob = torch.load(ck, weights_only=True)  # plain tensors and types: no pickled code
@@ -62,22 +65,31 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     mined = res["mined"]
     assert set(mined["per_length"]) == {"3", "4"} and mined["generated"] <= 12
     assert mined["generated"] == sum(v["generated"] for v in mined["per_length"].values())
-    assert res["finetune"]["steps"] == 2 and res["clean_split"] == "train (validation)"
+    assert res["finetune"]["steps"] == 2 and res["finetune"]["holdout_writers"] == 0.2
+    assert res["clean_split"] == "train, held-out 20 % of writers (validation)"
     assert set(res["clean"]) == {"tile", "touching"} and res["clean"]["tile"]["n"] == 4
     assert set(res["auc_difficulty"]) == {"before", "after"}
     assert (out / "loop.png").stat().st_size > 1000 and (out / "finetuned.pt").exists()
-    assert json.loads((out / "loop.json").read_text())["ladder"]["seed"] == 2
+    assert json.loads((out / "loop.json").read_text())["ladder"]["seed"] == 11
     assert "| difficulty |" in (out / "loop.md").read_text()
+    assert hardcase_loop.mine_source("mnist", 0.2) == "writer_split:fit_20"  # never held out
+    only = hardcase_loop.main(["--checkpoint", str(ck), "--out", str(tmp_path / "m"), "--mine",
+                               "2", "--budget", "6", "--mine-lengths", "3", "3", "--mine-only",
+                               "--mine-source", "mnist", "--threads", "1"])  # fmt: skip
+    assert set(only) == {"mined"} and (tmp_path / "m" / "mined.json").exists()
 
     import evaluate
 
     ev = evaluate.main([str(ck), str(out / "finetuned.pt"), "--out", str(tmp_path / "ev"),
                         "--per-level", "1", "--length", "3", "--eval", "4", "--validation",
-                        "--threads", "1"])  # fmt: skip
+                        "--threads", "1", "--averages", "0.5", "--only-averages"])  # fmt: skip
+    assert list(ev["checkpoints"]) == ["tiny", "finetuned_avg50"]
     rows = list(ev["checkpoints"].values())
     assert rows[0]["clean"]["tile"]["change"] == 0.0  # the reference against itself
-    assert rows[1]["clean"]["tile"]["n"] == 4 and ev["clean_split"] == "train (validation)"
-    assert (tmp_path / "ev" / "loop.png").exists() and (tmp_path / "ev" / "eval.json").exists()
+    assert rows[1]["clean"]["tile"]["n"] == 4 and ev["clean_split"].endswith("(validation)")
+    assert ev["ladder"]["source"] == "writer_split:holdout_20"
+    assert (tmp_path / "ev" / "eval.json").exists() and (tmp_path / "ev" / "loop.png").exists()
+    assert (tmp_path / "ev" / "loop.md").read_text().startswith("tiny → finetuned_avg50")
     capsys.readouterr()
 
 
@@ -135,3 +147,27 @@ def test_width_buckets_sort_and_cut(example):
         assert g["images"].shape[-1] == int(g["widths"].max())
     seen = [t for b in train.batches([groups], np.random.default_rng(1)) for t in b["texts"]]
     assert sorted(seen) == sorted(lab["text"] for _, lab in items)
+
+
+def test_writer_split_sources_are_disjoint(example, fake_mnist_dir):
+    """The fit and held-out sources draw only their own writers' digits (the project's split)."""
+    import writer_split
+
+    from strokeseq.sources import get_source
+    from strokeseq.sources.mnist.writers import load_writers
+
+    ctx = {"split": "train", "data_dir": str(fake_mnist_dir)}
+    fit = get_source(writer_split.source_name("fit", 0.2), context=ctx)
+    hold = get_source("writer_split:holdout_20", context=ctx)
+    fit_idx, hold_idx = writer_split._split_indices(0.2, str(fake_mnist_dir))
+    writers = load_writers("train", str(fake_mnist_dir), download=False)
+    assert len(set(writers[hold_idx])) == 2 and not set(writers[hold_idx]) & set(writers[fit_idx])
+    labels = np.arange(10).repeat(30)
+    for src, idx in ((fit, fit_idx), (hold, hold_idx)):
+        d = src.draw(labels, np.random.default_rng(0))
+        assert np.isin(d.meta["index"], idx).all() and (d.labels == labels).all()
+    assert len(fit) + len(hold) == len(writers)
+    with pytest.raises(ValueError, match="whole percent"):
+        writer_split.source_name("fit", 0.205)
+    with pytest.raises(ValueError, match="train split"):
+        writer_split.WriterPart("fit", 0.2, split="test")

@@ -5,7 +5,9 @@ split, lengths 3-8, half tile layout (gaps 0..8) and half ink layout (gaps
 -4..6: touching and overlapping digits), light augmentation, ink 1.0 on 0.0.
 Held out: the same generator on the MNIST **test** split (digits of writers
 never seen in training), no augmentation: tile sequences (gaps 0..8) and
-touching ones (ink layout, gaps -3..1).
+touching ones (ink layout, gaps -3..1). With ``train.py --holdout-writers``
+the training mix draws only the fit writers' digits (``writer_split:fit_NN``)
+and the validation sets only the held-out writers' (``writer_split:holdout_NN``).
 """
 
 from __future__ import annotations
@@ -53,12 +55,17 @@ HELD_OUT_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_dataset(n: int, seed: int, data_dir: str | None = None):
-    """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each)."""
+def train_dataset(n: int, seed: int, data_dir: str | None = None, source: str | None = None):
+    """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each).
+
+    ``source``: another digit source for both parts, e.g. ``"writer_split:fit_20"`` (the
+    MNIST training digits of all but a held-out 20 % of the writers, see writer_split.py).
+    """
     from torch.utils.data import ConcatDataset
 
+    extra = {} if source is None else {"source": source}
     parts = [
-        SequenceDataset(n, cfg, seed + k, data_dir=data_dir)
+        SequenceDataset(n, {**cfg, **extra}, seed + k, data_dir=data_dir)
         for k, cfg in enumerate(TRAIN_CONFIGS.values())
     ]
     return ConcatDataset(parts)
@@ -71,11 +78,19 @@ VALIDATION_SEED = 4242
 
 
 def held_out(
-    name: str, n: int, seed: int = 2026, data_dir: str | None = None, split: str = "test"
+    name: str,
+    n: int,
+    seed: int = 2026,
+    data_dir: str | None = None,
+    split: str = "test",
+    source: str | None = None,
 ):
     """``(images list, texts)`` of a held-out set (MNIST test split; ``split="train"``:
-    the same geometry on training digits, for validation)."""
+    the same geometry on training digits, for validation; ``source``: another digit source,
+    e.g. ``"writer_split:holdout_20"``, the held-out writers' digits)."""
     cfg = {**HELD_OUT_CONFIGS[name], "split": split}
+    if source is not None:
+        cfg["source"] = source
     ds = SequenceDataset(n, cfg, seed, data_dir=data_dir)
     items = ds.__getitems__(list(range(n)))
     return [img for img, _ in items], [lab["text"] for _, lab in items]

@@ -1,25 +1,30 @@
 """The hard-case loop: mine the reader's failures, fine-tune on them, measure again.
 
-    python examples/digit_string_reader/hardcase_loop.py \\
-        --checkpoint ~/.cache/strokeseq/digit_string_reader/reader.pt --out loop/
+    python examples/digit_string_reader/train.py --holdout-writers 0.2 --out base.pt
+    python examples/digit_string_reader/hardcase_loop.py --checkpoint base.pt --out loop/
 
 1. ``mine_hard_cases`` on the trained reader (sequences along the combined
-   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``; by default
-   1 500 cases of 4 synthetic digits, ``--mine-source mnist --mine-lengths 3 8``
-   mines MNIST training digits at the training lengths instead);
+   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``): by default
+   1 500 cases of MNIST training digits at the training lengths 3-8 (250 per
+   length), from the writers the base trained on only (``--mine-source
+   synthetic --mine-lengths 4 4``: sequences of 4 drawn digits instead);
 2. fine-tune from the checkpoint with the mined cases mixed into every batch
    (``train.py --init ... --hardcases ...``, fresh training samples for the
-   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine);
+   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine;
+   ``--hard-fraction 0``: the control, the same fine-tune without hard cases);
 3. average the weights: ``--average 0.5`` keeps half the start and half the
    fine-tuned model (weight-space ensembling): it keeps the clean accuracy of
-   the start, which the fine-tuned model alone loses, and most of the gain on
-   hard cases (docs/training.md has the measured choice);
-4. evaluate before and after on a **fresh** ladder (another seed, all axes)
-   and on the clean held-out sets (MNIST test split; ``--validation``: the
-   same sets from the train split, for choosing a recipe).
+   the start, which the fine-tuned model alone loses, and part of the gain on
+   hard cases (docs/training.md has the validation table that chose it);
+4. evaluate before and after on a **fresh** ladder (seed 11, all axes, 200
+   per level, MNIST test digits; ``--ladder-source synthetic``: drawn digits)
+   and on the clean held-out sets (MNIST test split). ``--validation``: the
+   clean sets and the ladder from the writers the base was trained without
+   (``train.py --holdout-writers``), for choosing a recipe.
 
 Writes ``OUT/loop.json`` (all figures), ``OUT/loop.md`` (the tables) and
-``OUT/loop.png`` (difficulty curve before/after and the per-axis change).
+``OUT/loop.png`` (difficulty curve before/after and the per-axis change);
+``--mine-only`` stops after mining (``OUT/mined/``, ``OUT/mined.json``).
 """
 
 from __future__ import annotations
@@ -45,15 +50,43 @@ def auc(acc: list[float]) -> float:
     return float(100 * np.mean((a[1:] + a[:-1]) / 2))  # equal steps of t
 
 
-def ladder_eval(model, args, tag: str):
+def ladder_source(source: str, validation: bool, holdout: float | None) -> tuple[str, str]:
+    """``(source, split)`` of the evaluation ladder's digits.
+
+    ``"synthetic"``: drawn strokes (no writer). ``"mnist"``: the MNIST test split, or with
+    ``validation`` the digits of the writers the model was trained without (``holdout``, the
+    share of ``train.py --holdout-writers``; required: the base must not have seen them).
+    """
+    if source == "synthetic":
+        return "synthetic", "test"
+    if source != "mnist":
+        raise ValueError(f"ladder source must be 'synthetic' or 'mnist', got {source!r}")
+    if not validation:
+        return "mnist", "test"
+    if holdout is None:
+        raise ValueError(
+            "a validation ladder of MNIST digits needs a base trained with --holdout-writers "
+            "(its held-out writers' digits); this checkpoint was trained on all writers"
+        )
+    from writer_split import source_name
+
+    return source_name("holdout", holdout), "train"
+
+
+def ladder_for(args, holdout: float | None, axes: str = "all"):
+    """The fresh ladder of ``args`` (``ladder_source``, seed, per level, length)."""
+    from strokeseq.hardcases import make_ladder
+
+    source, split = ladder_source(args.ladder_source, args.validation, holdout)
+    return make_ladder(axes, args.per_level, args.ladder_seed, kind="sequences",
+                       length=args.length, source=source, split=split)  # fmt: skip
+
+
+def ladder_eval(model, lad, args, tag: str):
     from model import read_batch
 
-    from strokeseq.hardcases import evaluate, make_ladder, write_report
+    from strokeseq.hardcases import evaluate, write_report
 
-    lad = make_ladder(
-        "all", args.per_level, args.ladder_seed, kind="sequences", length=args.length,
-        source=args.source, split="test",
-    )  # fmt: skip
     rep = evaluate(lambda x: read_batch(model, x), lad, batch_size=256, name=f"reader ({tag})",
                    progress=None)  # fmt: skip
     write_report(rep, args.out / f"report_{tag}")
@@ -135,11 +168,23 @@ def paired(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
     }
 
 
-def mine(base, args) -> tuple[list[Path], dict]:
+def mine_source(source: str, holdout: float | None) -> str:
+    """Digits to mine from: synthetic, or the MNIST training digits the base trained on
+    (with ``holdout``, only the writers it was trained with: never a held-out writer)."""
+    if source == "synthetic" or holdout is None:
+        return source
+    from writer_split import source_name
+
+    return source_name("fit", holdout) if source == "mnist" else source
+
+
+def mine(base, args, holdout: float | None = None) -> tuple[list[Path], dict]:
     """Mine ``--mine`` hard cases, split evenly over ``--mine-lengths`` (one folder each)."""
     from model import read_batch
 
     from strokeseq.hardcases import mine_hard_cases
+
+    source = mine_source(args.mine_source, holdout)
 
     lo, hi = args.mine_lengths
     lengths = list(range(lo, hi + 1))
@@ -150,7 +195,7 @@ def mine(base, args) -> tuple[list[Path], dict]:
         folder = args.out / "mined" / f"len{length}"
         res = mine_hard_cases(
             lambda x: read_batch(base, x), n, budget=budget, kind="sequences", length=length,
-            source=args.mine_source, split="train",  # training digits only (MNIST source)
+            source=source, split="train",  # training digits only (MNIST source)
             rng=np.random.SeedSequence([args.mine_seed, length]), out=folder, overwrite=True,
             name="reader", progress=None,
         )  # fmt: skip
@@ -160,7 +205,7 @@ def mine(base, args) -> tuple[list[Path], dict]:
     return folders, {**totals, "per_length": summary}
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
@@ -168,17 +213,22 @@ def main(argv=None) -> dict:
     p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
     p.add_argument("--mine-seed", type=int, default=1)
     p.add_argument(
-        "--mine-source", default="synthetic", help="digits of the mined sequences (synthetic, "
-        "mnist: the MNIST train split)",
+        "--mine-source", choices=("synthetic", "mnist"), default="mnist",
+        help="digits of the mined sequences: synthetic, or mnist: the MNIST training digits "
+        "the base trained on (its writers only, with --holdout-writers)",
     )  # fmt: skip
     p.add_argument(
-        "--mine-lengths", type=int, nargs=2, default=[4, 4], metavar=("MIN", "MAX"),
-        help="lengths of the mined sequences, the cases split evenly (default 4 4)",
+        "--mine-lengths", type=int, nargs=2, default=[3, 8], metavar=("MIN", "MAX"),
+        help="lengths of the mined sequences, the cases split evenly (default 3 8)",
     )  # fmt: skip
-    p.add_argument("--ladder-seed", type=int, default=2, help="seed of the fresh ladder")
-    p.add_argument("--per-level", type=int, default=100, help="fresh ladder samples per level")
+    p.add_argument("--ladder-seed", type=int, default=11, help="seed of the fresh ladder (11)")
+    p.add_argument("--per-level", type=int, default=200, help="fresh ladder samples per level")
     p.add_argument("--length", type=int, default=4, help="fresh ladder sequence length")
-    p.add_argument("--source", default="synthetic", help="ladder digits (synthetic, mnist)")
+    p.add_argument(
+        "--ladder-source", choices=("mnist", "synthetic"), default="mnist",
+        help="ladder digits: mnist (the MNIST test split; --validation: the held-out writers) "
+        "or synthetic",
+    )  # fmt: skip
     p.add_argument("--steps", type=int, default=600, help="fine-tuning steps")
     p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
     p.add_argument("--lr", type=float, default=5e-4)
@@ -187,35 +237,61 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--average", type=float, default=0.5, help="weight of the fine-tuned model (0.5)"
     )
-    p.add_argument("--hard-fraction", type=float, default=0.3)
+    p.add_argument(
+        "--hard-fraction", type=float, default=0.3,
+        help="share of each batch from the mined cases (0: the control, no mining)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval", type=int, default=2000, help="clean held-out samples per set")
     p.add_argument(
         "--validation", action="store_true",
-        help="clean sets from the MNIST train split (for choosing a recipe), not the test split",
+        help="clean sets and the MNIST ladder from the writers the base was trained without "
+        "(train.py --holdout-writers), for choosing a recipe; default: the MNIST test split",
     )  # fmt: skip
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=7, help="fine-tuning seed (fresh samples)")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--mine-only", action="store_true",
+        help="only mine (OUT/mined/, OUT/mined.json): to try fine-tuning recipes on one mining",
+    )  # fmt: skip
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     import torch
     from model import load_checkpoint
-    from train import held_out_correct, parse_args, train
+    from train import checkpoint_holdout, held_out_correct, train
+    from train import parse_args as train_args
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    base, _ = load_checkpoint(args.checkpoint)
-    before = ladder_eval(base, args, "before")
-    clean_before = (
-        held_out_correct(base, args.eval, validation=args.validation) if args.eval else {}
-    )
-    folders, mined = mine(base, args)
+    base, ck = load_checkpoint(args.checkpoint)
+    holdout = checkpoint_holdout(ck)
+    if args.mine_only:
+        folders, mined = mine(base, args, holdout)
+        mined["folders"] = [str(f) for f in folders]
+        mined["seconds"] = round(time.perf_counter() - t0, 1)
+        (args.out / "mined.json").write_text(json.dumps(mined, indent=1) + "\n")
+        print(json.dumps({k: mined[k] for k in ("found", "failures", "generated", "seconds")}))
+        return {"mined": mined}
+    lad = ladder_for(args, holdout)
+
+    def clean(model):
+        if not args.eval:
+            return {}
+        return held_out_correct(model, args.eval, validation=args.validation,
+                                holdout_writers=holdout)  # fmt: skip
+
+    before, clean_before = ladder_eval(base, lad, args, "before"), clean(base)
+    folders, mined = mine(base, args, holdout) if args.hard_fraction > 0 else ([], {})
     t_mined = time.perf_counter()
     ft = args.out / "finetuned.pt"
-    info = train(parse_args([
-        "--init", str(args.checkpoint), "--hardcases", *map(str, folders),
+    info = train(train_args([
+        "--init", str(args.checkpoint), *(["--hardcases", *map(str, folders)] if folders else []),
         "--hard-fraction", str(args.hard_fraction), "--steps", str(args.steps),
         "--lr", str(args.lr), "--schedule", args.schedule, "--average", str(args.average),
         "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--out", str(ft),
@@ -224,10 +300,7 @@ def main(argv=None) -> dict:
         *([] if args.minutes is None else ["--minutes", str(args.minutes)]),
     ]))  # fmt: skip
     tuned, _ = load_checkpoint(ft)
-    after = ladder_eval(tuned, args, "after")
-    clean_after = (
-        held_out_correct(tuned, args.eval, validation=args.validation) if args.eval else {}
-    )
+    after, clean_after = ladder_eval(tuned, lad, args, "after"), clean(tuned)
     res = {
         "mined": mined,
         "mine": {"source": args.mine_source, "lengths": args.mine_lengths, "seed": args.mine_seed},
@@ -236,7 +309,7 @@ def main(argv=None) -> dict:
             "seed": args.ladder_seed,
             "per_level": args.per_level,
             "length": args.length,
-            "source": args.source,
+            "source": lad.info["source"],
         },
         "mine_seed": args.mine_seed,
         "auc_difficulty": {
@@ -247,7 +320,7 @@ def main(argv=None) -> dict:
             "before": before.overall["accuracy"],
             "after": after.overall["accuracy"],
         },
-        "clean_split": "train (validation)" if args.validation else "test",
+        "clean_split": clean_split(args.validation, holdout),
         "clean": {k: paired(clean_before[k], clean_after[k]) for k in clean_before},
         "per_axis_level": {"before": before.levels, "after": after.levels},
         "seconds": {"mining": round(t_mined - t0, 1), "total": round(time.perf_counter() - t0, 1)},
@@ -260,6 +333,15 @@ def main(argv=None) -> dict:
     plot(before, after, args.out / "loop.png")
     print(json.dumps({k: res[k] for k in ("auc_difficulty", "ladder_accuracy", "clean")}))
     return res
+
+
+def clean_split(validation: bool, holdout: float | None) -> str:
+    """Where the clean sets came from (for the reports)."""
+    if not validation:
+        return "test"
+    if holdout is None:
+        return "train (validation)"
+    return f"train, held-out {round(100 * holdout)} % of writers (validation)"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ The checkpoint goes to ``~/.cache/strokeseq/digit_string_reader/reader.pt``
 (outside the repository) unless ``--out`` says otherwise. ``--hardcases DIR``
 (a folder written by ``mine_hard_cases`` / ``strokeseq robustness --mine``)
 with ``--init CHECKPOINT`` fine-tunes with the mined cases mixed into every
-batch.
+batch. ``--holdout-writers 0.2`` trains on the MNIST training digits of all
+but a held-out 20 % of the QMNIST writers (the project's writer-disjoint
+split), so that validation sets made from the held-out writers' digits are
+unseen by the model; fine-tuning from such a checkpoint keeps its split.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from data import (  # noqa: E402
     train_dataset,
 )
 from model import CRNN, load_checkpoint, output_lengths, read_batch, save_checkpoint  # noqa: E402
+from writer_split import source_name  # noqa: E402
 
 DEFAULT_OUT = Path.home() / ".cache" / "strokeseq" / "digit_string_reader" / "reader.pt"
 
@@ -90,20 +94,36 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1.0,
         help="with --init: save (1 - a) * initial + a * trained weights (default 1: trained)",
     )
+    p.add_argument(
+        "--holdout-writers",
+        type=float,
+        metavar="SHARE",
+        help="leave this share of the QMNIST writers of the MNIST train split out of training "
+        "(the project's writer-disjoint split, e.g. 0.2; default: train on all; with --init: "
+        "the checkpoint's own)",
+    )
     p.add_argument("--eval", type=int, default=1000, help="held-out samples per set (0: none)")
     p.add_argument("--data-dir", help="MNIST folder (default: STROKESEQ_MNIST_DIR / cache)")
     return p.parse_args(argv)
 
 
 def held_out_correct(
-    model: CRNN, n: int, data_dir: str | None = None, validation: bool = False
+    model: CRNN,
+    n: int,
+    data_dir: str | None = None,
+    validation: bool = False,
+    holdout_writers: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-sample exact match (bool array) on each held-out set (MNIST test split), or on the
-    validation sets (same geometry, MNIST train split, another seed) with ``validation=True``.
-    Same sets for every model, so two models compare sample by sample (paired)."""
+    validation sets (same geometry, MNIST train split, another seed) with ``validation=True``:
+    made from the held-out writers' digits only when ``holdout_writers`` is the share the
+    model was trained without. Same sets for every model, so two models compare sample by
+    sample (paired)."""
     model.eval()
     res = {}
     kw = {"seed": VALIDATION_SEED, "split": "train"} if validation else {}
+    if validation and holdout_writers is not None:
+        kw["source"] = source_name("holdout", holdout_writers)
     for name in ("tile", "touching"):
         images, texts = held_out(name, n, data_dir=data_dir, **kw)
         ok = np.zeros(n, bool)
@@ -220,6 +240,11 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def checkpoint_holdout(ck: dict) -> float | None:
+    """The share of writers a checkpoint was trained without (None: trained on all)."""
+    return json.loads(ck.get("info", "{}")).get("holdout_writers")
+
+
 def train(args: argparse.Namespace) -> dict:
     from torch.utils.data import DataLoader, RandomSampler
     from tqdm import tqdm
@@ -230,12 +255,15 @@ def train(args: argparse.Namespace) -> dict:
     if not 0.0 <= args.average <= 1.0:
         raise ValueError(f"--average must be in [0, 1], got {args.average}")
     if args.init:
-        model, _ = load_checkpoint(args.init)
+        model, ck = load_checkpoint(args.init)
         initial = {k: v.clone() for k, v in model.state_dict().items()}
+        if args.holdout_writers is None:  # fine-tuning stays on the base's side of the split
+            args.holdout_writers = checkpoint_holdout(ck)
     else:
         model = CRNN(args.channels, args.hidden)
+    fit = None if args.holdout_writers is None else source_name("fit", args.holdout_writers)
     n_samples = args.steps * args.batch_size
-    data = train_dataset(n_samples, args.seed * 1000, data_dir=args.data_dir)
+    data = train_dataset(n_samples, args.seed * 1000, data_dir=args.data_dir, source=fit)
     sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
     if args.buckets < 1:
         raise ValueError(f"--buckets must be at least 1, got {args.buckets}")
@@ -323,6 +351,7 @@ def train(args: argparse.Namespace) -> dict:
         "schedule": args.schedule,
         "freeze_bn": args.freeze_bn,
         "average": args.average if args.init else None,
+        "holdout_writers": args.holdout_writers,
     }
     save_checkpoint(args.out, model, {"info": json.dumps(info)})
     if args.eval:
