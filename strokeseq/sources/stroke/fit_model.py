@@ -265,11 +265,18 @@ def check_programs(
     Returns
     -------
     kept : list
-        The programs that pass, their log width replaced by the calibrated one.
+        The programs that pass, their slant and log width replaced by the calibrated ones.
     counts : dict
         How many were dropped by distance and by the reader.
     """
-    from .fit_verify import CHAMFER_MAX, calibrate_widths, chamfer, ink_features
+    from .fit_verify import (
+        CHAMFER_MAX,
+        calibrate_slants,
+        calibrate_widths,
+        chamfer,
+        ink_features,
+        ink_slant,
+    )
 
     if not programs:
         return [], {"dropped_far": 0, "dropped_misread": 0}
@@ -280,6 +287,7 @@ def check_programs(
     src = images[[p[4] for p in programs]].astype(np.float32) / np.float32(255)
     target = ink_features(src)
     width, ink = calibrate_widths(ctrl, n_str, slant, width, target, SEGMENTS)
+    slant, ink = calibrate_slants(ctrl, n_str, slant, width, ink_slant(src), SEGMENTS)
     far = chamfer(ink, src) > CHAMFER_MAX
     misread = np.zeros(len(programs), bool)
     if reader is not None:
@@ -298,8 +306,8 @@ def check_programs(
         int(misread.sum()),
     )
     kept = [
-        (p[0], p[1], p[2], float(np.log(w)), p[4])
-        for p, w, k in zip(programs, width, keep, strict=True)
+        (p[0], p[1], float(a), float(np.log(w)), p[4])
+        for p, a, w, k in zip(programs, slant, width, keep, strict=True)
         if k
     ]
     return kept, {"dropped_far": int(far.sum()), "dropped_misread": int(misread.sum())}
@@ -320,13 +328,45 @@ def has_flag(ctrl: np.ndarray) -> bool:
     return bool(h > 0 and top < 20 and y[0] - y[top] > 0.06 * h and x[top] - x[0] > 0.12 * h)
 
 
+def has_flag_stroke(ctrl: np.ndarray) -> bool:
+    """A two-stroke 1 whose short stroke is a flag: it leaves the stem's top down to the left.
+
+    The tracer does not follow turns sharper than about 110 degrees, so a 1
+    written with a flag in one movement is traced as a stem and a short
+    stroke meeting near the stem's top. A crossing bar or a foot meets the
+    stem lower. Flag: one end of the short stroke within 40 % of the stem's
+    height from its top, the other end below that end (by 4 %), to its left
+    (by 15 %), and in the upper 70 % of the stem (thresholds read off 58
+    traced two-stroke 1s of the training split).
+    """
+    from .trace import bezier_chain_basis
+
+    pts = bezier_chain_basis(40, SEGMENTS) @ ctrl  # (2, 40, 2)
+    length = np.linalg.norm(np.diff(pts, axis=1), axis=2).sum(axis=1)
+    stem, flag = pts[int(length.argmax())], pts[int(length.argmin())]
+    h = stem[:, 1].max() - stem[:, 1].min()
+    if h <= 0:
+        return False
+    top = stem[int(stem[:, 1].argmin())]
+    ends = flag[[0, -1]]
+    near = np.linalg.norm(ends - top, axis=1)
+    at, other = ends[int(near.argmin())], ends[int(near.argmax())]
+    return bool(
+        near.min() < 0.4 * h
+        and other[1] - at[1] > 0.04 * h
+        and at[0] - other[0] > 0.15 * h
+        and other[1] - top[1] < 0.7 * h
+    )
+
+
 def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Program]]]:
     """The groups k-means splits: one per stroke count; 1s also split by flag."""
-    if d == 1 and t == 1:
-        flag = [has_flag(r[1]) for r in rows]
+    if d == 1 and t in (1, 2):
+        test = has_flag if t == 1 else has_flag_stroke
+        flag = [test(r[1]) for r in rows]
         return [
-            ("1s", [r for r, f in zip(rows, flag, strict=True) if not f]),
-            ("1s-flag", [r for r, f in zip(rows, flag, strict=True) if f]),
+            (f"{t}s", [r for r, f in zip(rows, flag, strict=True) if not f]),
+            (f"{t}s-flag", [r for r, f in zip(rows, flag, strict=True) if f]),
         ]
     return [(f"{t}s", rows)]
 
@@ -360,6 +400,7 @@ def cluster(programs: list[Program], seed: int) -> list[dict]:
                     entry = {"digit": d, "name": f"{prefix}-{rank}", "strokes": t}
                     entry["frequency"] = round(float(sel.sum()) / len(mine), 5)
                     entry.update(summarise(vec[sel], slant[sel], logw[sel]))
+                    entry["_sources"] = [r[4] for r, k in zip(rows, sel, strict=True) if k]
                     allographs.append(entry)
     return allographs
 
@@ -385,11 +426,21 @@ def fit(
         programs, dropped = check_programs(programs, images, reader)
         counts.update(dropped)
     allographs = cluster(programs, seed)
+    sources = [a.pop("_sources") for a in allographs]
     if check and reader is not None:
-        from .fit_verify import readable
+        from .fit_verify import calibrate_pose, pose_targets, readable
 
         doc = document(allographs, {}, seed, 0, 0.0)
         allographs, counts["dropped_allographs"] = readable(doc, reader)
+        # Pose by synthesis against each kept allograph's source digits.
+        kept = {(a["digit"], a["name"]) for a in allographs}
+        ink = np.asarray(images, np.float32) / np.float32(255)
+        target = [
+            pose_targets(ink[s])
+            for a, s in zip(doc["allographs"], sources, strict=True)
+            if (a["digit"], a["name"]) in kept
+        ]
+        allographs = calibrate_pose(document(allographs, {}, seed, 0, 0.0), target)
     return allographs, counts
 
 
