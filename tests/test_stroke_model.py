@@ -184,7 +184,9 @@ def _group_means(v: np.ndarray, groups: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("model_name", ["fitted", "glyphs"])
 def test_writer_same_shares_the_style_within_a_row(model_name):
     src = StrokeSource(model_name)
-    rows, n = 150, 6
+    # 600 rows: with ~150 allographs, fewer rows leave so few digits per allograph that
+    # removing the allograph means biases the within-row share up (150 rows: +0.13)
+    rows, n = 600, 6
     labels = np.random.default_rng(0).integers(0, 10, (rows, n))
     same = src.draw_sequences(labels, np.random.default_rng(1), writer="same")
     free = src.draw_sequences(labels, np.random.default_rng(1))
