@@ -24,7 +24,8 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from strokeseq.hardcases import evaluate, make_ladder, reference_predict, reference_read
-    from strokeseq.hardcases.report import failures_sheet, markdown_table, plot_accuracy
+    from strokeseq.hardcases.figures import failures_sheet, plot_accuracy
+    from strokeseq.hardcases.report import markdown_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-level", type=int, default=1000, help="digits per axis and level")

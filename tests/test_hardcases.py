@@ -26,7 +26,7 @@ from strokeseq.hardcases import (
     write_hardcases,
     write_report,
 )
-from strokeseq.hardcases.report import edit_distance
+from strokeseq.hardcases.scoring import edit_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -69,7 +69,7 @@ def make_ladder_from_args(args: argparse.Namespace):
     from ..hardcases import Ladder, make_ladder
     from ..hardcases.ladder import AXES, N_LEVELS
     from ..hardcases.mining import check_size
-    from ..hardcases.report import progress_bar
+    from ..hardcases.scoring import progress_bar
 
     text = args.axis.strip()
     axes = list(AXES) if text == "all" else [a.strip() for a in text.split(",") if a.strip()]

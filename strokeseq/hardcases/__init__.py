@@ -31,7 +31,8 @@ from .ladder import (
 )
 from .mining import MiningResult, mine_hard_cases
 from .model import ModelError, load_model, reference_predict, reference_read
-from .report import RobustnessReport, evaluate, write_report
+from .report import RobustnessReport, write_report
+from .scoring import evaluate
 from .store import read_hardcases, write_hardcases
 
 __all__ = [

@@ -13,7 +13,7 @@ import numpy as np
 from ..validate import is_integer
 from .ladder import N_LEVELS, Ladder, check_axes, generate_level
 from .model import call_model, model_name
-from .report import model_inputs, progress_bar
+from .scoring import model_inputs, progress_bar
 
 __all__ = ["MAX_IMAGE_BYTES", "MAX_LENGTH", "MiningResult", "check_size", "mine_hard_cases"]
 
