@@ -257,6 +257,14 @@ def test_fitting_script_runs_on_fake_mnist(fake_mnist_dir, tmp_path):
     assert out.read_text(encoding="utf-8") == text  # deterministic
     x = StrokeSource(out).sample(np.arange(10), rng=0)
     assert (x.sum(axis=(1, 2)) > 10).all()
+    # the --pose variant: calibrated slants and widths, marked in the provenance
+    assert fit_model.main([*args, "--pose"]) == 0
+    posed = json.loads(out.read_text(encoding="utf-8"))
+    assert posed["provenance"]["pose_by_synthesis"] is True
+    assert "pose_by_synthesis" not in json.loads(text)["provenance"]
+    mp = parse_model(posed)
+    assert set(mp.digit.tolist()) == set(range(10))
+    assert not np.array_equal(mp.slant, m.slant) or not np.array_equal(mp.log_width, m.log_width)
 
 
 def test_bezier_chain_fit_recovers_a_chain():

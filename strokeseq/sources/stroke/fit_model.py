@@ -249,6 +249,7 @@ def check_programs(
     programs: list[Program],
     images: np.ndarray,
     reader=None,
+    slants: bool = False,
 ) -> tuple[list[Program], dict]:
     """Analysis by synthesis (:mod:`.fit_verify`): calibrate pen widths, drop bad fits.
 
@@ -258,6 +259,9 @@ def check_programs(
         From :func:`digit_programs` (``index`` into ``images``).
     images : (n, 28, 28) uint8
         The traced digits.
+    slants : bool
+        Also calibrate each program's slant so its drawing's ink moment is its
+        source's (:func:`.fit_verify.calibrate_slants`; part of ``--pose``).
     reader : object with ``predict``, optional
         A classifier of real digits; renderings it reads as another digit are
         dropped. None skips that check.
@@ -287,7 +291,8 @@ def check_programs(
     src = images[[p[4] for p in programs]].astype(np.float32) / np.float32(255)
     target = ink_features(src)
     width, ink = calibrate_widths(ctrl, n_str, slant, width, target, SEGMENTS)
-    slant, ink = calibrate_slants(ctrl, n_str, slant, width, ink_slant(src), SEGMENTS)
+    if slants:
+        slant, ink = calibrate_slants(ctrl, n_str, slant, width, ink_slant(src), SEGMENTS)
     far = chamfer(ink, src) > CHAMFER_MAX
     misread = np.zeros(len(programs), bool)
     if reader is not None:
@@ -359,9 +364,14 @@ def has_flag_stroke(ctrl: np.ndarray) -> bool:
     )
 
 
-def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Program]]]:
-    """The groups k-means splits: one per stroke count; 1s also split by flag."""
-    if d == 1 and t in (1, 2):
+def _subgroups(
+    d: int, t: int, rows: list[Program], flag_strokes: bool = False
+) -> list[tuple[str, list[Program]]]:
+    """The groups k-means splits: one per stroke count; 1s also split by flag.
+
+    ``flag_strokes``: split two-stroke 1s too (:func:`has_flag_stroke`).
+    """
+    if d == 1 and (t == 1 or (t == 2 and flag_strokes)):
         test = has_flag if t == 1 else has_flag_stroke
         flag = [test(r[1]) for r in rows]
         return [
@@ -371,7 +381,7 @@ def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Prog
     return [(f"{t}s", rows)]
 
 
-def cluster(programs: list[Program], seed: int) -> list[dict]:
+def cluster(programs: list[Program], seed: int, flag_strokes: bool = False) -> list[dict]:
     """Group digit programs by class and stroke count, split into allographs, summarise."""
     allographs = []
     for d in range(10):
@@ -382,7 +392,7 @@ def cluster(programs: list[Program], seed: int) -> list[dict]:
             # Rare stroke counts are dropped, but every digit keeps its commonest one.
             if len(rows_t) < 2 or (len(rows_t) < MIN_CLUSTER and sizes_t[t] < max(sizes_t)):
                 continue
-            groups = _subgroups(d, t, rows_t)
+            groups = _subgroups(d, t, rows_t, flag_strokes)
             largest = max(len(g[1]) for g in groups)
             for prefix, rows in groups:
                 if len(rows) < 2 or (len(rows) < MIN_CLUSTER and len(rows) < largest):
@@ -413,25 +423,30 @@ def fit(
     jobs: int = 1,
     reader=None,
     check: bool = True,
+    pose: bool = False,
 ) -> tuple[list[dict], dict]:
     """Fit the allographs of ``images``; returns ``(allographs, counts)``.
 
     ``reader``: a classifier of real digits for the fit check (see
     :func:`check_programs`); ``check=False`` skips analysis by synthesis (the
-    widths stay the tracer's estimates).
+    widths stay the tracer's estimates). ``pose``: also calibrate slants and
+    pen widths by the benchmark's measures (per program and per allograph,
+    :func:`.fit_verify.calibrate_pose`) and set flagged two-stroke 1s apart
+    (the fit's ``--pose``; not the shipped model: see docs/synthetic.md).
     """
     programs, skipped = digit_programs(images, labels, jobs)
     counts = {"digits": len(images), "untraceable": skipped}
     if check:
-        programs, dropped = check_programs(programs, images, reader)
+        programs, dropped = check_programs(programs, images, reader, slants=pose)
         counts.update(dropped)
-    allographs = cluster(programs, seed)
+    allographs = cluster(programs, seed, flag_strokes=pose)
     sources = [a.pop("_sources") for a in allographs]
     if check and reader is not None:
         from .fit_verify import calibrate_pose, pose_targets, readable
 
         doc = document(allographs, {}, seed, 0, 0.0)
         allographs, counts["dropped_allographs"] = readable(doc, reader)
+    if check and reader is not None and pose:
         # Pose by synthesis against each kept allograph's source digits.
         kept = {(a["digit"], a["name"]) for a in allographs}
         ink = np.asarray(images, np.float32) / np.float32(255)
@@ -450,6 +465,7 @@ def build(
     seed: int,
     holdout: float,
     jobs: int,
+    pose: bool = False,
 ) -> dict:
     """Load MNIST train, pick the digits, fit; returns the JSON document."""
     from ..mnist.files import load_mnist
@@ -470,10 +486,18 @@ def build(
     idx = np.concatenate(chosen)
     reader = fit_reader(images, labels, keep, idx)
     allographs, counts = fit(
-        np.asarray(images[idx]), np.asarray(labels[idx]), seed=seed, jobs=jobs, reader=reader
+        np.asarray(images[idx]),
+        np.asarray(labels[idx]),
+        seed=seed,
+        jobs=jobs,
+        reader=reader,
+        pose=pose,
     )
     counts["per_digit"] = np.bincount(labels[idx], minlength=10).tolist()
-    return document(allographs, counts, seed, per_class, holdout)
+    doc = document(allographs, counts, seed, per_class, holdout)
+    if pose:  # only then, so that the default fit writes the same bytes as before
+        doc["provenance"]["pose_by_synthesis"] = True
+    return doc
 
 
 def fit_reader(images: np.ndarray, labels: np.ndarray, keep: np.ndarray, traced: np.ndarray):
@@ -525,11 +549,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout", type=float, default=0.0, help="fraction of writers left out")
     p.add_argument("--jobs", type=int, default=1, help="tracing processes")
+    p.add_argument(
+        "--pose",
+        action="store_true",
+        help="also calibrate slants and pen widths by synthesis, split flagged two-stroke 1s "
+        "(better shape statistics, worse CNN on 8s: see docs/synthetic.md)",
+    )
     args = p.parse_args(argv)
     if args.per_class < 1 or not 0 <= args.holdout < 1 or args.jobs < 1:
         p.error("--per-class and --jobs must be >= 1 and --holdout in [0, 1)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    doc = build(args.mnist_dir, args.per_class, args.seed, args.holdout, args.jobs)
+    doc = build(args.mnist_dir, args.per_class, args.seed, args.holdout, args.jobs, args.pose)
     out = Path(args.out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
