@@ -29,7 +29,11 @@ References (what a plain per-digit port does; SciPy where it has the operation):
 - stroke_width 1 / -1: ``grey_dilation`` / ``grey_erosion`` with the 4-neighbour
   cross (our output is identical); 0.5: the dilation blended half and half
   with the digit (our fractional radius);
-- blur: ``gaussian_filter(sigma, truncate=3)``;
+- stroke_width U(0.05, 1) per call: the cross dilation blended with the digit
+  by the drawn fraction (our fractional radius), a new radius every call;
+- blur: ``gaussian_filter(sigma, truncate=3)``; "per call": a new sigma every
+  call, drawn uniformly in [0.3, 1] (what a pipeline does; nothing cached by
+  value helps either side);
 - noise: ``clip(x + std * standard_normal)`` per digit (NumPy);
 - broken_strokes: per digit, ``cuts`` random ink pixels, the distance to the
   nearest on the grid, the soft disk multiplied in (NumPy);
@@ -47,6 +51,7 @@ import argparse
 import datetime
 import importlib
 import importlib.util
+import itertools
 import os
 import platform
 import statistics
@@ -117,6 +122,15 @@ def scipy_half_dilate(ink: np.ndarray) -> np.ndarray:
     for i in range(len(ink)):
         d = ndimage.grey_dilation(ink[i], footprint=_CROSS, mode="constant", cval=0.0)
         out[i] = 0.5 * ink[i] + 0.5 * d
+    return out
+
+
+def scipy_blend_dilate(ink: np.ndarray, f: float) -> np.ndarray:
+    """Our fractional radius ``f`` in (0, 1]: ``(1 - f) x + f * dilation`` by the cross."""
+    out = np.empty_like(ink)
+    for i in range(len(ink)):
+        d = ndimage.grey_dilation(ink[i], footprint=_CROSS, mode="constant", cval=0.0)
+        out[i] = (1 - f) * ink[i] + f * d
     return out
 
 
@@ -283,6 +297,14 @@ def digit_cases(rng: np.random.Generator, quick: bool) -> list[tuple[str, object
             angles[n] = (rng.uniform(-10, 10, n), rng.uniform(-12, 12, n))
         return angles[n]
 
+    # Parameters drawn afresh for every call (as a pipeline draws them): no cache
+    # of ours keyed on a value helps; both sides draw from the same sequence.
+    fresh = itertools.count()
+    widths, radii = rng.uniform(0.3, 1.0, 4096), rng.uniform(0.05, 1.0, 4096)
+
+    def drawn(table: np.ndarray) -> float:
+        return float(table[next(fresh) % table.size])
+
     return [
         *cases,
         (
@@ -297,7 +319,17 @@ def digit_cases(rng: np.random.Generator, quick: bool) -> list[tuple[str, object
             lambda L, x: L.stroke_width(x, radius=0.5),
             scipy_half_dilate,
         ),
+        (
+            "stroke_width U(0.05, 1) per call",
+            lambda L, x: L.stroke_width(x, radius=drawn(radii)),
+            lambda x: scipy_blend_dilate(x, drawn(radii)),
+        ),
         ("blur σ=0.7", lambda L, x: L.blur(x, sigma=0.7), lambda x: scipy_blur(x, 0.7)),
+        (
+            "blur σ=U(0.3, 1) per call",
+            lambda L, x: L.blur(x, sigma=drawn(widths)),
+            lambda x: scipy_blur(x, drawn(widths)),
+        ),
         (
             "noise std 0.05",
             lambda L, x: L.noise(x, rng, std=0.05),

@@ -60,6 +60,63 @@ def seeding_cost(n: int = 20_000, words: int = 18) -> tuple[float, float]:
     return objects, vectorised
 
 
+def checksum_costs(nbytes: int = 44_800_000, rounds: int = 7) -> dict[str, list[float]]:
+    """CPU ms to checksum one shard's worth of bytes, per algorithm, in interleaved rounds."""
+    import hashlib
+    import zlib
+
+    data = memoryview(np.random.default_rng(0).integers(0, 256, nbytes, dtype=np.uint8))
+    cases = {
+        "zlib.crc32": lambda: zlib.crc32(data),
+        "sha256": lambda: hashlib.sha256(data).digest(),
+        "sha1": lambda: hashlib.sha1(data).digest(),
+        "blake2b": lambda: hashlib.blake2b(data).digest(),
+        "md5": lambda: hashlib.md5(data).digest(),
+    }
+    got: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(rounds):
+        for k in list(cases) if r % 2 == 0 else list(cases)[::-1]:
+            t = time.process_time()
+            cases[k]()
+            got[k].append((time.process_time() - t) * 1e3)
+    return got
+
+
+def write_block_costs(data_dir: str | None, rounds: int = 5) -> dict[int, list[tuple]]:
+    """Kernel and user CPU ms of making one shard, per size of the writes to the file.
+
+    Shards are made in this process (into a temporary folder) with
+    ``strokeseq.dataset.onepass.BLOCK`` set to each size in turn, in
+    interleaved rounds; the first round is a warm-up.
+    """
+    import resource
+
+    from strokeseq.dataset import onepass, shards
+    from strokeseq.dataset.config import DatasetConfig
+    from strokeseq.dataset.sampling import SampleContext
+
+    ctx = SampleContext(DatasetConfig.from_dict(CONFIG), 7, data_dir)
+    sizes = [256 << 10, 1 << 20, 4 << 20, 16 << 20]
+    got: dict[int, list[tuple]] = {b: [] for b in sizes}
+    default, k = onepass.BLOCK, 0
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            for r in range(rounds + 1):
+                for b in sizes if r % 2 == 0 else sizes[::-1]:
+                    onepass.BLOCK = b
+                    job = shards.ShardJob(ctx, k, k * 10_000, (k + 1) * 10_000, "npz", 0, folder)
+                    r0 = resource.getrusage(resource.RUSAGE_SELF)
+                    shards.build_shard(job)
+                    r1 = resource.getrusage(resource.RUSAGE_SELF)
+                    k += 1
+                    if r:
+                        got[b].append(((r1.ru_stime - r0.ru_stime) * 1e3,
+                                       (r1.ru_utime - r0.ru_utime) * 1e3))  # fmt: skip
+        finally:
+            onepass.BLOCK = default
+    return got
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's ended children."""
     import resource
@@ -68,12 +125,53 @@ def children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def process_start() -> float | None:
+    """``time.monotonic()`` when this process started (Linux: from /proc), else None."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            up = float(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    # /proc counts from boot; monotonic() too on Linux, up to suspended time (none here)
+    return time.monotonic() - (up - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def timeline(tl: dict | None, born: float | None) -> dict:
+    """Milestones of a run, seconds since its process started (NaN when unknown).
+
+    ``call``: generate_dataset called (interpreter and imports before);
+    ``first``: this process's first shard starts; ``worker``: the spawned
+    worker's first shard starts; ``last_idle``: how long the process that
+    finished its shards first waited for the other; ``end``: the call returns.
+    """
+    nan = float("nan")
+    if not tl or born is None:
+        return dict.fromkeys(("call", "first", "worker", "last_idle", "end"), nan)
+    me = os.getpid()
+    by: dict[int, list] = {}
+    for pid, _k, a, b in tl["shards"]:
+        by.setdefault(pid, []).append((a, b))
+    mine = by.get(me, [])
+    others = [min(a for a, _ in v) for pid, v in by.items() if pid != me]
+    ends = [max(b for _, b in v) for v in by.values()]
+    return {
+        "call": tl["start"] - born,
+        "first": (min(a for a, _ in mine) - born) if mine else nan,
+        "worker": (min(others) - born) if others else nan,
+        "last_idle": (max(ends) - min(ends)) if len(ends) > 1 else 0.0,
+        "end": tl["end"] - born,
+    }
+
+
 def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | None) -> dict:
     """One dataset run in this process; its wall time, CPU accounting, size and memory."""
     import resource
 
     from strokeseq.dataset import generate_dataset
 
+    born = process_start()
     t0 = time.perf_counter()
     children0 = children_cpu()
     s = generate_dataset(
@@ -97,6 +195,7 @@ def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | 
         if procs
         else float("nan"),
         "start_cpu": sum(p["start"] + p["load"] for p in procs.values()) if procs else 0.0,
+        "timeline": timeline(cpu.get("timeline"), born),
     }
 
 
@@ -181,6 +280,23 @@ def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None
             print(f"| of the shards: {stage} | {got[1]:.2f} | {got[2]:.2f} |")
         per = [sorted(int(p["shards"]) for p in x["processes"].values()) for x in runs[2]]
         print(f"\nshards per process in the 2-worker runs: {per}")
+    tl = {w: [x.get("timeline") for x in runs[w] if x.get("timeline")] for w in (1, 2)}
+    if tl[1] and tl[2] and tl[2][0]["call"] == tl[2][0]["call"]:
+        print("\nTimeline (median seconds since the run's process started; wall time, so "
+              "load-dependent):\n")  # fmt: skip
+        print("| | 1 worker | 2 workers |")
+        print("|---|---:|---:|")
+        for label, key in (
+            ("generate_dataset called (interpreter, imports)", "call"),
+            ("its process starts its first shard", "first"),
+            ("the spawned worker starts its first shard", "worker"),
+            ("one process idle at the end, waiting for the other's last shard", "last_idle"),
+            ("generate_dataset returns (after the workers exit)", "end"),
+        ):
+            got = [statistics.median(t[key] for t in tl[w]) for w in (1, 2)]
+            print(f"| {label} | {got[0]:.2f} | {got[1]:.2f} |")
+        print(f"| process ends (as the benchmark saw it) | {med(1, 'process_wall'):.2f} | "
+              f"{med(2, 'process_wall'):.2f} |")  # fmt: skip
     work1 = med(1, "shard_cpu")
     if work1 != work1:  # no per-stage figures (an older checkout)
         return
@@ -224,11 +340,37 @@ def main() -> None:
         "--in-process", action="store_true",
         help="run in this process (MNIST stays loaded between runs) instead of a fresh one",
     )  # fmt: skip
+    ap.add_argument(
+        "--checksums", action="store_true",
+        help="only time checksums of one shard's bytes (45 MB): the manifest's SHA-256 and others",
+    )  # fmt: skip
+    ap.add_argument(
+        "--write-blocks", action="store_true",
+        help="only time making shards with 256 KiB..16 MiB writes to the file (kernel, user CPU)",
+    )  # fmt: skip
     a = ap.parse_args()
-    if a.in_process and a.compare:
-        ap.error("--compare needs fresh processes")
     if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
         a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
+    if a.write_blocks:
+        print(f"CPU ms per shard (10 000 samples, 45 MB NPZ) by size of the writes, median of 5 "
+              f"interleaved rounds; `uptime`: {_load()}\n")  # fmt: skip
+        print("| write size | kernel ms | user ms |")
+        print("|---:|---:|---:|")
+        for b, v in write_block_costs(a.data_dir).items():
+            print(f"| {b >> 10} KiB | {statistics.median(x[0] for x in v):.1f} "
+                  f"| {statistics.median(x[1] for x in v):.1f} |")  # fmt: skip
+        return
+    if a.checksums:
+        print(f"CPU ms per 44.8 MB (one shard of 10 000 x 28 x 160), 7 interleaved rounds; "
+              f"`uptime`: {_load()}\n")  # fmt: skip
+        print("| checksum | median ms | min..max ms | GB/s at the median |")
+        print("|---|---:|---:|---:|")
+        for k, v in checksum_costs().items():
+            med = statistics.median(v)
+            print(f"| {k} | {med:.1f} | {min(v):.1f}..{max(v):.1f} | {44.8 / med:.2f} |")
+        return
+    if a.in_process and a.compare:
+        ap.error("--compare needs fresh processes")
     root = a.out or tempfile.mkdtemp(prefix="strokeseq-bench-")
     os.makedirs(root, exist_ok=True)
     fmt = "npz, deflate level 1" if a.compress else "npz"

@@ -3,6 +3,7 @@
 Run (a relative ``STROKESEQ_MNIST_DIR`` works: it is made absolute first)::
 
     STROKESEQ_MNIST_DIR=../shared/mnist python benchmarks/bench_sequence.py [--rounds 5]
+    python benchmarks/bench_sequence.py --rounds 5 --compare ../main   # before/after
 
 Every case is timed once per round, the rounds interleave all cases, and the
 ratios are taken inside each round; the table gives their median and
@@ -16,10 +17,19 @@ shared machine cannot flatter one case. The cases:
   copy into a reused buffer;
 - 10 digits W=400 against the floor and a Python loop of single calls into
   a reused buffer;
-- the cost per sample at 1 k, 10 k and 100 k rows, with and without ``out=``,
-  beside a plain fill of a fresh array of the same shape (what new memory
-  costs this process, with no API work);
+- the cost per row at 1 k, 10 k and 100 k rows (3 digits W=120 float32): the
+  API into a new array, the new-array floor of the same size (a copy into a
+  fresh array: what new memory costs this process, no API work), timed as a
+  pair in alternating order, and the API with ``out=``; once with NumPy's
+  huge-page hint for new arrays (its default) and once without it (4 KiB
+  pages), ``--pages``;
 - ``import strokeseq`` and the script end to end (median wall time).
+
+Every new array is freed outside the timing (the API's result and the
+floors' copies alike). ``--compare PATH`` runs this script on this checkout
+and on another one (e.g. a worktree of ``main``) in subprocesses,
+alternately (``--runs`` each), and prints both checkouts' medians side by
+side.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import json
 import os
 import platform
 import statistics
@@ -102,15 +113,74 @@ def batch(seqs: np.ndarray, width: int, dtype, out=None, seed: int = 0) -> np.nd
     return generate_sequences(seqs, (0, 10), width, rng=seed, dtype=dtype, **kw)
 
 
-def one_round(cases: dict[str, Callable[[], float]]) -> dict[str, float]:
+def one_round(cases: dict[str, Callable[[], object]]) -> dict[str, object]:
     return {name: fn() for name, fn in cases.items()}
+
+
+def set_hugepage(enabled: bool) -> bool:
+    """Turn NumPy's huge-page hint for new arrays on or off; returns the old setting.
+
+    A private NumPy toggle (``madvise(MADV_HUGEPAGE)`` on allocations of
+    4 MiB and more, on by default): used here only, to compare new arrays on
+    huge and on 4 KiB pages (transparent huge pages are ``madvise`` here).
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # NumPy 1
+        from numpy.core.multiarray import _set_madvise_hugepage  # type: ignore[no-redef]
+    return bool(_set_madvise_hugepage(enabled))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This checkout and ``args.compare`` in subprocesses, alternately, side by side."""
+    here = str(ROOT)
+    other = str(Path(args.compare).resolve())
+    results: dict[str, list[dict]] = {here: [], other: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.runs):
+            for path in (here, other) if run % 2 == 0 else (other, here):
+                out = Path(tmp) / "run.json"
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--rounds", str(args.rounds)]
+                cmd += ["--big", str(args.big), "--pages", args.pages, "--json", str(out)]
+                env = dict(os.environ, PYTHONPATH=path)
+                subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+                results[path].append(json.loads(out.read_text(encoding="utf-8")))
+    print(f"before/after: this checkout {here} vs {other}; {args.runs} runs each, alternating")
+    print(f"({args.rounds} interleaved rounds per run); each cell: one run's median (min..max)")
+    print("of the per-round ratios, wall clock / CPU time; runs separated by ';'")
+    print()
+    for res in results[here]:
+        print("-", res["header"])
+    print()
+    print("| measure | this checkout | other checkout | target |")
+    print("|---|---:|---:|---|")
+    theirs = {r[0]: r for res in results[other] for r in res["rows"]}
+    for i, row in enumerate(results[here][0]["rows"]):
+        mine = "; ".join(res["rows"][i][1] for res in results[here])
+        other_cells = [
+            next((r[1] for r in res["rows"] if r[0] == row[0]), "") for res in results[other]
+        ]
+        old = "; ".join(other_cells) if row[0] in theirs else "(no such case)"
+        print(f"| {row[0]} | {mine} | {old} | {row[3]} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--big", type=int, default=100_000, help="rows of the largest batch")
+    ap.add_argument(
+        "--pages",
+        choices=("huge", "4k", "both"),
+        default="both",
+        help="new arrays of the per-row cases with NumPy's huge-page hint, without it, or both",
+    )
+    ap.add_argument("--json", metavar="FILE", help="also write the table to FILE as JSON")
+    ap.add_argument("--compare", metavar="PATH", help="another checkout: before/after table")
+    ap.add_argument("--runs", type=int, default=2, help="runs per checkout with --compare")
     args = ap.parse_args()
+    if args.compare:
+        compare(args)
+        return
     load0 = os.getloadavg()
     lean = lean_reference()
     rng = np.random.default_rng(1)
@@ -127,7 +197,7 @@ def main() -> None:
     # be faulted in by the first timed call).
     out3 = {dt: np.ones((len(three), 28, 120), dt) for dt in (np.float32, np.uint8)}
     buf10 = np.ones((len(ten), 28, 400), np.float32)
-    outs = {n: np.ones((n, 28, 120), np.float32) for n in sizes} if HAS_OUT else {}
+    outs = {n: np.ones((n, 28, 120), np.float32) for n in sizes}  # (also the floors' source)
     # Steady state for the single call: the tiles it keeps in output pixels
     # are all converted first, as the lean reference's are (its setup).
     with contextlib.suppress(ImportError):  # (versions without the cache: nothing to warm)
@@ -157,8 +227,10 @@ def main() -> None:
         res = batch(seqs, width, dtype)
         t_api = now() - t
         t = now()
-        res.copy()  # the new-array floor: the same bytes into a fresh array
-        return t_api, now() - t
+        floor = res.copy()  # the new-array floor: the same bytes into a fresh array
+        t_floor = now() - t
+        del res, floor  # (both freed outside the timing)
+        return t_api, t_floor
 
     def timed_out(seqs, width, dtype, out) -> tuple[np.ndarray, np.ndarray]:
         t_api = clock(lambda: batch(seqs, width, dtype, out=out))
@@ -178,20 +250,35 @@ def main() -> None:
         cases["b3_f32_out"] = lambda: timed_out(three, 120, np.float32, out3[np.float32])
         cases["b3_u8_out"] = lambda: timed_out(three, 120, np.uint8, out3[np.uint8])
 
-    def plain_fill(n: int) -> np.ndarray:
-        """Seconds per row to allocate and fill a fresh array of the API's shape."""
-        t = now()
-        a = np.empty((n, 28, 120), np.float32)
-        a[...] = 1.0
-        return (now() - t) / n
+    def flat_pair(n: int, huge: bool, api_first: bool) -> dict[str, np.ndarray]:
+        """Per-row cost at ``n`` rows: the API into a new array and the new-array
+        floor (a copy of the same bytes into a fresh array) as a pair, in the
+        given order, both kept alive until both are timed; then ``out=``."""
+        prev = set_hugepage(huge)
+        try:
+            got: dict[str, np.ndarray] = {}
+            keep = []
+            for which in ("api", "floor") if api_first else ("floor", "api"):
+                t = now()
+                if which == "api":
+                    keep.append(batch(flat[n], 120, np.float32))
+                else:
+                    keep.append(outs[n].copy())
+                got[which] = (now() - t) / n
+            del keep
+            if HAS_OUT:
+                got["out"] = clock(lambda: batch(flat[n], 120, np.float32, out=outs[n])) / n
+        finally:
+            set_hugepage(prev)
+        return got
 
-    for n in sizes:
-        cases[f"flat_{n}"] = lambda n=n: clock(lambda: batch(flat[n], 120, np.float32)) / n
-        cases[f"fill_{n}"] = lambda n=n: plain_fill(n)
-        if HAS_OUT:
-            cases[f"flat_out_{n}"] = lambda n=n: (
-                clock(lambda: batch(flat[n], 120, np.float32, out=outs[n])) / n
-            )
+    page_modes = {"huge": [True], "4k": [False], "both": [True, False]}[args.pages]
+    parity = [0]
+    for huge in page_modes:
+        for n in sizes:
+            key = f"flat{'' if huge else '4k'}_{n}"
+            cases[key] = lambda n=n, huge=huge: flat_pair(n, huge, parity[0] % 2 == 0)
+    cases["_parity"] = lambda: parity.__setitem__(0, parity[0] + 1)
     rounds = [one_round(cases) for _ in range(args.rounds)]
     load1 = os.getloadavg()
 
@@ -241,26 +328,54 @@ def main() -> None:
             "≥ 2",
         )
     )
-    for prefix, label in (
-        ("flat_", "new array"),
-        ("flat_out_", "out="),
-        ("fill_", "plain np.empty + fill (no API)"),
-    ):
-        if f"{prefix}{sizes[0]}" not in rounds[0]:
-            continue
-        per = {n: [r[f"{prefix}{n}"] for r in rounds] for n in sizes}
+    for huge in page_modes:
+        pre = "flat" if huge else "flat4k"
+        pages = "huge-page hint" if huge else "4 KiB pages"
+
+        def per(key: str, pre: str = pre) -> dict[int, list[np.ndarray]]:
+            return {n: [r[f"{pre}_{n}"][key] for r in rounds] for n in sizes}
+
+        def times(values: dict[int, list[np.ndarray]]) -> str:
+            return ", ".join(
+                f"{n:,}: {statistics.median(float(v[0]) for v in values[n]) * 1e6:.2f} / "
+                f"{statistics.median(float(v[1]) for v in values[n]) * 1e6:.2f} µs"
+                for n in sizes
+            )
+
+        big, small = sizes[-1], sizes[0]
+        api, floor = per("api"), per("floor")
+        for label, values, target in (
+            ("new array", api, "≤ 1.5"),
+            ("out=", per("out") if HAS_OUT else None, "≤ 1.5"),
+            ("new-array floor (copy into a fresh array, no API)", floor, ""),
+        ):
+            if values is None:
+                continue
+            rows.append(
+                (
+                    f"per-row cost {big:,} / {small:,} rows, 3 digits W=120, {label}, {pages}",
+                    stat([a / b for a, b in zip(values[big], values[small], strict=True)]),
+                    times(values),
+                    target,
+                )
+            )
+        # Where the growth goes: the API's added cost per row from the smallest
+        # to the largest batch against the floor's (1 = all of it is new memory).
+        grow_api = [a - b for a, b in zip(api[big], api[small], strict=True)]
+        grow_floor = [a - b for a, b in zip(floor[big], floor[small], strict=True)]
         rows.append(
             (
-                f"per-row cost {sizes[-1]:,} / {sizes[0]:,} rows, 3 digits W=120, {label}",
-                stat([a / b for a, b in zip(per[sizes[-1]], per[sizes[0]], strict=True)]),
-                ", ".join(
-                    f"{n:,}: {statistics.median(float(v[0]) for v in per[n]) * 1e6:.2f} / "
-                    f"{statistics.median(float(v[1]) for v in per[n]) * 1e6:.2f} µs"
-                    for n in sizes
-                ),
-                "≤ 1.5",
+                f"added cost per row {small:,} → {big:,} rows: API (new array) / floor, {pages}",
+                stat([a / b for a, b in zip(grow_api, grow_floor, strict=True)]),
+                "API "
+                + stat([g * 1e6 for g in grow_api], "{:+.2f}")
+                + " µs, floor "
+                + stat([g * 1e6 for g in grow_floor], "{:+.2f}")
+                + " µs",
+                "≈ 1: the growth is the floor's",
             )
         )
+
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         script = [py, str(ROOT / "scripts" / "make_sequence.py"), "305", "0", "10", "120"]
@@ -281,12 +396,15 @@ def main() -> None:
         ("`import strokeseq` above bare python", f"{med['strokeseq'] - med['bare']:.3f} s", "", "")
     )
     rows.append(("`make_sequence.py 305 0 10 120` end to end", f"{med['script']:.3f} s", "", ""))
-    print(
+    header = (
         f"strokeseq sequence benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"NumPy {np.__version__}; {args.rounds} interleaved rounds; load average "
         f"{load0[0]:.1f} before, {load1[0]:.1f} after (shared machine)"
     )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"header": header, "rows": rows}), encoding="utf-8")
+    print(header)
     print()
     print("Each cell: wall clock / process CPU time (median and min..max of the rounds).")
     print()

@@ -1,11 +1,16 @@
 """Drawing cost of the fitted stroke model against the hand-made glyphs (issue #8).
 
 Times ``StrokeSource(model).sample`` for both models in interleaved rounds
-(same process, same labels, alternating order) and reports, per batch size,
-digits per second (median) and the per-round ratio fitted / glyphs (median,
-min..max) with the load average::
+with the timing code of ``bench_synthetic.py`` (one benchmark, one clock:
+digits per CPU-second, and the per-round time ratio fitted / glyphs, median
+and min..max, with the load average and steal)::
 
     python benchmarks/bench_stroke_model.py --rounds 7 --sizes 10 1000 10000
+
+is ``bench_synthetic.py --against none --look 0 --loop-digits 0 --no-api``
+with those labels per call. (It used to keep its own loop on the wall clock,
+which is why its figures and bench_synthetic's were compared as if they
+disagreed: see docs/synthetic.md, Speed.)
 
 ``--sheet FILE`` instead draws the allograph sheet of the docs (each
 allograph's mean, ``variety=0``, one row per digit by frequency)::
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
 
 import numpy as np
 
@@ -59,39 +64,19 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 10000])
     p.add_argument("--sheet", default=None, help="draw the allograph sheet to this PNG instead")
+    p.add_argument("--max-calls", type=int, default=200, help="most calls of a case per round")
     args = p.parse_args()
     if args.sheet:
         allograph_sheet(args.sheet)
         return
-    sources = {"glyphs": StrokeSource("glyphs"), "fitted": StrokeSource("fitted")}
-    for src in sources.values():
-        src.sample(np.arange(20) % 10, rng=0)  # load and warm up
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(
-        "| labels per call | glyphs digits/s | fitted digits/s | fitted/glyphs time, median (min..max) |"
-    )
-    print("| ---: | ---: | ---: | ---: |")
-    for n in args.sizes:
-        labels = np.arange(n) % 10
-        calls = max(1, 2000 // n)
-        rates: dict[str, list[float]] = {k: [] for k in sources}
-        ratios = []
-        for r in range(args.rounds):
-            t = {}
-            order = list(sources) if r % 2 == 0 else list(sources)[::-1]
-            for name in order:
-                t0 = time.perf_counter()
-                for c in range(calls):
-                    sources[name].sample(labels, rng=c)
-                t[name] = time.perf_counter() - t0
-                rates[name].append(n * calls / t[name])
-            ratios.append(t["fitted"] / t["glyphs"])
-        q = np.array(ratios)
-        print(
-            f"| {n} | {np.median(rates['glyphs']):.0f} | {np.median(rates['fitted']):.0f} | "
-            f"{np.median(q):.2f} ({q.min():.2f}..{q.max():.2f}) |"
-        )
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_synthetic
+
+    sizes = sorted(args.sizes)
+    opts = ["--rounds", str(args.rounds), "--against", "none", "--look", "0", "--loop-digits", "0"]
+    opts += ["--no-api", "--models", "fitted", "glyphs", "--batch", str(sizes[-1])]
+    opts += ["--per-call", *map(str, sizes[:-1] or sizes), "--max-calls", str(args.max_calls)]
+    bench_synthetic.main(opts)
 
 
 if __name__ == "__main__":

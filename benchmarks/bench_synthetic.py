@@ -1,21 +1,31 @@
 """Speed of the synthetic digit source (issue #12), in interleaved rounds.
 
 Cases, for each stroke model (the fitted default and the glyphs) and
-supersampling factor: ``StrokeSource.sample`` with 1, 10 and ``--batch``
-labels per call, and one digit through the API
-(``generate_numbers_sequence("5", (0, 0), 28, source=...)``). Every case is
-timed once per round against yardsticks timed in the same round, in
-alternating order, and the table gives the median rates over rounds and the
-median and min..max of the **per-round** ratios, with the load average (the
+supersampling factor: ``StrokeSource.sample`` with ``--per-call`` (default 1
+and 10) and ``--batch`` (default 10 000) labels per call, and one digit through
+the API (``generate_numbers_sequence("5", (0, 0), 28, source=...)``). Every
+case is timed once per round against yardsticks timed in the same round, in
+alternating order, and the tables give the median rates over rounds and the
+median and min..max of the **per-round** ratios, with the load average and the
+CPU time the hypervisor gave to other guests (steal) during the run (the
 machine may be shared: read the ratios). Rates are digits per CPU-second of
-the process (the robust figure on a shared machine) and per wall-second.
+the process (user + system; the robust figure on a shared machine) and per
+wall-second; the system share is printed (page faults of fresh memory).
+With both models, a second table gives the per-round time ratio fitted /
+glyphs of every case (issue #8: the fitted model no slower than the glyphs).
+
+This is the one timing benchmark of ``StrokeSource``: ``bench_stroke_model.py``
+runs it with ``--against none`` (see there). Two runs of it at different
+times on the quiet machine differed 1.2-1.6x in absolute rates with the same
+ratios (2026-11-29, 08:55 and 09:21 UTC): compare figures of one run only.
 
 Yardsticks:
 
-* ``old`` (default): the former per-layer pipeline in the same process
+* ``--against old`` (default): the former per-layer pipeline in the same process
   (``render_reference.rasterise_capsules_reference`` and the former ``shift_images`` and
   ``downsample``, kept below), which also checks that the images are the same
   bit for bit (``--look`` digits per factor and model).
+* ``--against none``: no yardstick (the fitted / glyphs table only).
 * ``--compare PATH``: another checkout of strokeseq (e.g. a git worktree of
   ``main``): this script runs the cases in a subprocess on each checkout,
   alternately, every round (before/after of a branch).
@@ -29,6 +39,7 @@ Commands::
 
     python benchmarks/bench_synthetic.py --rounds 7
     python benchmarks/bench_synthetic.py --rounds 7 --compare ../main --look 0
+    python benchmarks/bench_synthetic.py --rounds 7 --against none --per-call 10 1000
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -167,16 +179,30 @@ def loop_digit(src: StrokeSource, label: int, seed: int, side: int = 280) -> np.
 # -- cases ----------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[int], object], calls: int) -> tuple[float, float]:
-    """(wall, CPU) seconds of ``calls`` calls ``fn(i)``."""
-    t, c = time.perf_counter(), time.process_time()
+def timed(fn: Callable[[int], object], calls: int) -> tuple[float, float, float]:
+    """(wall, user CPU, system CPU) seconds of ``calls`` calls ``fn(i)``.
+
+    ``getrusage`` (microseconds) rather than ``os.times`` (10 ms ticks: too
+    coarse for a round of small calls).
+    """
+    t, c = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     for i in range(calls):
         fn(i)
-    return time.perf_counter() - t, time.process_time() - c
+    d = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter() - t, d.ru_utime - c.ru_utime, d.ru_stime - c.ru_stime
+
+
+def calls_per_round(per_call: int, most: int = 200) -> int:
+    """Calls of a case per round: about 400 digits (``most`` single calls), at least one call."""
+    return max(1, min(most, 400 // per_call))
 
 
 def cases(
-    models: list[str], factors: list[int], batch: int
+    models: list[str],
+    factors: list[int],
+    per_call: list[int],
+    api: bool = True,
+    most: int = 200,
 ) -> list[tuple[str, int, int, Callable[[int], object]]]:
     """(name, digits per call, calls per round, fn) for every case."""
     out = []
@@ -184,15 +210,20 @@ def cases(
         for ss in factors:
             src = StrokeSource(model, supersample=ss)
             src.sample(np.arange(20) % 10, rng=0)  # loading and first-call costs outside
-            for per_call, calls in ((1, 200), (10, 40), (batch, 1)):
-                labels = np.arange(per_call) % 10
+            for k in per_call:
+                labels = np.arange(k) % 10
                 out.append(
-                    (f"{model} ss={ss} {per_call}/call", per_call, calls, _sampler(src, labels))
+                    (
+                        f"{model} ss={ss} {k}/call",
+                        k,
+                        calls_per_round(k, most),
+                        _sampler(src, labels),
+                    )
                 )
-            if ss == 3:
+            if ss == 3 and api:
                 api_src = "synthetic" if model == "fitted" else src
                 generate_numbers_sequence("5", (0, 0), 28, source=api_src, rng=0)
-                out.append((f"{model} ss={ss} API 1 digit", 1, 200, _api(api_src)))
+                out.append((f"{model} ss={ss} API 1 digit", 1, most, _api(api_src)))
     return out
 
 
@@ -221,6 +252,8 @@ def _run_worker(path: str, args: argparse.Namespace) -> dict[str, list[float]]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(path))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--batch", str(args.batch)]
     cmd += ["--models", *args.models, "--factors", *map(str, args.factors)]
+    cmd += ["--per-call", *map(str, args.per_call), "--max-calls", str(args.max_calls)]
+    cmd += [] if args.api else ["--no-api"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -229,74 +262,138 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, steal) CPU ticks of the machine so far (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(v[:8]), v[7] if len(v) > 7 else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch", type=int, default=10000, help="labels per call, batched case")
+    ap.add_argument(
+        "--per-call", type=int, nargs="+", default=[1, 10], help="labels per call, small cases"
+    )
     ap.add_argument("--models", nargs="+", default=["fitted", "glyphs"])
     ap.add_argument("--factors", type=int, nargs="+", default=[3])
+    ap.add_argument("--no-api", dest="api", action="store_false", help="skip the API case")
+    ap.add_argument(
+        "--against",
+        choices=["old", "none"],
+        default="old",
+        help="yardstick in the same rounds: the former per-layer pipeline, or none",
+    )
     ap.add_argument("--look", type=int, default=3000, help="digits compared per factor and model")
     ap.add_argument("--compare", metavar="PATH", help="another checkout to time (subprocesses)")
     ap.add_argument("--loop-digits", type=int, default=1, help="per-pixel loop digits per round")
+    ap.add_argument("--max-calls", type=int, default=200, help="most calls of a case per round")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    all_cases = cases(args.models, args.factors, args.batch)
-    if args.worker:  # one timing of every case, as JSON: {name: [wall, cpu, digits]}
+    per_call = sorted(set(args.per_call + ([args.batch] if args.batch else [])))
+    args.per_call = [k for k in per_call if k != args.batch]
+    all_cases = cases(args.models, args.factors, per_call, args.api, args.max_calls)
+    if args.worker:  # one timing of every case, as JSON: {name: [wall, user, sys, digits]}
         res = {}
-        for name, per_call, calls, fn in all_cases:
-            wall, cpu = timed(fn, calls)
-            res[name] = [wall, cpu, per_call * calls]
+        for name, k, calls, fn in all_cases:
+            wall, user, system = timed(fn, calls)
+            res[name] = [wall, user, system, k * calls]
         print(json.dumps(res))
         return 0
-    variants = ["new", "compare"] if args.compare else ["new", "old"]
+    if args.compare:
+        variants = ["new", "compare"]
+    else:
+        variants = ["new", "old"] if args.against == "old" else ["new"]
+    other = {"new": None, "compare": "compare", "old": "old"}[variants[-1]]
     loop_src = StrokeSource(supersample=3)
-    load0 = _load()
+    load0, ticks0, wall0 = _load(), _cpu_ticks(), time.perf_counter()
+    # rates[case][variant clock] per round; sys_share[case]: system / (user + system)
     rates: dict[str, dict[str, list[float]]] = {c[0]: {} for c in all_cases}
+    times: dict[str, list[float]] = {c[0]: [] for c in all_cases}  # new, CPU s per digit
+    sys_share: dict[str, list[float]] = {c[0]: [] for c in all_cases}
     loop_rates: list[float] = []
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for r in range(args.rounds):
         order = variants if r % 2 == 0 else variants[::-1]
+        # Alternate the order of the cases too, so that no model always runs first.
+        run_cases = all_cases if r % 2 == 0 else all_cases[::-1]
         for which in order:
             if args.compare:  # both checkouts in subprocesses, in this round's order
                 got = _run_worker(args.compare if which == "compare" else here, args)
-                for name, (wall, cpu, digits) in got.items():
+                for name, (wall, user, system, digits) in got.items():
                     rates[name].setdefault(f"{which} wall", []).append(digits / wall)
-                    rates[name].setdefault(f"{which} cpu", []).append(digits / cpu)
+                    rates[name].setdefault(f"{which} cpu", []).append(digits / (user + system))
+                    if which == "new":
+                        times[name].append((user + system) / digits)
+                        sys_share[name].append(system / max(user + system, 1e-9))
                 continue
-            for name, per_call, calls, fn in all_cases:
+            for name, k, calls, fn in run_cases:
                 with renderer(which):
-                    wall, cpu = timed(fn, calls)
+                    wall, user, system = timed(fn, calls)
                 d = rates[name]
-                d.setdefault(f"{which} wall", []).append(per_call * calls / wall)
-                d.setdefault(f"{which} cpu", []).append(per_call * calls / cpu)
+                d.setdefault(f"{which} wall", []).append(k * calls / wall)
+                d.setdefault(f"{which} cpu", []).append(k * calls / (user + system))
+                if which == "new":
+                    times[name].append((user + system) / (k * calls))
+                    sys_share[name].append(system / max(user + system, 1e-9))
         if args.loop_digits:
             c = time.process_time()
             for i in range(args.loop_digits):
                 loop_digit(loop_src, i % 10, r * 100 + i)
             loop_rates.append(args.loop_digits / (time.process_time() - c))
-    load1 = _load()
-    other = "compare" if args.compare else "old"
-    label = f"`{args.compare}`" if args.compare else "former per-layer pipeline"
+    load1, ticks1 = _load(), _cpu_ticks()
+    steal = (ticks1[1] - ticks0[1]) / max(ticks1[0] - ticks0[0], 1)
+    label = {
+        "compare": f"`{args.compare}`",
+        "old": "former per-layer pipeline",
+        None: "none",
+    }[other]
     print(
         f"StrokeSource, {args.rounds} interleaved rounds, numpy {np.__version__}, "
         f"{os.cpu_count()} CPUs; load average {load0} at start, {load1} at end "
-        f"(shared machine); yardstick: {label}\n"
+        f"(shared machine); steal {100 * steal:.1f} % of the machine's CPU time over "
+        f"{time.perf_counter() - wall0:.0f} s; yardstick: {label}\n"
     )
-    print(
-        f"| case | digits/s (CPU) | digits/s (wall) | {other} digits/s (CPU) "
-        f"| speed-up vs {other} (CPU), median | min..max |"
-    )
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, _per_call, _calls, _fn in all_cases:
+    head = "| case | digits/s (CPU) | digits/s (wall) | system share of CPU |"
+    rule = "|---|---:|---:|---:|"
+    if other:
+        head += f" {other} digits/s (CPU) | speed-up vs {other} (CPU), median | min..max |"
+        rule += "---:|---:|---:|"
+    print(head)
+    print(rule)
+    for name, _k, _calls, _fn in all_cases:
         d = rates[name]
-        ratio = np.array(d["new cpu"]) / np.array(d[f"{other} cpu"])
         new_cpu = np.median(d["new cpu"])
         extra = f" ({1e3 / new_cpu:.3f} ms/digit)" if name.endswith((" 1/call", "digit")) else ""
-        print(
+        line = (
             f"| {name}{extra} | {new_cpu:,.0f} | {np.median(d['new wall']):,.0f} "
-            f"| {np.median(d[f'{other} cpu']):,.0f} | {np.median(ratio):.2f}× "
-            f"| {ratio.min():.2f}..{ratio.max():.2f} |"
+            f"| {100 * np.median(sys_share[name]):.0f} % |"
         )
+        if other:
+            ratio = np.array(d["new cpu"]) / np.array(d[f"{other} cpu"])
+            line += (
+                f" {np.median(d[f'{other} cpu']):,.0f} | {np.median(ratio):.2f}× "
+                f"| {ratio.min():.2f}..{ratio.max():.2f} |"
+            )
+        print(line)
+    if {"fitted", "glyphs"} <= set(args.models):
+        print(
+            "\nFitted model against the glyphs (issue #8): CPU time per digit, "
+            "fitted / glyphs, per round (below 1: fitted faster)\n"
+        )
+        print("| case | fitted / glyphs time, median | min..max |")
+        print("|---|---:|---:|")
+        for name, *_ in all_cases:
+            if name.startswith("fitted "):
+                twin = "glyphs " + name[len("fitted ") :]
+                q = np.array(times[name]) / np.array(times[twin])
+                print(
+                    f"| {name[len('fitted ') :]} | {np.median(q):.2f} | {q.min():.2f}..{q.max():.2f} |"
+                )
     if loop_rates:
         lr = np.array(loop_rates)
         print(

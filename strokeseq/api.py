@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from .compose import (
-    _SINGLE_PLANS,
     LAYOUTS,
     SequenceBatch,
     check_dtype,
@@ -19,6 +18,7 @@ from .compose import (
     to_image,
 )
 from .layout import required_width
+from .pages import _SINGLE_PLANS
 from .rng import as_generator
 from .sources import DigitSource, source_for
 from .sources.base import TILE

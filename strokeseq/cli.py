@@ -84,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"strokeseq {args.command}: interrupted\n")
+        # A Ctrl-C that lands in code run by exec() of a string (a dataclass or
+        # namedtuple being defined while a module is imported) makes CPython
+        # note the KeyboardInterrupt as unhandled, although it is handled here,
+        # and end the process with SIGINT instead of 130; a completed exec()
+        # of a string clears that note.
+        exec("None")
         return 130
     except OSError as exc:  # unwritable folder, disk full: one line, no traceback
         sys.stderr.write(f"strokeseq {args.command}: error: {exc}\n")

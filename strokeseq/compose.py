@@ -24,8 +24,6 @@ __all__ = [
     "check_dtype",
     "check_ink",
     "compose_rows",
-    "compose_tiles_into",
-    "page_bank",
     "paste_tiles",
     "to_image",
 ]
@@ -238,101 +236,6 @@ def _place(
     return fit_positions(widths, gaps, image_width, u_margin), gaps
 
 
-def compose_tiles_into(
-    out: np.ndarray,
-    bank: np.ndarray,
-    indices: np.ndarray,
-    spacing: tuple[int, int],
-    u_gaps: np.ndarray,
-    u_margin: np.ndarray,
-    *,
-    ink_color: str,
-) -> None:
-    """Tile-layout lines straight into output pixels: the images of :func:`compose_rows`.
-
-    The batch API's path for sources with a tile bank
-    (:meth:`~strokeseq.sources.DigitSource.tile_pools`), no augmentation and
-    no boxes wanted: the same placement as :func:`compose_rows` and the same
-    pixels as :func:`to_image` of its canvas, without building the canvas.
-    Tiles are converted to output pixels once per bank (:func:`page_bank`),
-    then each cache-sized chunk of ``out`` is filled with the background and
-    its tiles are copied in with one gather and one scatter.
-
-    Parameters
-    ----------
-    out : numpy.ndarray
-        ``(N, 28, W)`` C-contiguous output (float32 or uint8), overwritten.
-    bank : numpy.ndarray
-        ``(M, 28, 28)`` ink tiles.
-    indices : numpy.ndarray
-        ``(N, n)`` int positions in ``bank`` of each row's digits.
-    spacing : (int, int)
-        Validated gap range; ``W`` at least ``28 n + (n - 1) * lo``.
-    u_gaps, u_margin : numpy.ndarray
-        Uniforms ``(N, n - 1)`` and ``(N,)`` for the gaps and the margin.
-    ink_color : {"black", "white"}
-        Output polarity.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from strokeseq.compose import compose_tiles_into
-    >>> bank = np.full((2, 28, 28), 255, np.uint8)
-    >>> out = np.empty((1, 28, 60), np.uint8)
-    >>> compose_tiles_into(out, bank, np.array([[0, 1]]), (4, 4), np.zeros((1, 1)),
-    ...                    np.zeros(1), ink_color="white")
-    >>> (out[0, 0] > 0).nonzero()[0][[0, 27, 28, 55]].tolist()  # the tiles, 4 px apart
-    [0, 27, 32, 59]
-    """
-    n_rows, n = indices.shape
-    width = out.shape[2]
-    widths = np.full((n_rows, n), TILE, np.int64)
-    x0, _ = _place(widths, spacing, width, u_gaps, u_margin, layout="tile")
-    # uint8 ink is pasted as uint8 page pixels (a quarter of the bytes to move)
-    # and divided into float32 output once per chunk, as to_image does.
-    page_type = np.uint8 if np.uint8 in (bank.dtype, out.dtype) else np.float32
-    pages = page_bank(bank, indices, ink_color, page_type)
-    background = to_image(np.zeros(1, bank.dtype), ink_color=ink_color, dtype=page_type)[0]
-    _paste_bank(out, pages, indices, x0, background)
-
-
-#: Page-pixel bytes pasted at once by :func:`compose_tiles_into`: big enough
-#: that the ~8 NumPy calls per chunk cost little per row, small enough that
-#: the chunk and its gathered tiles stay near the core (measured best of
-#: 64 KiB..1 MiB).
-PASTE_BYTES = 1024 * 1024
-
-
-def _paste_bank(
-    out: np.ndarray, pages: np.ndarray, indices: np.ndarray, x0: np.ndarray, background
-) -> None:
-    """``out[r, :, x0[r, j]:+28] = pages[indices[r, j]]`` on a background, chunk by chunk.
-
-    uint8 pages into float32 output are pasted into a reused uint8 canvas,
-    then divided by 255 into ``out`` (the float32 map of :func:`to_image`).
-    """
-    n_rows, h, w = out.shape
-    n = indices.shape[1]
-    size = pages.itemsize
-    step = max(1, PASTE_BYTES // (h * w * size))
-    rowtype = np.dtype((np.void, TILE * size))
-    flat = pages.reshape(len(pages), TILE * TILE)
-    buf = np.empty((min(step, n_rows) * n, TILE * TILE), pages.dtype)
-    convert = pages.dtype != out.dtype
-    canvas = np.empty((min(step, n_rows), h, w), pages.dtype) if convert else None
-    rows = np.arange(step).repeat(n)
-    for s in range(0, n_rows, step):
-        chunk = out[s : s + step]
-        k = len(chunk) * n
-        target = canvas[: len(chunk)] if canvas is not None else chunk
-        target.fill(background)
-        # mode="clip": the indices are valid, and "raise" would buffer the output.
-        tiles = np.take(flat, indices[s : s + step].reshape(-1), axis=0, out=buf[:k], mode="clip")
-        _scatter_runs(target, tiles, rows[:k], x0[s : s + step].reshape(-1), rowtype)
-        if canvas is not None:
-            np.divide(target, _F255, out=chunk, dtype=np.float32)
-
-
 def _scatter_runs(
     canvas: np.ndarray, tiles: np.ndarray, rows: np.ndarray, xs: np.ndarray, rowtype: np.dtype
 ) -> None:
@@ -388,55 +291,6 @@ def _scatter_rows(canvas: np.ndarray, tiles: np.ndarray, xs: np.ndarray, per_row
     _scatter_runs(canvas, src, np.arange(len(canvas)).repeat(per_row), xs, rowtype)
 
 
-#: Converted-tile caches kept at most (each is the size of its bank in output
-#: pixels, filled as tiles are used; sources made and dropped in a loop must
-#: not keep theirs alive): the oldest is forgotten first.
-MAX_PAGE_CACHES = 8
-#: Converted tiles of the tile fast paths: (id(bank), ink, dtype) -> (bank, cache, done).
-_PAGE_TILES: dict[tuple, tuple[np.ndarray, np.ndarray, bytearray]] = {}
-#: The tile fast paths' plans (strokeseq.tiles): (id(source), ink, dtype) -> (source, plan).
-_TILE_PLANS: dict[tuple, tuple[Any, Any]] = {}
-#: The single call's plans by its options (source, split, data_dir, ink, dtype).
-_SINGLE_PLANS: dict[tuple, Any] = {}
-
-
-def _page_entry(bank: np.ndarray, ink_color: str, dtype: type):
-    key = (id(bank), ink_color, dtype)
-    entry = _PAGE_TILES.get(key)
-    if entry is None or entry[0] is not bank:
-        while len(_PAGE_TILES) >= MAX_PAGE_CACHES:
-            del _PAGE_TILES[next(iter(_PAGE_TILES))]
-        entry = _PAGE_TILES[key] = (bank, np.empty(bank.shape, dtype), bytearray(len(bank)))
-    return entry
-
-
-def page_bank(bank: np.ndarray, indices: np.ndarray, ink_color: str, dtype: type) -> np.ndarray:
-    """``bank`` in output pixels, with at least the tiles at ``indices`` converted.
-
-    Missing tiles are converted at once, each exactly as :func:`to_image`
-    converts a canvas, and kept. uint8 white ink from a uint8 bank is the bank itself
-    (a private copy measured no faster to gather from: 1.05x, 0.91..1.51).
-    """
-    if dtype is np.uint8 and ink_color == "white" and bank.dtype == np.uint8:
-        return bank
-    _, cache, done = _page_entry(bank, ink_color, dtype)
-    flags = np.frombuffer(done, np.bool_)
-    todo = indices.reshape(-1)
-    todo = todo[~flags[todo]]
-    if todo.size:
-        todo = np.unique(todo)
-        cache[todo] = to_image(bank[todo], ink_color=ink_color, dtype=dtype)
-        flags[todo] = True
-    return cache
-
-
-def clear_page_tiles() -> None:
-    """Forget the converted tiles and tile plans (``sources.clear_cache`` calls it)."""
-    _PAGE_TILES.clear()
-    _TILE_PLANS.clear()
-    _SINGLE_PLANS.clear()
-
-
 def to_image(
     ink: np.ndarray, *, ink_color: str = "black", dtype: type = np.float32, out=None
 ) -> np.ndarray:
@@ -485,3 +339,27 @@ def to_image(
     if ink_color == "black":
         np.subtract(_F1, res, out=res)
     return res
+
+
+#: Names that moved to :mod:`strokeseq.pages` (the converted tile banks and
+#: the paste from them), still importable from here.
+_MOVED = frozenset(
+    (
+        "compose_tiles_into",
+        "page_bank",
+        "clear_page_tiles",
+        "MAX_PAGE_CACHES",
+        "PASTE_BYTES",
+        "_PAGE_TILES",
+        "_TILE_PLANS",
+        "_SINGLE_PLANS",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from . import pages
+
+        return getattr(pages, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -149,6 +149,8 @@ def required_width(
         if arr.shape[0] == 0:
             return 0
         n = arr.shape[1]
+        if layout == "tile" or source is None:  # every box is a tile: no pass over the rows
+            return TILE * n + (n - 1) * gap
         return int(widest[arr].sum(axis=1).max()) + (n - 1) * gap
     total = 0
     n = 0

@@ -9,7 +9,7 @@ consume the generator the same way:
   a background template, so the canvas is written once;
 * the batch (:func:`tiles_into`) draws the uniforms of many chunks in one
   call and copies tiles from a converted bank straight into the output
-  (:func:`strokeseq.compose.compose_tiles_into`).
+  (:func:`strokeseq.pages.compose_tiles_into`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .compose import _TILE_PLANS, compose_tiles_into, page_bank
 from .layout import sample_gaps
+from .pages import _TILE_PLANS, _compose_tiles_into, page_bank
 from .sources.base import TILE
 
 __all__ = ["TilePlan", "chunk_uniforms", "plan_for", "single_tiles", "tiles_into"]
@@ -27,7 +27,7 @@ __all__ = ["TilePlan", "chunk_uniforms", "plan_for", "single_tiles", "tiles_into
 #: Background templates a plan keeps (one per image width).
 _MAX_TEMPLATES = 64
 #: Plans kept (one per source, polarity and dtype).
-_MAX_PLANS = 8  # plans hold views of converted caches (see compose.MAX_PAGE_CACHES)
+_MAX_PLANS = 8  # plans hold views of converted caches (see pages.MAX_PAGE_CACHES)
 #: Pool positions the single call converts together on a first use.
 CONVERT_BLOCK = 64
 
@@ -169,8 +169,8 @@ def tiles_into(
         lab = labels[s : s + block]
         u_pick, u_gaps, u_margin = chunk_uniforms(gen, len(lab), n, step)
         idx = plan.indices(lab.reshape(-1), u_pick.reshape(-1)).reshape(lab.shape)
-        compose_tiles_into(
-            images[s : s + block], plan.bank, idx, spacing, u_gaps, u_margin, ink_color=plan.ink
+        _compose_tiles_into(
+            images[s : s + block], plan.bank, idx, spacing, u_gaps, u_margin, plan.ink
         )
 
 

@@ -466,10 +466,10 @@ def test_fast_path_equals_the_general_path(data, monkeypatch, ink, dtype):
     where the general path leaves it."""
     monkeypatch.setattr(strokeseq.api, "BLOCK_ROWS", 2 * strokeseq.api.chunk_rows(100))
     blocks = []
-    real = strokeseq.tiles.compose_tiles_into
+    real = strokeseq.tiles._compose_tiles_into
     monkeypatch.setattr(
         strokeseq.tiles,
-        "compose_tiles_into",
+        "_compose_tiles_into",
         lambda out, *a, **k: blocks.append(len(out)) or real(out, *a, **k),
     )
     seqs = np.random.default_rng(3).integers(0, 10, (5 * strokeseq.api.chunk_rows(100) + 7, 3))

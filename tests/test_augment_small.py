@@ -66,10 +66,49 @@ def test_affine_maps_on_floats_equal_the_array_code(monkeypatch):
             )
         )
     cases.append((1, 90.0, 0.0, 1.0, 1.0, (0.0, 0.0)))  # exact quarter turn, scalars
+    # plain parameters (float64 arrays or Python numbers, a (tx, ty) tuple or float64
+    # array of shape (2,) or (n, 2), as the cases above) take the
+    # route on Python floats (math.radians, math.sqrt); others the array code
+    for trial in range(200):
+        n, rot, shear, scale, aspect, t = cases[trial]
+        tx, ty = (float(v) for v in t[0])
+        cases.append((n, rot, shear, scale, aspect, (tx, ty)))
+        cases.append((n, float(rot[0]), float(shear[0]), float(scale[0]), 1, (int(tx), ty)))
+        cases.append((n, rot, 0, scale, aspect[0], t[0]))  # translate (2,) as an array
+    cases.append((2, -0.0, -0.0, 1.0, 1.0, (-0.0, 0.0)))  # signed zeros
     small = [_w.affine_inverse(*c) for c in cases]
     monkeypatch.setattr(_w, "SMALL_MAPS", 0)
     for c, s in zip(cases, small, strict=True):
         assert_bits(s, _w.affine_inverse(*c))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rotation": np.nan},
+        {"rotation": np.array([np.inf])},
+        {"shear": 80.0},
+        {"shear": np.array([-85.0])},
+        {"scale": 0.0},
+        {"aspect": -1},
+        {"translate": (np.inf, 0.0)},
+        {"translate": (1.0, 2.0, 3.0)},
+        {"translate": np.array([[0.0, np.nan]])},
+        {"translate": np.zeros((2, 2))},
+        {"rotation": True},
+        {"scale": np.array([1.0, 2.0])},
+    ],
+)
+def test_affine_small_route_refuses_what_the_array_code_refuses(monkeypatch, bad):
+    kwargs = {"rotation": 0.0, "shear": 0.0, "scale": 1.0, "aspect": 1.0, "translate": (0, 0)}
+    kwargs.update(bad)
+    errors = []
+    for small in (16, 0):
+        monkeypatch.setattr(_w, "SMALL_MAPS", small)
+        with pytest.raises((ValueError, TypeError)) as info:
+            A.affine(np.zeros((1, 28, 28), np.float32), **kwargs)
+        errors.append((info.type, str(info.value)))
+    assert errors[0] == errors[1]
 
 
 def test_mnist_framing_maps_on_floats_equal_the_array_code(monkeypatch):
@@ -110,6 +149,34 @@ def test_blur_weights_cache_is_the_computation():
     assert_bits(_core._cached_blur_weights(tuple(s.tolist()), 3.0), _core._blur_weights(s, 3.0))
 
 
+def test_one_blur_width_on_floats_is_the_array_code():
+    """A single width (drawn afresh per call, a cache miss) takes the route on Python floats."""
+    rng = np.random.default_rng(3)
+    widths = [*rng.uniform(1e-3, 5, 3000), *np.exp(rng.uniform(-12, 1.6, 500)), 0.5, 1 / 3, 5.0]
+    for s in widths:
+        for truncate in (3.0, 4.0):
+            one = _core._one_blur_weights(float(s), truncate)
+            assert_bits(one, _core._blur_weights(np.array([s]), truncate))
+    # a call with one width for all its images uses that row for each
+    for s in widths[:300]:
+        rows = _core._blur_weights(np.full(5, s), 3.0)
+        assert_bits(rows, np.repeat(_core._one_blur_weights(float(s), 3.0), 5, axis=0))
+
+
+def test_one_radius_disk_weights_are_the_general_loop():
+    """One digit's blend weights (a cache miss per drawn radius) equal the loop's for two digits."""
+    rng = np.random.default_rng(4)
+    loop = _m._small_disk_weights.__wrapped__
+    radii = [*rng.uniform(1e-6, 3, 2000), 1.0, 2.0, 3.0, 0.5, float(np.nextafter(1.0, 0.0))]
+    for r in radii:
+        kmax, one = loop((float(r),))
+        kmax2, two = loop((float(r), float(r)))  # the same radius twice: scalar weights
+        assert kmax == kmax2 and one.keys() == two.keys()
+        for k, w in one.items():
+            assert (w is _m._ONE) == (two[k] is _m._ONE)
+            assert np.float32(w).tobytes() == np.float32(two[k]).tobytes()
+
+
 @pytest.mark.parametrize("grouped", [False, True])
 def test_gaps_digit_by_digit_equal_the_batch(monkeypatch, grouped):
     rng = np.random.default_rng(7)
@@ -121,8 +188,24 @@ def test_gaps_digit_by_digit_equal_the_batch(monkeypatch, grouped):
     u[3, 0] = np.nextafter(1.0, 0.0)  # the last ink pixel (or past it, by rounding)
     groups = np.array([0, 0, 1, 1]) if grouped else None
     small = _m.cut_gaps(x, u, c, rad, groups=groups)
+    # one digit (its product is the output): cut, uncut, without ink
+    ones = [(x[i : i + 1], u[i : i + 1], c[i : i + 1], rad[i : i + 1]) for i in range(n)]
+    ones.append((np.zeros((1, 28, 28), np.float32), u[:1], c[:1], rad[:1]))
+    single = [_m.cut_gaps(*args) for args in ones]
     monkeypatch.setattr(_m, "SMALL_GAPS", 0)
     assert_bits(small, _m.cut_gaps(x, u, c, rad, groups=groups))
+    for args, got in zip(ones, single, strict=True):
+        assert_bits(got, _m.cut_gaps(*args))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (5, 28, 28), (3, 28, 90)])
+def test_noise_with_one_std_equals_the_per_item_product(shape):
+    """A scalar std multiplies in place as one float32; an (n,) std per item: same bits."""
+    x = inks(shape[0], 4) if shape[2] == 28 else np.full(shape, 0.5, np.float32)
+    for std in (0.05, 0.3, 1, 0):
+        one = A.noise(x, np.random.default_rng(9), std=std)
+        each = A.noise(x, np.random.default_rng(9), std=np.full(shape[0], float(std)))
+        assert_bits(one, each)
 
 
 def test_kernel_bank_small_calls_equal_the_large_path():

@@ -13,11 +13,10 @@ from strokeseq.compose import (
     check_dtype,
     check_ink,
     compose_rows,
-    compose_tiles_into,
-    page_bank,
     paste_tiles,
     to_image,
 )
+from strokeseq.pages import compose_tiles_into, page_bank
 from strokeseq.sources import Digits
 
 PACKAGE = Path(__file__).resolve().parent.parent / "strokeseq"
@@ -195,13 +194,23 @@ def test_the_placement_step_has_one_caller():
 
 def test_converted_tile_caches_are_bounded():
     """Banks made and dropped in a loop do not keep their converted copies alive."""
-    from strokeseq import compose
+    from strokeseq import pages
 
-    compose.clear_page_tiles()
-    banks = [np.full((4, 28, 28), k, np.uint8) for k in range(compose.MAX_PAGE_CACHES + 3)]
+    pages.clear_page_tiles()
+    banks = [np.full((4, 28, 28), k, np.uint8) for k in range(pages.MAX_PAGE_CACHES + 3)]
     for bank in banks:
-        page = compose.page_bank(bank, np.array([1]), "black", np.float32)
+        page = pages.page_bank(bank, np.array([1]), "black", np.float32)
         assert page[1, 0, 0] == np.float32((255 - bank[0, 0, 0]) / 255)
-    assert len(compose._PAGE_TILES) == compose.MAX_PAGE_CACHES
-    assert all(entry[0] is not banks[0] for entry in compose._PAGE_TILES.values())
-    compose.clear_page_tiles()
+    assert len(pages._PAGE_TILES) == pages.MAX_PAGE_CACHES
+    assert all(entry[0] is not banks[0] for entry in pages._PAGE_TILES.values())
+    pages.clear_page_tiles()
+
+
+def test_moved_names_still_import_from_compose():
+    """The bank paste moved to strokeseq.pages; the old import path gives the same objects."""
+    from strokeseq import compose, pages
+
+    for name in ("compose_tiles_into", "page_bank", "clear_page_tiles", "MAX_PAGE_CACHES"):
+        assert getattr(compose, name) is getattr(pages, name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        compose.nope  # noqa: B018

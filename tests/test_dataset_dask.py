@@ -17,6 +17,12 @@ def _shards(folder):
     }
 
 
+def _buffers() -> int:
+    from strokeseq.dataset import shards
+
+    return len(shards._BUFFERS)
+
+
 @pytest.mark.slow
 def test_dask_local_cluster_byte_identical(tmp_path, fake_mnist_dir):
     import dask
@@ -42,6 +48,8 @@ def test_dask_local_cluster_byte_identical(tmp_path, fake_mnist_dir):
             assert s.shards_written == 8
             assert _shards(out) == _shards(local)
             assert 1 <= len(s.worker_maxrss_mb) <= 2  # ran on the cluster's worker processes
+            # the worker threads live on; the image arrays they reused are freed
+            assert set(client.run(_buffers).values()) == {0}
         # the scheduler address path (what --scheduler uses) and resume on Dask
         out = tmp_path / "shared"
         (out / "shard-000003.tar").unlink()

@@ -176,6 +176,11 @@ def test_required_width_is_the_one_rule():
     assert required_width([[0, 1], 9], 0, "ink", Narrow()) == 3 + 11
     assert required_width(np.array([[0, 0], [9, 1]]), 1, "ink", Narrow()) == 11 + 3 + 1
     assert required_width(np.zeros((0, 3), np.int64), 1, "ink", Narrow()) == 0
+    # tile layout of a 2-D batch: every box is a tile, whatever the labels and the source
+    rows = np.array([[0, 0, 7], [9, 1, 2]])
+    assert required_width(rows, 3) == required_width(rows, 3, "tile", Narrow()) == 84 + 6
+    assert required_width(rows, -4, "tile") == 84
+    assert required_width(np.zeros((0, 3), np.int64), 1) == 0
     # with several sources, the widest of them counts
     assert (
         required_width(

@@ -377,3 +377,38 @@ def test_images_wider_than_the_index_tables():
     r = np.full((1, 1), 3.0)
     img = rasterise_capsules(a, b, r, r, np.ones((1, 1), bool), 4600)
     assert img[0, 20, 10:4500].min() == 1.0 and img[0, 40:].max() == 0.0
+
+
+@pytest.mark.parametrize("n_digits", [5, 10])
+def test_few_capsules_in_equal_count_groups_equal_the_reference(n_digits):
+    """A few dozen capsules of mixed sizes take the equal-count grouping of
+    ``_plan`` (several window sizes, capsules reordered); the windows still fit
+    and the pixels are the per-layer reference's, bit for bit."""
+    rng = np.random.default_rng(40 + n_digits)
+    a, b, ra, rb, valid = _random_capsules(rng, n_digits, 18, 84, 1.0, 9.0, spread=2.5)
+    valid[:] = True
+    caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
+    order, chunks, wsize = render._plan(caps["span"])
+    m = caps["span"].shape[0]
+    assert order is not None and sorted(order.tolist()) == list(range(m))
+    assert len({(wy, wx) for _, _, wy, wx in chunks}) > 1  # several window sizes
+    span = caps["span"][order]
+    for start, end, wy, wx in chunks:
+        assert (span[start:end] <= (wx, wy)).all()
+        assert (wsize[start:end] == (wx, wy)).all()
+    # fewer pairs than one window fitting all
+    wx_all, wy_all = caps["span"].max(axis=0)
+    assert sum((e - s) * wy * wx for s, e, wy, wx in chunks) < m * wx_all * wy_all
+    np.testing.assert_array_equal(
+        rasterise_capsules(a, b, ra, rb, valid, 84),
+        _rasterise_capsules_reference(a, b, ra, rb, valid, 84),
+    )
+
+
+def test_one_digit_keeps_one_window_size():
+    """A split cannot pay for its extra chunk on one digit: one window, in order."""
+    rng = np.random.default_rng(5)
+    a, b, ra, rb, valid = _random_capsules(rng, 1, 12, 84, 3.0, 6.0)
+    caps = render._capsules(a, b, ra, rb, valid, 84, 0.5)
+    order, chunks, _ = render._plan(caps["span"])
+    assert order is None and len(chunks) == 1

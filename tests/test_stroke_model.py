@@ -296,3 +296,20 @@ def test_synthetic_digits_are_no_closer_to_training_digits_than_real_test_digits
         return np.sqrt(np.maximum(d2.min(axis=1), 0))
 
     assert nearest(syn).mean() >= nearest(real).mean()
+
+
+def test_sampler_tables_follow_the_model_object():
+    """The per-model lookup tables are the model's own, also for a modified copy."""
+    import dataclasses
+
+    from strokeseq import StrokeSource
+    from strokeseq.sources.stroke.sampler import _tables
+
+    m = StrokeSource().fitted
+    t = _tables(m)
+    np.testing.assert_array_equal(t["strokes"], (1 << m.n_strokes) - 1)
+    np.testing.assert_array_equal(t["seg_on"], np.repeat(m.stroke_on, m.segments, axis=1))
+    assert _tables(m) is t  # computed once per model object
+    fewer = dataclasses.replace(m, stroke_on=np.zeros_like(m.stroke_on))
+    assert not _tables(fewer)["seg_on"].any()
+    np.testing.assert_array_equal(_tables(m)["seg_on"], t["seg_on"])

@@ -12,10 +12,12 @@ centre of the 28 x 28 grid is (13.5, 13.5) in pixel-index units.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..rng import as_generator
-from ._core import CHUNK, check_batch, finish, gaussian_blur, per_sample, span
+from ._core import CHUNK, check_batch, clip01, finish, gaussian_blur, per_sample, span
 from .morph import cut_gaps, disk_blend
 from .warp import SIZE, Fields, affine_inverse, framing_maps, warp
 
@@ -264,7 +266,7 @@ def broken_strokes(
     n = x.shape[0]
     c = per_sample(cuts, n, "cuts")
     lo, hi = span(c)
-    if lo < 0 or hi > 10 or (c != c.round()).any():
+    if lo < 0 or hi > 10 or not _whole(c):
         raise ValueError("cuts must be whole numbers within [0, 10]")
     c = c.astype(np.int64)
     cmax = int(hi) if n else 0
@@ -274,6 +276,13 @@ def broken_strokes(
         raise ValueError("radius must be within [0.5, 5]")
     u = gen.random((n, max(cmax, 1)))
     return cut_gaps(x, u, c, rad, threshold)
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Every (finite) value is a whole number; small arrays through Python floats."""
+    if values.size <= 16:
+        return all(v.is_integer() for v in values.tolist())
+    return not (values != values.round()).any()
 
 
 def blur(ink: object, rng: object = None, *, sigma: object = 0.5) -> np.ndarray:
@@ -319,6 +328,12 @@ def noise(ink: object, rng: object = None, *, std: object = 0.05) -> np.ndarray:
     """
     x = check_batch(ink, height=None)
     gen = as_generator(rng)
+    if type(std) in (float, int) and math.isfinite(std) and 0 <= std <= 1:
+        # one std for the batch: a float32 scalar product, in place (the same values)
+        z = gen.standard_normal(x.shape, dtype=np.float32)
+        z *= np.float32(std)
+        z += x
+        return clip01(z)  # z is a new C-contiguous float32 array: finish's clip only
     s = per_sample(std, x.shape[0], "std")
     lo, hi = span(s)
     if lo < 0 or hi > 1:

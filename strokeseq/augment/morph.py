@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._core import finish
+from ._core import clip01, finish
 from .warp import _GRID_X, _GRID_Y, SIZE
 
 __all__ = ["SMALL_DISKS", "SMALL_GAPS", "cut_gaps", "disk_blend"]
@@ -57,23 +57,7 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
     every digit has the same (always for one digit), else shape (m, 1, 1).
     """
     if mag.size <= 16:  # Python floats and NumPy float32 scalars: the same operations
-        mags = mag.tolist()
-        kmax = math.ceil(max(mags))
-        base = [math.floor(v) for v in mags]
-        frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
-        zero, one = np.float32(0.0), np.float32(1.0)
-        wts: dict[int, np.ndarray | np.float32] = {}
-        for k in sorted(set(base) | {b + 1 for b in base}):
-            w = [
-                (one - f if b == k else zero) + (f if b + 1 == k else zero)
-                for b, f in zip(base, frac, strict=True)
-            ]
-            same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
-            if same:
-                wts[k] = _ONE if w[0] == one else w[0]
-            else:
-                wts[k] = np.array(w, np.float32)[:, None, None]
-        return kmax, wts
+        return _small_disk_weights(tuple(mag.tolist()))
     kmax = math.ceil(mag.max())
     base = np.floor(mag)
     frac = (mag - base).astype(np.float32)
@@ -81,6 +65,39 @@ def _disk_weights(mag: np.ndarray) -> tuple[int, dict[int, np.ndarray | np.float
     ks = np.arange(kmax + 1, dtype=np.float64)[:, None]
     w = np.where(base == ks, 1.0 - frac, 0.0) + np.where(base + 1 == ks, frac, 0.0)
     return kmax, {int(k): w[int(k)][:, None, None] for k in sorted(used) if k <= kmax}
+
+
+@functools.lru_cache(maxsize=1024)
+def _small_disk_weights(mags: tuple[float, ...]) -> tuple[int, dict[int, np.ndarray | np.float32]]:
+    """:func:`_disk_weights` of a small call (cached: the same radii cost a lookup).
+
+    The arrays are read-only; callers never modify the returned dict.
+    """
+    zero, one = np.float32(0.0), np.float32(1.0)
+    if len(mags) == 1:  # the loop below for one digit: disks floor(r) and floor(r) + 1
+        base = math.floor(mags[0])
+        frac = np.float32(mags[0] - base)
+        low, high = (one - frac) + zero, zero + frac
+        return math.ceil(mags[0]), {
+            base: _ONE if low == one else low,
+            base + 1: _ONE if high == one else high,
+        }
+    kmax = math.ceil(max(mags))
+    base = [math.floor(v) for v in mags]
+    frac = [np.float32(v - b) for v, b in zip(mags, base, strict=True)]
+    wts: dict[int, np.ndarray | np.float32] = {}
+    for k in sorted(set(base) | {b + 1 for b in base}):
+        w = [
+            (one - f if b == k else zero) + (f if b + 1 == k else zero)
+            for b, f in zip(base, frac, strict=True)
+        ]
+        same = all(v == w[0] for v in w)  # weights are >= 0: no signed zeros to tell apart
+        if same:
+            wts[k] = _ONE if w[0] == one else w[0]
+        else:
+            wts[k] = np.array(w, np.float32)[:, None, None]
+            wts[k].flags.writeable = False
+    return kmax, wts
 
 
 def disk_blend(src: np.ndarray, mag: np.ndarray, op: np.ufunc) -> np.ndarray:
@@ -132,8 +149,9 @@ def _disk_blend_flat(
     flat = pad.reshape(-1)
     first = kmax * side + kmax  # the first pixel of the first digit
     size = (m - 1) * side * side + (SIZE - 1) * side + SIZE  # up to the last pixel of the last
-    acc = np.zeros(m * side * side, np.float32)  # the flat padded layout
-    out = acc[first : first + size]
+    # the digits' pixels of a flat run like cur: (m, 28, 28) strided by the padded layout
+    strides = (side * side * 4, side * 4, 4)
+    acc = None  # 0 + w_0 D_0 + w_1 D_1 + ..., on the digits' pixels only
     cur = flat[first : first + size]  # D_0, a view; a new array from the first ring on
     fresh = False
     for k in range(kmax + 1):
@@ -147,14 +165,25 @@ def _disk_blend_flat(
         if k in wts:
             w = wts[k]
             if w is _ONE:
-                out += cur
+                term = cur
             elif np.ndim(w) == 0:
-                out += w * cur
+                term = w * cur
             else:  # one weight per digit: spread over each digit's padded block
-                spread = np.repeat(w.reshape(-1), side * side)[first : first + size]
-                out += spread * cur
-    block = acc.reshape(m, side, side)[:, kmax : kmax + SIZE, kmax : kmax + SIZE]
-    return np.ascontiguousarray(block)
+                term = np.repeat(w.reshape(-1), side * side)[first : first + size] * cur
+            digits = np.ndarray((m, SIZE, SIZE), np.float32, term, 0, strides)
+            if acc is None:  # 0 + w_0 D_0 (a -0.0 becomes +0.0, as in a sum from 0)
+                acc = np.add(_zeros(m), digits)
+            else:
+                acc += digits
+    return acc
+
+
+@functools.lru_cache(maxsize=SMALL_DISKS)
+def _zeros(m: int) -> np.ndarray:
+    """Read-only +0.0 digits ``(m, 28, 28)``: the start of a sum (same-shape operands are cheapest)."""
+    z = np.zeros((m, SIZE, SIZE), np.float32)
+    z.flags.writeable = False
+    return z
 
 
 def cut_gaps(
@@ -172,12 +201,14 @@ def cut_gaps(
     digit's cut positions are then those of its own call.
     """
     n = x.shape[0]
-    c = np.asarray(c).astype(np.int64)
+    c = np.asarray(c, dtype=np.int64)  # no copy when the caller's cuts are int64 already
+    if n <= SMALL_GAPS:
+        if max(c.tolist(), default=0) == 0:
+            return finish(x.copy())
+        return finish(_cut_gaps_each(x, u, c.tolist(), rad, threshold, groups))
     cmax = int(c.max()) if n else 0
     if cmax == 0:
         return finish(x.copy())
-    if n <= SMALL_GAPS:
-        return finish(_cut_gaps_each(x, u, c, rad, threshold, groups))
     npix = SIZE * SIZE
     wts = (x.reshape(n, -1) > threshold).astype(np.float64)
     cum_d = np.cumsum(wts, axis=1)  # per digit; whole numbers, exact
@@ -211,17 +242,18 @@ def cut_gaps(
 # Up to this many digits the gaps are cut digit by digit (about ten NumPy calls
 # each instead of forty for the batch); the same values, see _cut_gaps_each.
 SMALL_GAPS = 4
-# _SQUARES[c] = (arange(28) - c) ** 2 in float32: whole numbers, exact
-_SQUARES = (
-    np.arange(SIZE, dtype=np.float32)[None, :] - np.arange(SIZE, dtype=np.float32)[:, None]
-) ** 2
-_SQUARES.flags.writeable = False
+# _DISTANCE[SIZE - 1 + dy, SIZE - 1 + dx] = sqrt(dy ** 2 + dx ** 2) in float32, as the batch
+# computes it (whole squares, exact; one correctly rounded sqrt). The distance field of
+# the pixel (r, c) is the 28 x 28 window at (SIZE - 1 - r, SIZE - 1 - c).
+_STEPS = np.arange(-(SIZE - 1), SIZE, dtype=np.float32) ** 2
+_DISTANCE = np.sqrt(_STEPS[:, None] + _STEPS[None, :])
+_DISTANCE.flags.writeable = False
 
 
 def _cut_gaps_each(
     x: np.ndarray,
     u: np.ndarray,
-    c: np.ndarray,
+    c: list[int],
     rad: np.ndarray,
     threshold: float,
     groups: np.ndarray | None,
@@ -231,32 +263,39 @@ def _cut_gaps_each(
     The gap centre of cut k is the ``q``-th ink pixel (row-major) of its digit,
     ``q = floor(before + u * tot) - before`` in float64 (``before``: the ink
     of the earlier digits of its call, ``tot``: its own), or the last pixel if
-    rounding gives ``q = tot``; the squared distances are whole numbers, exact
-    in float32 in any order.
+    rounding gives ``q = tot``. The distance to the nearest centre is the
+    minimum of windows of :data:`_DISTANCE`: sqrt is correctly rounded, hence
+    monotone, so ``min(sqrt(d2)) == sqrt(min(d2))`` exactly, and so are the
+    float32 ``- rad + 0.5`` and the clip that follow.
     """
     n = x.shape[0]
     ink = x.reshape(n, -1) > threshold
-    totals = ink.sum(axis=1).tolist()
-    rad32 = rad.astype(np.float32)
-    out = x.copy()
+    rad32 = rad.astype(np.float32).tolist()
+    out = None if n == 1 else x.copy()
     before = 0.0
+    last = SIZE - 1
     for i in range(n):
         if i and groups is not None and groups[i] != groups[i - 1]:
             before = 0.0  # a new call: its inverse CDF starts again
-        tot, k = float(totals[i]), int(c[i])
+        where = ink[i].nonzero()[0]
+        tot, k = float(where.size), c[i]
         if k and tot:
-            where = np.flatnonzero(ink[i])
-            pix = []
+            keep, fresh = None, False
             for v in u[i, :k].tolist():
                 q = math.floor(before + v * tot) - before
-                pix.append(int(where[int(q)]) if q < tot else SIZE * SIZE - 1)
-            rows, cols = zip(*(divmod(p, SIZE) for p in pix), strict=True)
-            dy2, dx2 = _SQUARES[list(rows)], _SQUARES[list(cols)]
-            d2 = (dy2[:, :, None] + dx2[:, None, :]).min(axis=0)
-            keep = np.sqrt(d2)
-            keep -= rad32[i]
+                r, col = divmod(int(where[int(q)]) if q < tot else SIZE * SIZE - 1, SIZE)
+                window = _DISTANCE[last - r : last - r + SIZE, last - col : last - col + SIZE]
+                if keep is None:
+                    keep = window
+                elif fresh:
+                    np.minimum(keep, window, out=keep)
+                else:
+                    keep, fresh = np.minimum(keep, window), True
+            keep = keep - np.float32(rad32[i])
             keep += 0.5
-            keep.clip(0.0, 1.0, out=keep)
+            clip01(keep)
+            if out is None:  # one digit: its product is the output
+                return x * keep
             out[i] = x[i] * keep
         before += tot
-    return out
+    return x.copy() if out is None else out

@@ -57,7 +57,7 @@ class Draw:
     @property
     def index(self) -> np.ndarray:
         """Positions of the applied items."""
-        return np.flatnonzero(self.applied)
+        return self.applied.nonzero()[0]  # 1-D: np.flatnonzero without its wrapper
 
     def subset(self) -> dict[str, np.ndarray]:
         """The parameters of the applied items."""
@@ -149,6 +149,8 @@ class _Pixelwise(Unit):
 
     def apply(self, x, boxes, d, draws):
         idx = d.index
+        if idx.size and idx.size == x.shape[0]:  # every item (one digit, mostly): no selection
+            return self.kernel(x, d.values, d), boxes
         if idx.size:
             x[idx] = self.kernel(x[idx], d.subset(), d)
         return x, boxes
@@ -250,7 +252,7 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
     n = x.shape[0]
     a_on = aff.applied if aff is not None else np.zeros(n, bool)
     e_on = ela.applied if ela is not None else np.zeros(n, bool)
-    union = np.flatnonzero(a_on | e_on)
+    union = (a_on | e_on).nonzero()[0]
     if union.size == 0:
         return x
     inv = None
@@ -272,7 +274,7 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
         )
     f = None
     if ela is not None and e_on[union].any():
-        sel = np.flatnonzero(e_on[union])
+        sel = e_on[union].nonzero()[0]
         v = ela.subset()
         # kernels are per drawn chunk of each call (see elastic_field)
         own = np.arange(sel.size)
@@ -281,9 +283,11 @@ def _geometric(x: np.ndarray, aff: Draw | None, ela: Draw | None) -> np.ndarray:
             first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
             own -= np.repeat(first, np.diff(np.r_[first, sel.size]))
             kgroups = rows.astype(np.int64) * (1 << 32) + own // _d.CHUNK
-        else:
-            kgroups = own // _d.CHUNK
+        else:  # one call; a single chunk is one group, which is what no groups means
+            kgroups = own // _d.CHUNK if sel.size > _d.CHUNK else None
         f = Fields(ela.noise["u"], v["alpha"], v["sigma"], kgroups, sel, union.size)
+    if union.size == n:  # every digit is resampled: the warp's new array is the output
+        return warp(x, inv, f)
     out = x.copy()
     out[union] = warp(x[union], inv, f)
     return out

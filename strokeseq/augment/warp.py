@@ -10,7 +10,7 @@ numbers: callers draw, this module only computes.
 
 from __future__ import annotations
 
-import contextlib
+import math
 import os
 
 import numpy as np
@@ -101,7 +101,7 @@ class Fields:
         if self.where is None:
             return self._smooth(slice(s, e))
         slot = self.slot[s:e]
-        on = np.flatnonzero(slot >= 0)
+        on = (slot >= 0).nonzero()[0]
         if on.size == 0:
             return None
         if on.size == e - s:
@@ -120,6 +120,10 @@ def affine_inverse(
     translate: object,
 ) -> np.ndarray:
     """Per-sample inverse maps ``(n, 2, 3)`` from output (y, x) to source (y, x)."""
+    if 0 < n <= SMALL_MAPS:
+        maps = _small_inverse(n, rotation, shear, scale, aspect, translate)
+        if maps is not None:
+            return maps
     rot = np.deg2rad(per_sample(rotation, n, "rotation"))
     sh = per_sample(shear, n, "shear")
     lo, hi = span(sh)
@@ -170,23 +174,80 @@ def affine_inverse(
 SMALL_MAPS = 16
 
 
+def _floats(value: object, n: int) -> list[float] | None:
+    """``value`` as n finite Python floats when it is a plain float/int or a float64 ``(n,)`` array.
+
+    None for anything else (other dtypes, shapes, bools, non-finite values):
+    the array code then checks it and raises what :func:`per_sample` raises.
+    """
+    if type(value) is float or type(value) is int:
+        v = float(value)
+        return [v] * n if math.isfinite(v) else None
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == (n,):
+        vals = value.tolist()
+        return vals if all(map(math.isfinite, vals)) else None
+    return None
+
+
+def _small_inverse(
+    n: int, rotation: object, shear: object, scale: object, aspect: object, translate: object
+) -> np.ndarray | None:
+    """:func:`affine_inverse` of a few digits with plain parameters, on Python floats.
+
+    The same IEEE double operations as the array code: ``math.radians`` is
+    NumPy's ``deg2rad`` (one product by the double ``pi / 180``), ``math.sqrt``
+    is correctly rounded like ``np.sqrt``; cos, sin and tan stay NumPy's (libm
+    may round them differently). None when a parameter is not plain or not
+    valid: the array code then checks it (and raises).
+    """
+    rot, sh, sc, asp = (_floats(v, n) for v in (rotation, shear, scale, aspect))
+    if rot is None or sh is None or sc is None or asp is None:
+        return None
+    if type(translate) is tuple and len(translate) == 2:
+        if type(translate[0]) not in (float, int) or type(translate[1]) not in (float, int):
+            return None
+        shifts = [[float(translate[0]), float(translate[1])]] * n
+    elif type(translate) is np.ndarray and translate.dtype == np.float64:
+        if translate.shape == (n, 2):
+            shifts = translate.tolist()
+        elif translate.shape == (2,):
+            shifts = [translate.tolist()] * n
+        else:
+            return None
+    else:
+        return None
+    if not all(math.isfinite(v) for t in shifts for v in t):
+        return None
+    if min(sh) <= -80 or max(sh) >= 80 or min(sc) <= 0 or min(asp) <= 0:
+        return None
+    rad = np.array([math.radians(v) for v in rot])
+    tan = np.tan(np.array([math.radians(v) for v in sh]))
+    root = [math.sqrt(v) for v in asp]
+    try:
+        return _inverse_rows(np.cos(rad), np.sin(rad), tan, sc, root, shifts)
+    except ZeroDivisionError:  # a degenerate map: the array code gives NumPy's inf/nan
+        return None
+
+
 def _inverse_rows(
     cos: np.ndarray,
     sin: np.ndarray,
     sh: np.ndarray,
-    sc: np.ndarray,
-    root: np.ndarray,
+    sc: np.ndarray | list[float],
+    root: np.ndarray | list[float],
     shifts: list[list[float]],
 ) -> np.ndarray:
     """:func:`affine_inverse`'s arithmetic per digit on Python floats (exactly the array code's)."""
     c0 = CENTRE
     rows: list[float] = []
+    sc = sc.tolist() if isinstance(sc, np.ndarray) else sc
+    root = root.tolist() if isinstance(root, np.ndarray) else root
     for c, s, h, k, q, (tx, ty) in zip(
         cos.tolist(),
         sin.tolist(),
         sh.tolist(),
-        sc.tolist(),
-        root.tolist(),
+        sc,
+        root,
         shifts,
         strict=True,
     ):
@@ -314,13 +375,15 @@ def framing_maps(
     n = x.shape[0]
     m = x > threshold
     rows, cols = m.any(axis=2), m.any(axis=1)
-    idx = np.arange(SIZE)
-    mass = x.sum(axis=(1, 2)).astype(np.float64)
-    wy = _weighted_rows(x.sum(axis=2), idx, groups)
-    wx = _weighted_rows(x.sum(axis=1), idx, groups)
+    mass = x.sum(axis=(1, 2))  # float32; exact in float64 (Python floats too)
+    wy = _weighted_rows(x.sum(axis=2), _INDEX, groups)
+    wx = _weighted_rows(x.sum(axis=1), _INDEX, groups)
     if n <= SMALL_MAPS:
-        with contextlib.suppress(ZeroDivisionError):  # box = 0: NumPy's inf below
+        try:
             return _framing_rows(rows.tolist(), cols.tolist(), mass, wy, wx, box)
+        except ZeroDivisionError:  # box = 0: NumPy's inf below
+            pass
+    mass = mass.astype(np.float64)
     has = rows.any(axis=1)
     y0 = rows.argmax(axis=1)
     y1 = SIZE - 1 - rows[:, ::-1].argmax(axis=1)
@@ -337,6 +400,12 @@ def framing_maps(
     inv[:, 1, 2] = com_x - CENTRE / s
     inv[~has] = [[1, 0, 0], [0, 1, 0]]
     return inv
+
+
+# Row / column indices for the centres of mass, in float64: the product of a float32
+# sum with them is float64 either way, and the index needs no conversion per call.
+_INDEX = np.arange(SIZE, dtype=np.float64)
+_INDEX.flags.writeable = False
 
 
 def _framing_rows(

@@ -11,13 +11,23 @@ number of workers or engine. See the README, section "Datasets at scale".
 
 from __future__ import annotations
 
-from .collate import SequenceCollate, collate_sequences
-from .config import DatasetConfig
-from .reader import LoadedDataset, iter_shards, load_dataset
-from .runner import DatasetSummary, generate_dataset
-from .sampling import SampleContext, generate
-from .seeding import sample_seedsequence, sample_words
-from .torch_dataset import SequenceDataset
+# Names served lazily from their modules: a worker process imports only what
+# makes shards (sampling, shards, writers), and a script only what it uses.
+_LAZY = {
+    "SequenceCollate": "collate",
+    "collate_sequences": "collate",
+    "DatasetConfig": "config",
+    "LoadedDataset": "reader",
+    "iter_shards": "reader",
+    "load_dataset": "reader",
+    "DatasetSummary": "runner",
+    "generate_dataset": "runner",
+    "SampleContext": "sampling",
+    "generate": "sampling",
+    "sample_seedsequence": "seeding",
+    "sample_words": "seeding",
+    "SequenceDataset": "torch_dataset",
+}
 
 __all__ = [
     "DatasetConfig",
@@ -34,3 +44,18 @@ __all__ = [
     "sample_seedsequence",
     "sample_words",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'strokeseq.dataset' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from .shards import ShardJob, build_shard
+from .shards import ShardJob, build_shard, release_buffers
 
 __all__ = ["connect", "run_dask"]
 
@@ -93,9 +93,24 @@ def run_dask(
             entry = fut.result()  # re-raises the worker's exception
             fut.release()  # the bytes (transfer="client") are not kept on the cluster
             record(entry)
-    except BaseException:
+    except BaseException as exc:
         dc.cancel(futures)
+        if isinstance(exc, Exception):  # not on Ctrl-C: stop at once
+            _free_buffers(dc)
         raise
+    else:
+        _free_buffers(dc)
     finally:
         if owned:
             dc.close()
+
+
+def _free_buffers(client: Any) -> None:
+    """Free the image array each worker thread kept for its next shard (they outlive the run).
+
+    A best effort: a worker that cannot be reached is not an error of the run.
+    """
+    try:
+        client.run(release_buffers)
+    except Exception as exc:  # the run's own result or error matters more
+        log.info("could not free the workers' shard buffers: %s", exc)

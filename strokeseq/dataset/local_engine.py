@@ -22,7 +22,7 @@ from typing import Any
 
 from .shards import ShardJob, _load_sources, build_shard
 
-__all__ = ["run_processes"]
+__all__ = ["LocalWorkers", "run_processes"]
 
 
 #: Seconds between checks of a worker that its parent is still alive.
@@ -66,6 +66,9 @@ def _worker_init(
 ) -> None:
     import signal
 
+    from .shards import PROCESS_TIMES
+
+    PROCESS_TIMES["init"] = time.monotonic()  # after the interpreter and imports
     if log_queue is not None:  # before anything can log: records go to the parent
         from .worker_logging import install_in_worker
 
@@ -86,6 +89,7 @@ def _worker_init(
         # is raised again, with its own message, by this process's first shard.
         with contextlib.suppress(Exception):
             _load_sources(warm)
+    PROCESS_TIMES["ready"] = time.monotonic()
 
 
 @contextlib.contextmanager
@@ -116,14 +120,18 @@ class _Feeder:
     management thread, so a worker gets its next shard at once even while
     this process is busy in a shard of its own. Workers keep two shards
     queued while many remain and one near the end, so that no shard waits in
-    a worker's queue while another process idles.
+    a worker's queue while another process idles. The workers are started
+    (:meth:`start`) before the shards are known (:meth:`add`): they load
+    their data while this process checks the run.
     """
 
-    def __init__(self, pool: Any, jobs: list[ShardJob], children: int) -> None:
+    def __init__(self, pool: Any, children: int) -> None:
         self.pool = pool
-        self.pending = collections.deque(jobs)
+        self.pending: collections.deque[ShardJob] = collections.deque()
         self.children = children
-        self.lock = threading.Lock()
+        # Re-entrant: cancelling futures on the way out of a Ctrl-C runs their
+        # callbacks (feed) in this thread, which may hold it already.
+        self.lock = threading.RLock()
         self.futures: list[Any] = []  # shards given to the workers, not yet recorded
         self.outstanding = 0
         self.ready = False
@@ -145,6 +153,12 @@ class _Feeder:
             return  # the parent sees it on the future
         with self.lock:
             self.ready = True
+        self.feed()
+
+    def add(self, jobs: list[ShardJob]) -> None:
+        """The shards to make (workers already up get theirs at once)."""
+        with self.lock:
+            self.pending.extend(jobs)
         self.feed()
 
     def take(self) -> ShardJob | None:
@@ -193,47 +207,72 @@ class _Feeder:
             return list(self.futures)
 
     def stop(self) -> None:
-        with self.lock:
-            self.stopped = True
+        # No lock: this runs on the way out of a Ctrl-C, which may have landed in
+        # this thread while it held the lock (a bool assignment is atomic).
+        self.stopped = True
 
 
-def run_processes(
-    jobs: list[ShardJob], record: Callable[[dict], None], workers: int, seen: set | None = None
-) -> None:
-    """Run shards in this process and ``workers - 1`` spawned ones; stop all on error or Ctrl-C.
+class LocalWorkers:
+    """``n`` spawned worker processes making shards beside this process.
 
-    This process makes shards too: it already has the digit sources loaded,
-    and it works while the other processes start (interpreter, imports,
-    loading MNIST), so ``workers`` processes are busy from the first second
-    and a run of ``workers=2`` costs one process start-up, not two. Records
-    logged by the workers are shown through this process's logging
-    (:mod:`strokeseq.dataset.worker_logging`; ``seen``: records this process
-    already showed, not repeated).
+    Started as early as possible (before the run's checks): each worker pays
+    its start-up (interpreter, imports, loading the digit data of ``warm``)
+    while this process checks the config, reads the manifest and makes its
+    first shard. Use as a context manager: leaving it normally waits for the
+    workers to exit; leaving it with an exception (a refused run, an error,
+    Ctrl-C) stops them at once.
+
+    Parameters
+    ----------
+    n : int
+        Worker processes (at least 1).
+    warm : ShardJob, optional
+        A job whose sources the workers load as they start.
+    seen : set, optional
+        Log records this process already showed (not repeated from the workers).
     """
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    from .worker_logging import LogForwarder
+    def __init__(self, n: int, warm: ShardJob | None = None, seen: set | None = None) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
 
-    n = min(workers, len(jobs)) - 1
-    if n < 1:
-        for job in jobs:
-            record(build_shard(job))
-        return
-    # spawn: no inherited state, same behaviour on every OS (scripts need the
-    # usual ``if __name__ == "__main__":`` guard).
-    ctx = mp.get_context("spawn")
-    logs = LogForwarder(ctx, seen)
-    pool = ProcessPoolExecutor(
-        n,
-        mp_context=ctx,
-        initializer=_worker_init,
-        initargs=(os.getpid(), jobs[0], logs.queue, logs.level),
-    )
-    feeder = _Feeder(pool, jobs, n)
-    try:
-        with _sigint_blocked():  # the workers are started by these first submissions
-            ready = feeder.start()
+        from .worker_logging import LogForwarder
+
+        # spawn: no inherited state, same behaviour on every OS (scripts need the
+        # usual ``if __name__ == "__main__":`` guard).
+        ctx = mp.get_context("spawn")
+        self.n = n
+        self.closed = False
+        self.logs = LogForwarder(ctx, seen)
+        self.pool = ProcessPoolExecutor(
+            n,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(os.getpid(), warm, self.logs.queue, self.logs.level),
+        )
+        self.feeder = _Feeder(self.pool, n)
+        try:
+            with _sigint_blocked():  # the workers are started by these first submissions
+                self.ready = self.feeder.start()
+        except BaseException:
+            self.kill()
+            raise
+
+    def __enter__(self) -> LocalWorkers:
+        return self
+
+    def __exit__(self, kind: Any, value: Any, tb: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.kill()
+
+    def run(self, jobs: list[ShardJob], record: Callable[[dict], None]) -> None:
+        """Make ``jobs`` here and in the workers; ``record`` each finished shard, in this thread."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        feeder, ready = self.feeder, self.ready
+        feeder.add(jobs)
         while True:
             for fut in ready:
                 if fut.done():
@@ -248,21 +287,67 @@ def run_processes(
             if not running:
                 break
             wait(running, return_when=FIRST_COMPLETED)
-        pool.shutdown(wait=True)
-        for fut in ready:
-            fut.result()
-        logs.close()
-    except BaseException:
-        # Stop at once: queued shards are cancelled and running ones killed (their
-        # temporary files are removed by the caller). ProcessPoolExecutor has no
-        # public way to kill its workers before Python 3.14.
-        feeder.stop()
-        procs = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Let the workers exit (all shards are done) and wait for them."""
+        if self.closed:
+            return
+        self.feeder.stop()
+        try:
+            self.pool.shutdown(wait=True)
+            for fut in self.ready:
+                fut.result()
+        except BaseException:
+            self.kill()
+            raise
+        self.closed = True
+        self.logs.close()
+
+    def kill(self) -> None:
+        """Stop at once: queued shards are cancelled and running ones killed.
+
+        Their temporary files are removed by the caller. ProcessPoolExecutor
+        has no public way to kill its workers before Python 3.14.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if hasattr(self, "feeder"):
+            self.feeder.stop()
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
         for p in procs:
             if p.is_alive():
                 p.terminate()
         for p in procs:
+            # A process in a system call (a write under heavy I/O) dies only when
+            # it returns: wait for it, so that nothing of it lands in the folder
+            # after the caller removed the temporary files.
             p.join(5)
-        logs.close(timeout=1.0)
-        raise
+            if p.is_alive():
+                p.kill()
+                p.join(60)
+        self.logs.close(timeout=1.0)
+
+
+def run_processes(
+    jobs: list[ShardJob], record: Callable[[dict], None], workers: int, seen: set | None = None
+) -> None:
+    """Run shards in this process and ``workers - 1`` spawned ones; stop all on error or Ctrl-C.
+
+    This process makes shards too: it already has the digit sources loaded,
+    and it works while the other processes start (interpreter, imports,
+    loading MNIST), so ``workers`` processes are busy from the first second
+    and a run of ``workers=2`` costs one process start-up, not two. Records
+    logged by the workers are shown through this process's logging
+    (:mod:`strokeseq.dataset.worker_logging`; ``seen``: records this process
+    already showed, not repeated). :func:`strokeseq.dataset.generate_dataset`
+    starts its :class:`LocalWorkers` earlier, before checking the run.
+    """
+    n = min(workers, len(jobs)) - 1
+    if n < 1:
+        for job in jobs:
+            record(build_shard(job))
+        return
+    with LocalWorkers(n, jobs[0], seen) as pool:
+        pool.run(jobs, record)

@@ -81,7 +81,11 @@ class DatasetSummary:
         ``processes``: per process that made shards (by pid), ``shards``,
         ``start`` (CPU it had spent before its first shard: interpreter and
         imports; 0 for this process), ``load`` (sources and data checks),
-        ``generate`` and ``write`` (encoding, writing and hashing the files).
+        ``generate`` and ``write`` (encoding, writing and hashing the files);
+        ``timeline`` (wall clock, ``time.monotonic()``, the same clock in
+        every process on Linux): ``start`` of the call, ``setup_end`` (first
+        shard may start), ``engine_end`` (last shard recorded), ``end``, and
+        ``shards``: ``[pid, id, start, end]`` of each shard made.
     """
 
     folder: Path
@@ -305,6 +309,40 @@ def _checked_run(
     # created or touched: a refused run leaves nothing behind. Loading each
     # source validates its options and tells what data it draws from.
     probe = SampleContext(cfg, 0, data)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        n = min(workers, -(-head["count"] // head["shard_size"])) - 1
+        if n >= 1 and executor is None and scheduler is None:
+            from .local_engine import LocalWorkers
+
+            # Started first: the workers import and load their data while this
+            # process checks the run (stopped at once if it is refused).
+            warm = ShardJob(probe, 0, 0, 0, head["file_format"], 0, None)
+            pool = stack.enter_context(LocalWorkers(n, warm, seen))
+        return _checked_run_with(
+            folder, head, cfg, data, lock, executor, scheduler, transfer, pool, overwrite,
+            verify, fsync, progress, t0, cpu0, probe,
+        )  # fmt: skip
+
+
+def _checked_run_with(
+    folder: Path,
+    head: dict[str, Any],
+    cfg: DatasetConfig,
+    data: str | None,
+    lock: FolderLock,
+    executor: Any,
+    scheduler: str | None,
+    transfer: str,
+    pool: Any,
+    overwrite: bool,
+    verify: bool,
+    fsync: bool,
+    progress: Progress | None,
+    t0: float,
+    cpu0: float,
+    probe: SampleContext,
+) -> DatasetSummary:
     head["data"] = {name: probe.source(name).data_identity() for name in cfg.source_names}
     probe.check_widths()
     probe.augmenter  # noqa: B018 - validates the augmentation config
@@ -321,8 +359,8 @@ def _checked_run(
             held = True
             try:
                 return _run(
-                    folder, head, cfg, data, client, transfer, workers, overwrite, verify, fsync,
-                    progress, t0, cpu0, seen,
+                    folder, head, cfg, data, client, transfer, pool, overwrite, verify, fsync,
+                    progress, t0, cpu0,
                 )  # fmt: skip
             except BaseException:
                 if created:  # cleared while still held, so no waiter sees it half-removed
@@ -346,16 +384,15 @@ def _run(
     data: str | None,
     client: Any,
     transfer: str,
-    workers: int,
+    pool: Any,
     overwrite: bool,
     verify: bool,
     fsync: bool,
     progress: Progress | None,
     t0: float,
     cpu0: float,
-    seen: set | None = None,
 ) -> DatasetSummary:
-    """The run proper, with the folder locked."""
+    """The run proper, with the folder locked (``pool``: started local workers, or None)."""
     count, file_format = head["count"], head["file_format"]
     kept = prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
@@ -398,6 +435,7 @@ def _run(
         progress(n_done, count)
     rss: dict[int, float] = {}
     procs: dict[int, dict[str, float]] = {}
+    events: list[list[float]] = []  # per shard: pid, id, start, end (time.monotonic())
     me = os.getpid()
 
     def account(st: dict[str, Any]) -> None:
@@ -413,6 +451,11 @@ def _run(
         p["shards"] += 1
         for key in ("load", "generate", "write"):
             p[key] += st[key]
+        for key in ("init", "ready"):
+            if key in st:
+                p[key] = st[key]
+        if "wall" in st:
+            events.append([pid, st.get("id", -1), *st["wall"]])
 
     def record(entry: dict[str, Any]) -> None:
         nonlocal n_done
@@ -425,7 +468,7 @@ def _run(
             )
         st = entry.pop("_stats", None)
         if st is not None:
-            account(st)
+            account(dict(st, id=entry["id"]))
         path = folder / entry["file"]
         if not path.is_dir():
             entry["stat"] = stamp(path)
@@ -437,25 +480,33 @@ def _run(
             progress(n_done, count)
 
     setup_cpu = time.process_time() - cpu0
+    setup_end = time.monotonic()
     children0 = _children_cpu()
     try:
         if client is not None:
             from .dask_engine import run_dask
 
             run_dask(todo, record, client=client)
-        elif workers == 1 or len(todo) <= 1:
+        elif pool is None or len(todo) <= 1:
+            if pool is not None:
+                pool.kill()  # nothing for them to do: no need to wait for their start-up
             for job in todo:
                 record(build_shard(job))
         else:
-            from .local_engine import run_processes
-
-            run_processes(todo, record, workers, seen)
+            pool.run(todo, record)
+    except BaseException:
+        if pool is not None:
+            pool.kill()  # first: no worker may write after the temporaries are removed
+        raise
     finally:
+        engine_end = time.monotonic()
         release_buffer()
         with contextlib.suppress(OSError):
             clean_temporaries(folder)
     manifest["complete"] = len(done) == len(plan)
     write_manifest(folder, manifest)
+    if pool is not None:
+        pool.close()  # wait for the workers to exit: reaped, their CPU time counts below
     return DatasetSummary(
         folder=folder,
         count=count,
@@ -472,6 +523,13 @@ def _run(
             "parent_setup": setup_cpu,
             "children": _children_cpu() - children0,
             "processes": procs,
+            "timeline": {
+                "start": time.monotonic() - (time.perf_counter() - t0),
+                "setup_end": setup_end,
+                "engine_end": engine_end,
+                "end": time.monotonic(),
+                "shards": events,
+            },
         },
     )
 

@@ -22,12 +22,17 @@ from typing import IO, Any
 import numpy as np
 
 from ..atomic import atomic_write
+from .onepass import FileLayout
 from .sampling import SampleContext, generate
 from .writers import png_files, shard_name, write_npz, write_tar
 
 __all__ = ["ShardJob", "build_shard", "hash_shard", "png_listing", "store_payload"]
 
 _BLOCK = 1 << 20
+
+#: This process's start-up milestones (``time.monotonic()``), set by a worker
+#: process as it starts; reported with each shard's statistics.
+PROCESS_TIMES: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,14 @@ def _write_stream(job: ShardJob, cols: dict[str, np.ndarray], fh: IO[bytes]) -> 
 
 
 def _store_file(folder: Path, name: str, write: Callable[[IO[bytes]], None], fsync: bool):
-    path = atomic_write(folder / name, write, fsync=fsync)  # only ever a whole shard
-    return path.stat().st_size, _hash_file(path)
+    # The writer lays the file out in memory (headers copied, array data by
+    # reference), then it is written and hashed block by block in one pass:
+    # no second pass reading the file back (see strokeseq.dataset.onepass).
+    layout = FileLayout()
+    write(layout)
+    got: list[tuple[int, str]] = []
+    atomic_write(folder / name, lambda fh: got.append(layout.replay(fh)), fsync=fsync)
+    return got[0]  # only ever a whole shard under the final name
 
 
 def _store_dir(folder: Path, name: str, files: Iterable[tuple[str, bytes]], fsync: bool):
@@ -187,23 +198,48 @@ def _load_sources(job: ShardJob) -> None:
         _check_data(job)
 
 
-#: Per thread: the image array of the last shard, reused by the next one of the same
-#: shape (a fresh array of a shard's size pays its page faults, tens of MB, every time).
-_BUFFERS = threading.local()
+#: Per thread (by ident): the image array of the thread's last shard, reused by its
+#: next one of the same shape (a fresh array of a shard's size pays its page faults,
+#: tens of MB, every time). A dict rather than ``threading.local`` so that a run can
+#: free the buffers of every thread (Dask's worker threads outlive a run).
+_BUFFERS: dict[int, np.ndarray] = {}
+_BUFFERS_LOCK = threading.Lock()
 
 
 def _image_buffer(job: ShardJob) -> np.ndarray:
     shape = (job.stop - job.start, 28, job.ctx.config.max_width)
-    buf = getattr(_BUFFERS, "images", None)
+    me = threading.get_ident()
+    with _BUFFERS_LOCK:
+        buf = _BUFFERS.pop(me, None)
+        if _BUFFERS:  # drop the buffers of threads that have ended
+            live = {t.ident for t in threading.enumerate()}
+            for ident in [i for i in _BUFFERS if i not in live]:
+                del _BUFFERS[ident]
     if buf is None or buf.shape != shape:
-        buf = _BUFFERS.images = None  # free the old one first
-        buf = _BUFFERS.images = np.empty(shape, np.uint8)
+        buf = None  # free the old one first
+        buf = np.empty(shape, np.uint8)
+    with _BUFFERS_LOCK:
+        _BUFFERS[me] = buf
     return buf
 
 
 def release_buffer() -> None:
-    """Free this thread's reused image array (a run calls it when it ends)."""
-    _BUFFERS.images = None
+    """Free this thread's reused image array (a local run calls it when it ends)."""
+    with _BUFFERS_LOCK:
+        _BUFFERS.pop(threading.get_ident(), None)
+
+
+def release_buffers() -> int:
+    """Free the reused image arrays of every thread of this process; how many were freed.
+
+    A Dask run calls it on every worker when it ends (``client.run``): the
+    workers' threads live on, and so would one shard's images per thread.
+    A shard being made keeps its own array until it is done.
+    """
+    with _BUFFERS_LOCK:
+        n = len(_BUFFERS)
+        _BUFFERS.clear()
+    return n
 
 
 def build_shard(job: ShardJob) -> dict[str, Any]:
@@ -218,6 +254,7 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     """
     import resource
 
+    wall0 = time.monotonic()
     cpu0 = time.process_time()
     _load_sources(job)
     cpu1 = time.process_time()
@@ -261,5 +298,8 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
         "load": cpu1 - cpu0,
         "generate": cpu2 - cpu1,
         "write": cpu3 - cpu2,
+        # system-wide clock (CLOCK_MONOTONIC on Linux): a timeline across processes
+        "wall": (wall0, time.monotonic()),
+        **PROCESS_TIMES,
     }
     return entry

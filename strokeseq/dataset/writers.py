@@ -76,19 +76,37 @@ def write_npz(fh: IO[bytes], cols: dict[str, np.ndarray], *, compress: int = 0) 
 _CHUNK = 16 * 1024**2
 
 
+def _npy_header(arr: np.ndarray) -> bytes | None:
+    """The ``.npy`` header ``np.lib.format.write_array`` writes for ``arr``, or None.
+
+    NumPy writes format 1.0 whenever the header fits it (else 2.0 or 3.0: left
+    to NumPy itself); ``write_array_header_1_0`` is public in NumPy 1.x and 2.x.
+    """
+    fmt = np.lib.format
+    try:
+        buf = io.BytesIO()
+        fmt.write_array_header_1_0(buf, fmt.header_data_from_array_1_0(arr))
+    except (ValueError, AttributeError):  # too long for 1.0, or another NumPy
+        return None
+    return buf.getvalue()
+
+
 def _write_array(fh: IO[bytes], arr: np.ndarray) -> None:
     """``np.lib.format.write_array(fh, arr)`` for a C-contiguous array, without copying its data.
 
     NumPy copies each 16 MiB chunk (``tobytes``) before writing it to a
     stream that is not a real file (a zip entry); this writes the same header
     and then views of the array's own memory, in the same chunks: the same
-    bytes, one pass over the data less.
+    bytes, one pass over the data and 16 MiB allocations (their page faults)
+    less.
     """
-    header = getattr(np.lib.format, "_write_array_header", None)
-    if header is None or arr.dtype.hasobject or not arr.flags.c_contiguous:
+    header = None
+    if not arr.dtype.hasobject and arr.flags.c_contiguous:
+        header = _npy_header(arr)
+    if header is None:
         np.lib.format.write_array(fh, arr, allow_pickle=False)
         return
-    header(fh, np.lib.format.header_data_from_array_1_0(arr), None)
+    fh.write(header)
     data = memoryview(arr.reshape(-1).view(np.uint8))
     for start in range(0, data.nbytes, _CHUNK):
         fh.write(data[start : start + _CHUNK])

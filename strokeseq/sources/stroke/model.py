@@ -281,7 +281,7 @@ def pressure_radius(
     width: np.ndarray, press: np.ndarray, segments: int, k: int, n_strokes: int
 ) -> np.ndarray:
     """Pen radius ``(n, T * segments, k)``: width x pressure interpolated along each stroke."""
-    along = (np.arange(segments)[:, None] + np.linspace(0.0, 1.0, k)) / segments  # (S, K)
+    along = _along(segments, k)  # (S, K)
     p0, p1 = press[..., :1, None], press[..., 1:, None]  # (n, T, 1, 1)
     r = 0.5 * width[:, None, None, None] * (p0 + (p1 - p0) * along)  # (n, T, S, K)
     return r.reshape(len(width), n_strokes * segments, k)
@@ -292,7 +292,25 @@ def shape_samples(ctrl: np.ndarray, segments: int, k: int) -> np.ndarray:
     from .bezier import bezier_points
 
     n, t = ctrl.shape[:2]
-    idx = np.arange(segments)[:, None] * 3 + np.arange(4)  # (S, 4)
+    idx = _segment_points(segments)  # (S, 4)
     seg = ctrl[:, :, idx].reshape(n, t * segments, 4, 2)
     out = bezier_points(seg, k)
     return out.reshape(n, t * segments, k, 2)
+
+
+# Constant tables of the two functions above, computed once per shape: a
+# single digit's geometry is a few dozen NumPy calls, each table was several.
+@lru_cache(maxsize=32)
+def _along(segments: int, k: int) -> np.ndarray:
+    """Position of each of ``k`` samples of ``segments`` chained segments along the chain."""
+    out = (np.arange(segments)[:, None] + np.linspace(0.0, 1.0, k)) / segments
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=32)
+def _segment_points(segments: int) -> np.ndarray:
+    """Indices of the 4 control points of each segment in a chain of ``3 s + 1``."""
+    out = np.arange(segments)[:, None] * 3 + np.arange(4)
+    out.flags.writeable = False
+    return out

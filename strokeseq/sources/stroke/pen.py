@@ -71,23 +71,35 @@ def render_samples(
         scale = np.maximum(INK_EXTENT - 2 * r_max, 1.0) / extent
     samples = (samples - ((lo + hi) / 2)[:, None, None, :]) * scale[:, None, None, None]
     # Estimated centre of mass: capsule midpoints weighted by length x width.
-    a = samples[:, :, :-1].reshape(n, -1, 2)
-    b = samples[:, :, 1:].reshape(n, -1, 2)
-    ra = radius[:, :, :-1].reshape(n, -1)
-    rb = radius[:, :, 1:].reshape(n, -1)
+    # Capsule c of segment s runs from sample c to c + 1: the arithmetic below
+    # works on those two views of the samples (the same values as on copies).
+    a, b = samples[:, :, :-1], samples[:, :, 1:]  # (n, S, K - 1, 2)
+    ra, rb = radius[:, :, :-1], radius[:, :, 1:]
     valid = np.repeat(seg_on, k - 1, axis=1)
     d = b - a
     d *= d
-    w = np.sqrt(np.add(d[..., 0], d[..., 1])) * (ra + rb) * valid  # == norm(b - a, axis=-1) ...
+    w = np.sqrt(np.add(d[..., 0], d[..., 1])).reshape(n, -1)  # == norm(b - a, axis=-1) ...
+    w *= (ra + rb).reshape(n, -1)
+    w *= valid
     wsum = np.maximum(w.sum(axis=1), 1e-12)
-    com = ((a + b) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
+    com = ((a + b).reshape(n, -1, 2) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
     shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
-    a = (a + shift[:, None, :]) * ss
-    b = (b + shift[:, None, :]) * ss
+    pts = (samples + shift[:, None, None, :]) * ss
+    rs = radius * ss
     # Drawn at ss x zoom, then moved by whole canvas pixels so that the exact
     # centre of mass corrects the estimate (overlaps, end caps), then box-filtered.
     target = (COM_INDEX + 0.5) * ss - 0.5
-    ink = render.draw_centred(a, b, ra * ss, rb * ss, valid, ss, soft, target, TILE)
+    ink = render.draw_centred(
+        pts[:, :, :-1].reshape(n, -1, 2),
+        pts[:, :, 1:].reshape(n, -1, 2),
+        rs[:, :, :-1].reshape(n, -1),
+        rs[:, :, 1:].reshape(n, -1),
+        valid,
+        ss,
+        soft,
+        target,
+        TILE,
+    )
     return ink, scale.astype(np.float32)
 
 
@@ -105,19 +117,27 @@ def _exact_scale(
     """
     n = samples.shape[0]
     v = samples.reshape(n, -1, 2)  # (n, P, 2)
-    on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
-    r = radius.reshape(n, -1, 1)
-    rows = np.arange(n)[:, None]
-    xy = np.arange(2)
-    lo = np.where(on, v, np.inf).argmin(axis=1)  # (n, 2): point index of the extreme
-    hi = np.where(on, v, -np.inf).argmax(axis=1)
-    v_lo, v_hi = v[rows, lo, xy], v[rows, hi, xy]
+    r = radius.reshape(n, -1)  # (n, P)
+    if seg_on.all():
+        v_min = v_max = v
+    else:  # points of undrawn segments: never an extreme
+        on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
+        v_min, v_max = np.where(on, v, np.inf), np.where(on, v, -np.inf)
+    lo = v_min.argmin(axis=1)  # (n, 2): point index of the extreme
+    hi = v_max.argmax(axis=1)
+    v_lo, v_hi = v_min.min(axis=1), v_max.max(axis=1)  # the values at lo and hi
     ext = np.maximum(v_hi - v_lo, 1e-3)
-    r = r[..., 0]
-    s = (np.maximum(INK_EXTENT - r[rows, lo] - r[rows, hi], 1.0) / ext).min(axis=1)
-    sv = s[:, None, None] * v
+    # r at lo and hi, (n, 4): one flat gather (np.take_along_axis builds more)
+    r_ext = np.take(r, np.concatenate((lo, hi), axis=1) + _row_starts(n, r.shape[1]))
+    s = (np.maximum(INK_EXTENT - r_ext[:, :2] - r_ext[:, 2:], 1.0) / ext).min(axis=1)
+    # s > 0: undrawn points stay at -inf / +inf through s * v +- r.
     rr = r[..., None]
-    top = np.where(on, sv + rr, -np.inf).max(axis=1)  # (n, 2)
-    bottom = np.where(on, sv - rr, np.inf).min(axis=1)
+    top = (s[:, None, None] * v_max + rr).max(axis=1)  # (n, 2)
+    bottom = (s[:, None, None] * v_min - rr).min(axis=1)
     worst = np.maximum((top - bottom).max(axis=1), 0.0)
     return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s), v_lo, v_hi
+
+
+def _row_starts(n: int, length: int) -> np.ndarray:
+    """Flat index of the first element of each of ``n`` rows of ``length``, as ``(n, 1)``."""
+    return np.arange(0, n * length, length)[:, None]

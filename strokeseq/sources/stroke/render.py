@@ -214,6 +214,8 @@ _CHUNK_ELEMENTS = 48 << 10
 #: evaluated element, and per chunk (its ~20 NumPy calls).
 _COST_ELEMENT = 6e-9
 _COST_CHUNK = 35e-6
+#: Up to this many capsules, :func:`_plan` also tries equal-count groups by area.
+_FEW = 1024
 #: Extra reach of the windows: pixel centres farther than ``r + _MARGIN`` from
 #: a capsule's box get ink < 0 (clipped), so omitting them changes nothing.
 _MARGIN = 0.01
@@ -227,7 +229,11 @@ def _half(k: int) -> np.ndarray:
 
 
 _ONE = np.float32(1.0)
-_ONE_BITS = _ONE.view(np.int32)
+
+try:  # NumPy's clip ufunc itself: np.clip adds ~3 us of Python wrappers per call
+    from numpy._core.umath import clip as _clip
+except ImportError:  # NumPy < 2
+    from numpy.core.umath import clip as _clip
 
 
 class _Workspace:
@@ -282,11 +288,14 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     dig, cap = np.nonzero(valid)
     if dig.size == 0:
         return None
-    pa = np.asarray(a)[dig, cap].astype(f32)  # (M, 2)
-    pb = np.asarray(b)[dig, cap].astype(f32)
-    r = (0.5 * (np.asarray(ra)[dig, cap] + np.asarray(rb)[dig, cap])).astype(f32)
+    # One gather for both ends (the same values as gathering each); a single
+    # digit's capsules are a few dozen, so the number of calls is the cost.
+    ends = np.concatenate((np.asarray(a), np.asarray(b)), axis=-1)[dig, cap].astype(f32)
+    pa, pb = ends[:, :2], ends[:, 2:]  # (M, 2) each
+    r = ((np.asarray(ra) + np.asarray(rb))[dig, cap] * 0.5).astype(f32)
     u = pb - pa
-    inv_l2 = 1.0 / np.maximum(u[:, 0] * u[:, 0] + u[:, 1] * u[:, 1], f32(1e-12))
+    uu = u * u
+    inv_l2 = 1.0 / np.maximum(uu[:, 0] + uu[:, 1], f32(1e-12))
     # Window: the pixels whose centre (j + 0.5) lies within r (+ margin) of the
     # capsule's box, clipped to the canvas.
     reach = r[:, None] + f32(_MARGIN + 0.5)
@@ -295,8 +304,9 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     np.maximum(lo, 0, out=lo)
     np.minimum(hi, size, out=hi)
     span = hi - lo  # (M, 2) as (x, y)
-    keep = span.min(axis=1) > 0
-    if not keep.all():
+    inside = span > 0
+    if not inside.all():
+        keep = inside[:, 0] & inside[:, 1]
         if not keep.any():
             return None
         dig, pa, u, r, inv_l2, lo, span = (v[keep] for v in (dig, pa, u, r, inv_l2, lo, span))
@@ -304,11 +314,11 @@ def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarr
     # factors 2 and 1/2 below are exact, so the arithmetic matches the
     # reference rasteriser bit for bit.
     consts = np.empty((7, dig.size), f32)  # one gather per group instead of seven
-    consts[0], consts[1] = pa[:, 0], pa[:, 1]
+    consts[:2] = pa.T
     np.multiply(u.T, f32(2), out=consts[2:4])
     np.multiply(inv_l2, f32(0.5), out=consts[4])
     np.divide(1.0, inv_l2, out=consts[5])
-    consts[6] = -(1.0 / (f32(soft) * np.maximum(r, f32(1e-6))))
+    np.divide(-1.0, f32(soft) * np.maximum(r, f32(1e-6)), out=consts[6])  # == -(1 / ...)
     return {"digit": dig, "consts": consts, "lo": lo, "span": span}
 
 
@@ -333,7 +343,8 @@ def _draw(
     order, chunks, wsize = _plan(caps["span"])
     consts, lo, dig = caps["consts"], caps["lo"], caps["digit"]
     if order is not None:  # one gather for all: every chunk is then a slice
-        consts, lo, dig = consts[:, order], lo[order], dig[order]
+        # (np.take along the columns: ~5x faster than consts[:, order])
+        consts, lo, dig = np.take(consts, order, axis=1), lo[order], dig[order]
     # Window origins, moved inside the canvas where the window would overflow it.
     xy0 = np.minimum(lo, size - wsize)
     base = dig * dstride + (xy0[:, 1] + row0) * rstride  # start of each window's first row
@@ -343,6 +354,7 @@ def _draw(
     xy0f = xy0.T.astype(np.float32)  # exact: pixel indices are small integers
     cap = max(_CHUNK_ELEMENTS, max(wy * wx * (e - s) for s, e, wy, wx in chunks))
     work = _workspace(cap)
+    f32 = np.float32
     flat_bits = flat.view(np.int32)
     for s, e, wy, wx in chunks:
         k = slice(s, e)
@@ -354,22 +366,26 @@ def _draw(
             row_part = np.add(_index(wy)[:, None] * rstride, base[k])
             col_part = cols[np.add(_index(wx)[:, None], x0[k])]
             np.add(row_part[:, None, :], col_part[None, :, :], out=idx)
-        # max and min on the float32 bit patterns as int32: the same order for
+        # The max on the float32 bit patterns as int32: the same order for
         # non-negative floats, and negative ink (outside the pen) stays below
         # every canvas value (>= +0.0). NumPy's integer np.maximum.at is about
         # twice as fast as the float one (no NaN handling).
-        ink = ink.reshape(-1).view(np.int32)
-        np.minimum(ink, _ONE_BITS, out=ink)
-        np.maximum.at(flat_bits, idx.reshape(-1), ink)
+        ink = ink.reshape(-1)
+        # min(ink, 1) as a float clip (faster than np.minimum with a scalar;
+        # the same values: nothing is NaN).
+        _clip(ink, f32(-np.inf), _ONE, out=ink)
+        np.maximum.at(flat_bits, idx.reshape(-1), ink.view(np.int32))
 
 
 def _plan(span: np.ndarray):
     """How to draw capsules: ``(order, chunks, window sizes)``.
 
-    Few capsules (a digit or two): one window size fitting all, capsules in
-    their order (``order`` None). Many: capsules grouped by window size
-    (sides rounded up to a multiple of ``q``; the cheapest ``q`` under a rough
-    cost model wins, one size for all included); ``order`` sorts them by size
+    The cheapest under a rough cost model (:func:`_cost`: evaluated pairs and
+    chunks) of: one window size fitting all, capsules in their order
+    (``order`` None); for few capsules (up to :data:`_FEW`), the capsules
+    sorted by window size and cut into 2, 3, 4 or 6 groups of equal count, each
+    with the window fitting its largest; for many, capsules grouped by window size
+    (sides rounded up to a multiple of ``q``), ``order`` sorting them by size
     (stably: by digit within a size, so a chunk's writes stay close together).
     Each chunk ``(start, end, wy, wx)`` is a slice of that order holding at
     most ``_CHUNK_ELEMENTS`` pixel-capsule pairs (or one capsule). ``window
@@ -379,9 +395,29 @@ def _plan(span: np.ndarray):
     wx, wy = (int(v) for v in span.max(axis=0))
     one = np.array([wx, wy])
     step = max(1, _CHUNK_ELEMENTS // (wy * wx))
-    if m * wy * wx <= 4 * _CHUNK_ELEMENTS:  # a few chunks at most: one size, in order
+    one_chunks = -(-m // step)
+    best, best_cost = None, _cost(m * wy * wx, one_chunks)
+    area = span[:, 0] * span[:, 1]
+    if best_cost <= _cost(int(area.sum()), max(2, one_chunks)):
+        # No split can pay for its extra chunk (a digit or two): one size, in order.
         return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
-    best, best_cost = None, _cost(m * wy * wx, -(-m // step))
+    if m <= _FEW:
+        # A few dozen capsules (1-20 digits): the q-grid below makes a chunk of
+        # nearly every capsule; equal-count groups by area keep chunks few.
+        # Sorted by the longer side, then by area (the order that wasted the
+        # fewest pairs of those tried on fitted and glyph digits, 5-20 a call).
+        order = np.argsort(np.maximum(span[:, 0], span[:, 1]) * 4096 + area, kind="stable")
+        sx, sy = span[order, 0], span[order, 1]
+        for g in (2, 3, 4, 6):
+            if g > m:
+                break
+            starts = (np.arange(g) * m) // g
+            gx, gy = np.maximum.reduceat(sx, starts), np.maximum.reduceat(sy, starts)
+            counts = np.diff(np.append(starts, m))
+            steps = np.maximum(1, _CHUNK_ELEMENTS // (gy * gx))
+            cost = _cost(int((counts * gy * gx).sum()), int((-(-counts // steps)).sum()))
+            if cost < best_cost:
+                best, best_cost = ("groups", order, starts, counts, gx, gy, steps), cost
     for q in (8, 4, 2):
         nx = -(-wx // q) + 1
         key = (-(-span[:, 1] // q)) * nx + (-(-span[:, 0] // q))
@@ -393,13 +429,17 @@ def _plan(span: np.ndarray):
         steps = np.maximum(1, _CHUNK_ELEMENTS // (sy * sx))
         cost = _cost(int(elements.sum()), int((-(-counts[used] // steps)).sum()))
         if cost < best_cost:
-            best, best_cost = (key, nx, q, counts[used], sy, sx, steps), cost
+            best, best_cost = ("grid", key, nx, q, counts[used], sy, sx, steps), cost
     if best is None:
         return None, [(s, min(s + step, m), wy, wx) for s in range(0, m, step)], one
-    key, nx, q, counts, sy, sx, steps = best
-    order = np.argsort(key, kind="stable")
-    k2 = key[order]
-    wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
+    if best[0] == "groups":
+        _, order, starts, counts, sx, sy, steps = best
+        wsize = np.repeat(np.stack([sx, sy], axis=1), counts, axis=0)
+    else:
+        _, key, nx, q, counts, sy, sx, steps = best
+        order = np.argsort(key, kind="stable")
+        k2 = key[order]
+        wsize = np.stack([np.minimum((k2 % nx) * q, wx), np.minimum((k2 // nx) * q, wy)], axis=1)
     chunks = []
     s = 0
     for c, y, x, st in zip(counts.tolist(), sy.tolist(), sx.tolist(), steps.tolist(), strict=True):
@@ -433,13 +473,16 @@ def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace
     np.add((dy * uy2)[:, None, :], (dx * ux2)[None, :, :], out=proj2)
     np.add((dy * dy)[:, None, :], (dx * dx)[None, :, :], out=dist2)
     np.multiply(proj2, half_inv_l2, out=t)
-    np.clip(t, f32(0.0), f32(1.0), out=t)
+    _clip(t, f32(0.0), f32(1.0), out=t)
     # |q - a - t u|^2 = |q - a|^2 - t (2p - t |u|^2)
     np.multiply(t, l2, out=tmp)
     proj2 -= tmp
     proj2 *= t
     dist2 -= proj2
-    np.maximum(dist2, f32(0.0), out=dist2)
+    # max(dist2, 0) (rounding can leave it a hair below 0) as a clip: NumPy's
+    # float clip is twice as fast as np.maximum with a scalar; the two differ
+    # only in the sign of a zero, which the ink below (0 * c + 1/soft) forgets.
+    _clip(dist2, f32(0.0), f32(np.inf), out=dist2)
     ink = np.sqrt(dist2, out=dist2)
     ink *= neg_inv_sr
     ink += f32(1.0 / soft)

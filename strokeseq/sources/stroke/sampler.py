@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .model import FittedModel, pressure_radius, shape_samples
+from .render import _clip
 
 __all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles"]
 
@@ -39,6 +40,28 @@ COEFF_CLIP = 2.0
 RESIDUAL_SCALE = 1.5
 #: Standard deviation of the log aspect (x stretch) drawn per digit.
 ASPECT_SD = 0.06
+
+
+#: Per-model tables derived once (see :func:`_tables`), keyed by ``id``; the
+#: model is kept in the value so that its id is not reused while cached.
+_TABLES: dict[int, tuple[FittedModel, dict[str, np.ndarray]]] = {}
+
+
+def _tables(model: FittedModel) -> dict[str, np.ndarray]:
+    """Per-allograph lookup tables of ``model``: the drawn-stroke bits and segment mask."""
+    hit = _TABLES.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    tables = {
+        "strokes": (np.int64(1) << model.n_strokes) - 1,  # strokes 0..k-1 drawn
+        "seg_on": np.repeat(model.stroke_on, model.segments, axis=1),  # (A, T * segments)
+    }
+    for v in tables.values():
+        v.flags.writeable = False
+    if len(_TABLES) >= 8:  # models made in a loop: keep few
+        _TABLES.clear()
+    _TABLES[id(model)] = (model, tables)
+    return tables
 
 
 def draw_styles(n_rows: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -80,9 +103,12 @@ def draw_fitted(
     t, n_p = model.mean.shape[1:3]
     n_c = model.sd.shape[1]
     allo = _choose(model.choice_cdf, model.choice_ids, labels, rng.random(n))
-    coeff = np.clip(rng.standard_normal((n, n_c)), -COEFF_CLIP, COEFF_CLIP)
-    noise = rng.standard_normal((n, t, n_p, 2))
-    z = rng.standard_normal((n, 3))
+    # The coefficients, the residual noise and z in one call: the same numbers
+    # as three calls in this order (a Generator's normals carry no state).
+    normals = rng.standard_normal(n * (n_c + t * n_p * 2 + 3))
+    coeff = _clip(normals[: n * n_c].reshape(n, n_c), -COEFF_CLIP, COEFF_CLIP)
+    noise = normals[n * n_c : n * (n_c + t * n_p * 2)].reshape(n, t, n_p, 2)
+    z = normals[n * (n_c + t * n_p * 2) :].reshape(n, 3)
     jitter = opts["jitter"]
     if jitter > 0:  # the fitted shapes vary already: no extra draws by default
         radius = jitter * np.sqrt(rng.random((n, t, n_p)))
@@ -104,19 +130,20 @@ def draw_fitted(
         pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
     slant = model.slant[allo, 0] + v * model.slant[allo, 1] * z[:, 0]
     log_w = model.log_width[allo, 0] + v * model.log_width[allo, 1] * z[:, 1]
-    pen = np.clip(np.exp(log_w), *PEN_RANGE)
+    pen = _clip(np.exp(log_w), *PEN_RANGE)
     if opts["pen_width"] is not None:
         lo, hi = opts["pen_width"]
         pen = lo + (hi - lo) * extra[:, 0]
-    deg = opts["slant"] * (2 * extra[:, 1] - 1)  # extra lean, positive to the right
-    slant = slant - np.tan(np.radians(deg))
+    if opts["slant"]:  # extra lean, positive to the right (0: slant - 0, the same)
+        deg = opts["slant"] * (2 * extra[:, 1] - 1)
+        slant = slant - np.tan(np.radians(deg))
     rot = opts["rotation"] * (2 * extra[:, 2] - 1)
     aspect = np.exp(v * ASPECT_SD * z[:, 2])
     if opts["aspect"] is not None:
         lo, hi = np.log(opts["aspect"][0]), np.log(opts["aspect"][1])
         aspect = aspect * np.exp(lo + (hi - lo) * extra[:, 3])
     model_local = model.local_id
-    strokes = (np.int64(1) << model.n_strokes[allo]) - 1  # strokes 0..k-1 drawn
+    strokes = _tables(model)["strokes"][allo]  # bits of strokes 0..k-1: all drawn
     return {
         "allograph": allo.astype(np.int64),
         "allograph_local": model_local[allo],
@@ -145,14 +172,14 @@ def fitted_geometry(
     th = np.radians(p["rotation"].astype(np.float64))
     cos, sin = np.cos(th), np.sin(th)
     asp = p["aspect"].astype(np.float64)
-    # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate.
-    m = np.empty((n, 2, 2))
-    m[:, 0, 0] = cos * asp
-    m[:, 0, 1] = cos * asp * sh - sin
-    m[:, 1, 0] = sin * asp
-    m[:, 1, 1] = sin * asp * sh + cos
-    pts = p["points"] @ m.transpose(0, 2, 1)[:, None]
+    # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate;
+    # built transposed, (n, 2, 2) rows (m00, m10), (m01, m11).
+    ca, sa = cos * asp, sin * asp
+    mt = np.empty((n, 1, 2, 2))  # (np.stack's Python layers cost more than the four writes)
+    mt[:, 0, 0, 0], mt[:, 0, 0, 1] = ca, sa
+    mt[:, 0, 1, 0], mt[:, 0, 1, 1] = ca * sh - sin, sa * sh + cos
+    pts = p["points"] @ mt
     samples = shape_samples(pts, seg, k)
-    seg_on = np.repeat(model.stroke_on[allo], seg, axis=1)
+    seg_on = _tables(model)["seg_on"][allo]
     radius = pressure_radius(p["pen_width"].astype(np.float64), p["pressure"], seg, k, t)
     return samples, seg_on, radius

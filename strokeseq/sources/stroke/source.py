@@ -492,6 +492,8 @@ class StrokeSource(DigitSource):
         return self._parameters(row, g, style)
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
+        from .render import _clip
+
         n = labels.size
         if 0 < n <= _CHUNK:  # one chunk
             ink, scale = self._render(p)
@@ -501,7 +503,7 @@ class StrokeSource(DigitSource):
             for s in range(0, n, _CHUNK):
                 rows = slice(s, s + _CHUNK)
                 ink[rows], scale[rows] = self._render({k: v[rows] for k, v in p.items()})
-        np.clip(ink, 0.0, 1.0, out=ink)
+        _clip(ink, np.float32(0.0), np.float32(1.0), out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
         peak = ink.max(axis=(1, 2), keepdims=True)
