@@ -9,9 +9,12 @@ pytest.importorskip("skimage")
 
 from strokeseq.sources.stroke import fit_model
 from strokeseq.sources.stroke.fit_verify import (
+    calibrate_slants,
     calibrate_widths,
     chamfer,
     ink_features,
+    ink_slant,
+    pose_targets,
     render_programs,
 )
 from strokeseq.sources.stroke.trace import bezier_chain_fit
@@ -65,6 +68,31 @@ def test_calibration_recovers_the_width_a_digit_was_drawn_with():
     np.testing.assert_allclose(ink_features(ink)[1], target[1], rtol=0.05)
 
 
+def test_ink_slant_is_the_benchmarks_moment_and_slant_calibration_matches_it():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import realism as bench  # the benchmark's own feature code
+
+    ctrl, n = _programs()
+    ink = render_programs(ctrl, n, np.array([0.0, -0.3, 0.2]), np.full(3, 2.5), SEG)
+    np.testing.assert_allclose(ink_slant(ink), bench.digit_features(ink)[:, 3], atol=1e-9)
+    # a shear x += a * y (y down) moves the moment (y up) by -a
+    two = render_programs(ctrl[[0, 0]], n[:2], np.array([0.0, -0.3]), np.full(2, 2.5), SEG)
+    assert ink_slant(two)[1] - ink_slant(two)[0] == pytest.approx(0.3, abs=0.03)
+    # recover the lean of digits drawn with other slants, from a start at 0
+    true = np.array([0.25, -0.2, 0.1])
+    target = ink_slant(render_programs(ctrl, n, true, np.full(3, 2.5), SEG))
+    slant, got = calibrate_slants(ctrl, n, np.zeros(3), np.full(3, 2.5), target, SEG)
+    np.testing.assert_allclose(ink_slant(got), target, atol=0.01)
+    np.testing.assert_allclose(slant, true, atol=0.03)
+    t = pose_targets(got)
+    assert t.shape == (3, 3)
+    np.testing.assert_allclose(t[:, 0], ink_slant(got))
+    np.testing.assert_allclose(np.exp(t[:, 1:]), np.stack(ink_features(got), axis=1), rtol=1e-9)
+
+
 def test_chamfer_distance():
     a = np.zeros((3, 28, 28), np.float32)
     a[:, 4:24, 10:13] = 1
@@ -81,6 +109,18 @@ def test_has_flag_tells_a_flagged_one_from_a_stick():
     hooked_foot = _chain([(0, -10), (0, 10), (4, 8)])[None]
     assert fit_model.has_flag(flag)
     assert not fit_model.has_flag(stick) and not fit_model.has_flag(hooked_foot)
+
+
+def test_has_flag_stroke_tells_a_flag_from_a_bar_and_a_foot():
+    stem = _chain([(0, -10), (0, 10)])
+    flag = _chain([(0, -9), (-5, -4)])  # leaves the top down to the left
+    bar = _chain([(-5, 0), (5, 0)])  # crosses the middle
+    foot = _chain([(-5, 10), (5, 10)])
+    assert fit_model.has_flag_stroke(np.stack([stem, flag]))
+    assert fit_model.has_flag_stroke(np.stack([flag[::-1], stem]))  # any order, any direction
+    assert not fit_model.has_flag_stroke(np.stack([stem, bar]))
+    assert not fit_model.has_flag_stroke(np.stack([stem, foot]))
+    assert not fit_model.has_flag_stroke(np.stack([stem, _chain([(0, -9), (5, -4)])]))  # right
 
 
 class _Reader:

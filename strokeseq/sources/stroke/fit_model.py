@@ -249,6 +249,7 @@ def check_programs(
     programs: list[Program],
     images: np.ndarray,
     reader=None,
+    slants: bool = False,
 ) -> tuple[list[Program], dict]:
     """Analysis by synthesis (:mod:`.fit_verify`): calibrate pen widths, drop bad fits.
 
@@ -258,6 +259,9 @@ def check_programs(
         From :func:`digit_programs` (``index`` into ``images``).
     images : (n, 28, 28) uint8
         The traced digits.
+    slants : bool
+        Also calibrate each program's slant so its drawing's ink moment is its
+        source's (:func:`.fit_verify.calibrate_slants`; part of ``--pose``).
     reader : object with ``predict``, optional
         A classifier of real digits; renderings it reads as another digit are
         dropped. None skips that check.
@@ -265,11 +269,18 @@ def check_programs(
     Returns
     -------
     kept : list
-        The programs that pass, their log width replaced by the calibrated one.
+        The programs that pass, their slant and log width replaced by the calibrated ones.
     counts : dict
         How many were dropped by distance and by the reader.
     """
-    from .fit_verify import CHAMFER_MAX, calibrate_widths, chamfer, ink_features
+    from .fit_verify import (
+        CHAMFER_MAX,
+        calibrate_slants,
+        calibrate_widths,
+        chamfer,
+        ink_features,
+        ink_slant,
+    )
 
     if not programs:
         return [], {"dropped_far": 0, "dropped_misread": 0}
@@ -280,6 +291,8 @@ def check_programs(
     src = images[[p[4] for p in programs]].astype(np.float32) / np.float32(255)
     target = ink_features(src)
     width, ink = calibrate_widths(ctrl, n_str, slant, width, target, SEGMENTS)
+    if slants:
+        slant, ink = calibrate_slants(ctrl, n_str, slant, width, ink_slant(src), SEGMENTS)
     far = chamfer(ink, src) > CHAMFER_MAX
     misread = np.zeros(len(programs), bool)
     if reader is not None:
@@ -298,8 +311,8 @@ def check_programs(
         int(misread.sum()),
     )
     kept = [
-        (p[0], p[1], p[2], float(np.log(w)), p[4])
-        for p, w, k in zip(programs, width, keep, strict=True)
+        (p[0], p[1], float(a), float(np.log(w)), p[4])
+        for p, a, w, k in zip(programs, slant, width, keep, strict=True)
         if k
     ]
     return kept, {"dropped_far": int(far.sum()), "dropped_misread": int(misread.sum())}
@@ -320,18 +333,55 @@ def has_flag(ctrl: np.ndarray) -> bool:
     return bool(h > 0 and top < 20 and y[0] - y[top] > 0.06 * h and x[top] - x[0] > 0.12 * h)
 
 
-def _subgroups(d: int, t: int, rows: list[Program]) -> list[tuple[str, list[Program]]]:
-    """The groups k-means splits: one per stroke count; 1s also split by flag."""
-    if d == 1 and t == 1:
-        flag = [has_flag(r[1]) for r in rows]
+def has_flag_stroke(ctrl: np.ndarray) -> bool:
+    """A two-stroke 1 whose short stroke is a flag: it leaves the stem's top down to the left.
+
+    The tracer does not follow turns sharper than about 110 degrees, so a 1
+    written with a flag in one movement is traced as a stem and a short
+    stroke meeting near the stem's top. A crossing bar or a foot meets the
+    stem lower. Flag: one end of the short stroke within 40 % of the stem's
+    height from its top, the other end below that end (by 4 %), to its left
+    (by 15 %), and in the upper 70 % of the stem (thresholds read off 58
+    traced two-stroke 1s of the training split).
+    """
+    from .trace import bezier_chain_basis
+
+    pts = bezier_chain_basis(40, SEGMENTS) @ ctrl  # (2, 40, 2)
+    length = np.linalg.norm(np.diff(pts, axis=1), axis=2).sum(axis=1)
+    stem, flag = pts[int(length.argmax())], pts[int(length.argmin())]
+    h = stem[:, 1].max() - stem[:, 1].min()
+    if h <= 0:
+        return False
+    top = stem[int(stem[:, 1].argmin())]
+    ends = flag[[0, -1]]
+    near = np.linalg.norm(ends - top, axis=1)
+    at, other = ends[int(near.argmin())], ends[int(near.argmax())]
+    return bool(
+        near.min() < 0.4 * h
+        and other[1] - at[1] > 0.04 * h
+        and at[0] - other[0] > 0.15 * h
+        and other[1] - top[1] < 0.7 * h
+    )
+
+
+def _subgroups(
+    d: int, t: int, rows: list[Program], flag_strokes: bool = False
+) -> list[tuple[str, list[Program]]]:
+    """The groups k-means splits: one per stroke count; 1s also split by flag.
+
+    ``flag_strokes``: split two-stroke 1s too (:func:`has_flag_stroke`).
+    """
+    if d == 1 and (t == 1 or (t == 2 and flag_strokes)):
+        test = has_flag if t == 1 else has_flag_stroke
+        flag = [test(r[1]) for r in rows]
         return [
-            ("1s", [r for r, f in zip(rows, flag, strict=True) if not f]),
-            ("1s-flag", [r for r, f in zip(rows, flag, strict=True) if f]),
+            (f"{t}s", [r for r, f in zip(rows, flag, strict=True) if not f]),
+            (f"{t}s-flag", [r for r, f in zip(rows, flag, strict=True) if f]),
         ]
     return [(f"{t}s", rows)]
 
 
-def cluster(programs: list[Program], seed: int) -> list[dict]:
+def cluster(programs: list[Program], seed: int, flag_strokes: bool = False) -> list[dict]:
     """Group digit programs by class and stroke count, split into allographs, summarise."""
     allographs = []
     for d in range(10):
@@ -342,7 +392,7 @@ def cluster(programs: list[Program], seed: int) -> list[dict]:
             # Rare stroke counts are dropped, but every digit keeps its commonest one.
             if len(rows_t) < 2 or (len(rows_t) < MIN_CLUSTER and sizes_t[t] < max(sizes_t)):
                 continue
-            groups = _subgroups(d, t, rows_t)
+            groups = _subgroups(d, t, rows_t, flag_strokes)
             largest = max(len(g[1]) for g in groups)
             for prefix, rows in groups:
                 if len(rows) < 2 or (len(rows) < MIN_CLUSTER and len(rows) < largest):
@@ -360,6 +410,7 @@ def cluster(programs: list[Program], seed: int) -> list[dict]:
                     entry = {"digit": d, "name": f"{prefix}-{rank}", "strokes": t}
                     entry["frequency"] = round(float(sel.sum()) / len(mine), 5)
                     entry.update(summarise(vec[sel], slant[sel], logw[sel]))
+                    entry["_sources"] = [r[4] for r, k in zip(rows, sel, strict=True) if k]
                     allographs.append(entry)
     return allographs
 
@@ -372,24 +423,39 @@ def fit(
     jobs: int = 1,
     reader=None,
     check: bool = True,
+    pose: bool = False,
 ) -> tuple[list[dict], dict]:
     """Fit the allographs of ``images``; returns ``(allographs, counts)``.
 
     ``reader``: a classifier of real digits for the fit check (see
     :func:`check_programs`); ``check=False`` skips analysis by synthesis (the
-    widths stay the tracer's estimates).
+    widths stay the tracer's estimates). ``pose``: also calibrate slants and
+    pen widths by the benchmark's measures (per program and per allograph,
+    :func:`.fit_verify.calibrate_pose`) and set flagged two-stroke 1s apart
+    (the fit's ``--pose``; not the shipped model: see docs/synthetic.md).
     """
     programs, skipped = digit_programs(images, labels, jobs)
     counts = {"digits": len(images), "untraceable": skipped}
     if check:
-        programs, dropped = check_programs(programs, images, reader)
+        programs, dropped = check_programs(programs, images, reader, slants=pose)
         counts.update(dropped)
-    allographs = cluster(programs, seed)
+    allographs = cluster(programs, seed, flag_strokes=pose)
+    sources = [a.pop("_sources") for a in allographs]
     if check and reader is not None:
-        from .fit_verify import readable
+        from .fit_verify import calibrate_pose, pose_targets, readable
 
         doc = document(allographs, {}, seed, 0, 0.0)
         allographs, counts["dropped_allographs"] = readable(doc, reader)
+    if check and reader is not None and pose:
+        # Pose by synthesis against each kept allograph's source digits.
+        kept = {(a["digit"], a["name"]) for a in allographs}
+        ink = np.asarray(images, np.float32) / np.float32(255)
+        target = [
+            pose_targets(ink[s])
+            for a, s in zip(doc["allographs"], sources, strict=True)
+            if (a["digit"], a["name"]) in kept
+        ]
+        allographs = calibrate_pose(document(allographs, {}, seed, 0, 0.0), target)
     return allographs, counts
 
 
@@ -399,6 +465,7 @@ def build(
     seed: int,
     holdout: float,
     jobs: int,
+    pose: bool = False,
 ) -> dict:
     """Load MNIST train, pick the digits, fit; returns the JSON document."""
     from ..mnist.files import load_mnist
@@ -419,10 +486,18 @@ def build(
     idx = np.concatenate(chosen)
     reader = fit_reader(images, labels, keep, idx)
     allographs, counts = fit(
-        np.asarray(images[idx]), np.asarray(labels[idx]), seed=seed, jobs=jobs, reader=reader
+        np.asarray(images[idx]),
+        np.asarray(labels[idx]),
+        seed=seed,
+        jobs=jobs,
+        reader=reader,
+        pose=pose,
     )
     counts["per_digit"] = np.bincount(labels[idx], minlength=10).tolist()
-    return document(allographs, counts, seed, per_class, holdout)
+    doc = document(allographs, counts, seed, per_class, holdout)
+    if pose:  # only then, so that the default fit writes the same bytes as before
+        doc["provenance"]["pose_by_synthesis"] = True
+    return doc
 
 
 def fit_reader(images: np.ndarray, labels: np.ndarray, keep: np.ndarray, traced: np.ndarray):
@@ -474,11 +549,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout", type=float, default=0.0, help="fraction of writers left out")
     p.add_argument("--jobs", type=int, default=1, help="tracing processes")
+    p.add_argument(
+        "--pose",
+        action="store_true",
+        help="also calibrate slants and pen widths by synthesis, split flagged two-stroke 1s "
+        "(better shape statistics, worse CNN on 8s: see docs/synthetic.md)",
+    )
     args = p.parse_args(argv)
     if args.per_class < 1 or not 0 <= args.holdout < 1 or args.jobs < 1:
         p.error("--per-class and --jobs must be >= 1 and --holdout in [0, 1)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    doc = build(args.mnist_dir, args.per_class, args.seed, args.holdout, args.jobs)
+    doc = build(args.mnist_dir, args.per_class, args.seed, args.holdout, args.jobs, args.pose)
     out = Path(args.out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
