@@ -1,8 +1,9 @@
 """One small process-wide thread pool for batch work that releases the GIL.
 
-Big NumPy operations (resampling blocks of digits, rendering chunks of
-synthetic digits) run with the GIL released, so a batch split into
-independent parts uses both cores of a small machine. Every part's result
+Big NumPy operations (resampling blocks of digits) run with the GIL
+released, so a batch split into independent parts uses both cores of a
+small machine. (Rendering synthetic chunks on it was measured and not kept:
+1.13x wall time for 1.5x the CPU, docs/performance.md.) Every part's result
 is its own: outputs never depend on the pool, its size or the order in
 which parts finish.
 
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["run_parts", "shared_pool"]
+__all__ = ["shared_pool"]
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +61,3 @@ def shared_pool() -> ThreadPoolExecutor | None:
             else False
         )
     return _POOL or None
-
-
-def run_parts(func, parts: list, pool: ThreadPoolExecutor | None) -> None:
-    """Call ``func(part)`` for every part, on ``pool`` when given, and wait for all.
-
-    The first error is raised after every submitted part has finished (no
-    part keeps writing into an array the caller is about to drop).
-    """
-    if pool is None or len(parts) < 2:
-        for part in parts:
-            func(part)
-        return
-    jobs: list[Future] = [pool.submit(func, part) for part in parts]
-    error = None
-    for job in jobs:
-        try:
-            job.result()
-        except BaseException as exc:
-            error = error or exc
-    if error is not None:
-        raise error

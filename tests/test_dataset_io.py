@@ -231,6 +231,15 @@ def uninterrupted(tmp_path_factory, fake_mnist_dir) -> dict[str, bytes]:
     return _shards(out)
 
 
+# A suite started in the background (``pytest &`` in a script) hands its children
+# SIGINT ignored, and Python keeps it ignored: the run under test gets Python's
+# usual Ctrl-C handler back, as it has in a terminal.
+AS_IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('strokeseq.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path, fake_mnist_dir, uninterrupted):
     out = tmp_path / "d"
@@ -254,8 +263,8 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(tmp_path, fake_mnist_dir,
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, fake_mnist_dir, uninterrupted):
     out = tmp_path / "d"
     proc = subprocess.Popen(
-        _cmd(out, fake_mnist_dir, *ARGS), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        [sys.executable, "-c", AS_IN_A_TERMINAL, *_cmd(out, fake_mnist_dir, *ARGS)[3:]],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     _wait_for_shards(out, proc, 2)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group

@@ -98,6 +98,15 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, fake_mnist_dir):
             os.kill(p, signal.SIGKILL)
 
 
+# A suite started in the background (``pytest &`` in a script) hands its children
+# SIGINT ignored, and Python keeps it ignored: the run under test gets Python's
+# usual Ctrl-C handler back, as it has in a terminal.
+AS_IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('strokeseq.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir):
     """Ctrl-C lands on the whole process group while a worker is still starting up.
@@ -106,7 +115,7 @@ def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir
     run's process reacts (one line, exit 130), no worker prints a traceback.
     """
     out = tmp_path / "d"
-    cmd = [sys.executable, "-m", "strokeseq.cli", "dataset", str(out), "--count", "200000",
+    cmd = [sys.executable, "-c", AS_IN_A_TERMINAL, "dataset", str(out), "--count", "200000",
            "--shard-size", "500", "--workers", "2", "--no-progress",
            "--data-dir", str(fake_mnist_dir)]  # fmt: skip
     proc = subprocess.Popen(

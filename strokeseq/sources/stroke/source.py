@@ -498,16 +498,11 @@ class StrokeSource(DigitSource):
         if 0 < n <= _CHUNK:  # one chunk
             ink, scale = self._render(p)
         else:  # chunks bound the memory of the geometry; each digit's pixels are its own
-            from ...threads import run_parts, shared_pool
-
             ink = np.empty((n, TILE, TILE), np.float32)
             scale = np.empty(n, np.float32)
-
-            def render(rows: slice) -> None:
+            for s in range(0, n, _CHUNK):
+                rows = slice(s, s + _CHUNK)
                 ink[rows], scale[rows] = self._render({k: v[rows] for k, v in p.items()})
-
-            # The chunks' NumPy work releases the GIL: both cores render (same bytes).
-            run_parts(render, [slice(s, s + _CHUNK) for s in range(0, n, _CHUNK)], shared_pool())
         _clip(ink, np.float32(0.0), np.float32(1.0), out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
