@@ -136,3 +136,34 @@ def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == "strokeseq dataset: interrupted", err
+
+
+def test_a_finished_worker_skips_the_teardown_but_flushes_its_output(tmp_path):
+    # A worker's pool lets it go once every shard is back: it then ends at once
+    # (os._exit after multiprocessing's finalizers), so atexit handlers and the
+    # module teardown do not run, but what it printed still arrives.
+    script = tmp_path / "child.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import atexit, multiprocessing as mp, sys
+
+            from strokeseq.dataset.local_engine import _exit_fast_when_done
+
+            def child():
+                _exit_fast_when_done()
+                atexit.register(lambda: print("teardown ran", flush=True))
+                sys.stdout.write("last words")  # not flushed by the child itself
+
+            if __name__ == "__main__":
+                p = mp.get_context("spawn").Process(target=child)
+                p.start()
+                p.join(60)
+                print("|exitcode", p.exitcode, flush=True)
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert out == "last words|exitcode 0\n"
