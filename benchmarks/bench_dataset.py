@@ -144,11 +144,13 @@ def timeline(tl: dict | None, born: float | None) -> dict:
     ``call``: generate_dataset called (interpreter and imports before);
     ``first``: this process's first shard starts; ``worker``: the spawned
     worker's first shard starts; ``last_idle``: how long the process that
-    finished its shards first waited for the other; ``end``: the call returns.
+    finished its shards first waited for the other; ``after``: from the end of
+    the last shard to the return (the manifest, the workers' exit);
+    ``end``: the call returns.
     """
     nan = float("nan")
     if not tl or born is None:
-        return dict.fromkeys(("call", "first", "worker", "last_idle", "end"), nan)
+        return dict.fromkeys(("call", "first", "worker", "last_idle", "after", "end"), nan)
     me = os.getpid()
     by: dict[int, list] = {}
     for pid, _k, a, b in tl["shards"]:
@@ -161,6 +163,7 @@ def timeline(tl: dict | None, born: float | None) -> dict:
         "first": (min(a for a, _ in mine) - born) if mine else nan,
         "worker": (min(others) - born) if others else nan,
         "last_idle": (max(ends) - min(ends)) if len(ends) > 1 else 0.0,
+        "after": (tl["end"] - max(ends)) if ends else nan,
         "end": tl["end"] - born,
     }
 
@@ -291,10 +294,11 @@ def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None
             ("its process starts its first shard", "first"),
             ("the spawned worker starts its first shard", "worker"),
             ("one process idle at the end, waiting for the other's last shard", "last_idle"),
+            ("from the last shard to the return (manifest, the workers' exit)", "after"),
             ("generate_dataset returns (after the workers exit)", "end"),
         ):
-            got = [statistics.median(t[key] for t in tl[w]) for w in (1, 2)]
-            print(f"| {label} | {got[0]:.2f} | {got[1]:.2f} |")
+            got = [statistics.median(t.get(key, float("nan")) for t in tl[w]) for w in (1, 2)]
+            print(f"| {label} | {got[0]:.3f} | {got[1]:.3f} |")
         print(f"| process ends (as the benchmark saw it) | {med(1, 'process_wall'):.2f} | "
               f"{med(2, 'process_wall'):.2f} |")  # fmt: skip
     work1 = med(1, "shard_cpu")
