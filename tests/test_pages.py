@@ -132,3 +132,13 @@ def test_compose_tiles_into_sees_a_bank_changed_in_place(ink, dtype):
     assert not np.array_equal(out, blank)
     want = to_image(np.ones((2, 28, 60), np.float32), ink_color=ink, dtype=dtype)
     np.testing.assert_array_equal(out[:, :, :28], want[:, :, :28])
+
+
+@pytest.mark.parametrize("bad", [[99], [-1], [0, 2]])
+def test_page_bank_refuses_indices_outside_the_bank(bad):
+    from strokeseq.pages import page_bank
+
+    with pytest.raises(ValueError, match=r"tile indices must be in 0\.\.1"):
+        page_bank(np.zeros((2, 28, 28), np.uint8), np.array(bad), "white", np.uint8)
+    with pytest.raises(ValueError, match=r"tile indices must be in 0\.\.1"):
+        page_bank(np.zeros((2, 28, 28), np.float32), np.array(bad), "black", np.float32)
