@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["shared_pool"]
@@ -24,13 +25,15 @@ log = logging.getLogger(__name__)
 
 #: None: not made yet; False: refused (one thread); else the pool.
 _POOL: ThreadPoolExecutor | bool | None = None
+_LOCK = threading.Lock()  # threads of a Dask worker may ask at the same moment
 
 
 def _forget_pool() -> None:
     # Threads do not survive fork: a child must build its own pool, or work
     # submitted to the inherited one would wait forever.
-    global _POOL
+    global _POOL, _LOCK
     _POOL = None
+    _LOCK = threading.Lock()  # a fork while another thread held it would leave it held
 
 
 if hasattr(os, "register_at_fork"):
@@ -49,15 +52,17 @@ def shared_pool() -> ThreadPoolExecutor | None:
     """
     global _POOL
     if _POOL is None:
-        try:
-            size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
-        except ValueError:
-            # threads change no output: a malformed setting runs single-threaded, with a word
-            log.warning("STROKESEQ_THREADS must be an integer; using one thread")
-            size = 1
-        _POOL = (
-            ThreadPoolExecutor(max_workers=size, thread_name_prefix="strokeseq")
-            if size > 1
-            else False
-        )
+        with _LOCK:
+            if _POOL is None:
+                try:
+                    size = int(os.environ.get("STROKESEQ_THREADS", min(4, os.cpu_count() or 1)))
+                except ValueError:
+                    # threads change no output: a malformed setting runs single-threaded, with a word
+                    log.warning("STROKESEQ_THREADS must be an integer; using one thread")
+                    size = 1
+                _POOL = (
+                    ThreadPoolExecutor(max_workers=size, thread_name_prefix="strokeseq")
+                    if size > 1
+                    else False
+                )
     return _POOL or None

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .layout import sample_gaps
-from .pages import _TILE_PLANS, _compose_tiles_into, page_bank
+from .pages import _TILE_PLANS, _compose_tiles_into, _page_bank
 from .sources.base import TILE
 
 __all__ = ["TilePlan", "chunk_uniforms", "plan_for", "single_tiles", "tiles_into"]
@@ -67,7 +67,7 @@ class TilePlan:
         """
         j0 = j - j % CONVERT_BLOCK
         positions = self.pools[label][j0 : j0 + CONVERT_BLOCK]
-        pages = page_bank(self.bank, np.array(positions), self.ink, self.dtype)
+        pages = _page_bank(self.bank, np.array(positions), self.ink, self.dtype)
         views = self.views[label]
         for m, i in enumerate(positions, j0):
             views[m] = pages[i]

@@ -410,12 +410,16 @@ def test_sequence_transforms_keep_contract():
 
 def test_threaded_resampling_gives_the_same_digits(monkeypatch):
     """Big batches resample chunks on a thread pool; the output must not change."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from strokeseq import threads
     from strokeseq.augment import digit
 
+    monkeypatch.setenv("STROKESEQ_THREADS", "2")  # whatever the user's environment says
+    monkeypatch.setattr(threads, "_POOL", None)
     x = np.random.default_rng(0).random((5000, 28, 28), dtype=np.float32)
     threaded = digit.elastic(x, 3)
-    assert threads._POOL is not None  # the pool was used (or refused: STROKESEQ_THREADS=1)
+    assert isinstance(threads._POOL, ThreadPoolExecutor)  # the pool was used
     monkeypatch.setattr(threads, "_POOL", False)  # single-threaded
     np.testing.assert_array_equal(digit.elastic(x, 3), threaded)
 

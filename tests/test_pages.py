@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from strokeseq.compose import to_image
 from strokeseq.pages import compose_tiles_into
 
 
@@ -115,3 +116,29 @@ def test_no_rows_is_fine():
         u_gaps=np.zeros((0, 2)),
         u_margin=np.zeros(0),
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+@pytest.mark.parametrize("ink", ["black", "white"])
+def test_compose_tiles_into_sees_a_bank_changed_in_place(ink, dtype):
+    """The public paste converts the caller's tiles afresh: no stale cached tiles."""
+    bank = np.zeros((3, 28, 28), dtype)
+    out = np.empty((2, 28, 60), dtype)
+    args = (np.array([[0, 2], [1, 0]]), (4, 4), np.zeros((2, 1)), np.zeros(2))
+    compose_tiles_into(out, bank, *args, ink_color=ink)
+    blank = out.copy()
+    bank[:] = 255 if dtype == np.uint8 else 1.0
+    compose_tiles_into(out, bank, *args, ink_color=ink)
+    assert not np.array_equal(out, blank)
+    want = to_image(np.ones((2, 28, 60), np.float32), ink_color=ink, dtype=dtype)
+    np.testing.assert_array_equal(out[:, :, :28], want[:, :, :28])
+
+
+@pytest.mark.parametrize("bad", [[99], [-1], [0, 2]])
+def test_page_bank_refuses_indices_outside_the_bank(bad):
+    from strokeseq.pages import page_bank
+
+    with pytest.raises(ValueError, match=r"tile indices must be in 0\.\.1"):
+        page_bank(np.zeros((2, 28, 28), np.uint8), np.array(bad), "white", np.uint8)
+    with pytest.raises(ValueError, match=r"tile indices must be in 0\.\.1"):
+        page_bank(np.zeros((2, 28, 28), np.float32), np.array(bad), "black", np.float32)

@@ -171,3 +171,6 @@ def test_writer_split_sources_are_disjoint(example, fake_mnist_dir):
         writer_split.source_name("fit", 0.205)
     with pytest.raises(ValueError, match="train split"):
         writer_split.WriterPart("fit", 0.2, split="test")
+    with pytest.raises(ValueError, match="writer must be None"):  # would cross the split
+        fit.check_writer("same")
+    fit.check_writer(None)

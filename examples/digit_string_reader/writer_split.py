@@ -73,6 +73,12 @@ class WriterPart(MnistSource):
         self._starts_list = self._starts.tolist()
         self._order_list = order.tolist()
 
+    def check_writer(self, writer: str | None) -> None:
+        # writer="same" draws from MnistSource's per-writer tables, built from every
+        # training writer: it would cross the split, so this part refuses it.
+        if writer is not None:
+            raise ValueError(f"{self!r} draws any writer of its part only: writer must be None")
+
     def __len__(self) -> int:
         return len(self.images) and len(self._order)
 

@@ -8,32 +8,18 @@ reads background (0.0): ink that leaves the frame is lost, nothing wraps.
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 
 import numpy as np
 
+from .._ufuncs import clip
+
 __all__: list[str] = []
-
-
-def _clip_ufunc() -> np.ufunc | None:
-    """NumPy's clip ufunc (``ndarray.clip`` adds a Python wrapper of ~1 us a call)."""
-    for name in ("numpy._core.umath", "numpy.core.umath"):  # NumPy 2, NumPy 1
-        try:
-            return importlib.import_module(name).clip
-        except (ImportError, AttributeError):
-            continue
-    return None
-
-
-_CLIP = _clip_ufunc()
 
 
 def clip01(images: np.ndarray) -> np.ndarray:
     """Clip a float32 array to [0, 1] in place (``images.clip(0.0, 1.0, out=images)``)."""
-    if _CLIP is None:
-        return images.clip(0.0, 1.0, out=images)
-    return _CLIP(images, 0.0, 1.0, out=images)
+    return clip(images, 0.0, 1.0, out=images)  # the ufunc: no Python wrapper
 
 
 # Work in chunks of this many images in the heavy kernels: the temporaries of a

@@ -21,6 +21,7 @@ import threading
 
 import numpy as np
 
+from ..._ufuncs import clip as _clip  # np.clip adds ~3 us of Python per call
 from .canvas import (
     _centring_shifts,
     _downsample_slots,
@@ -229,11 +230,6 @@ def _half(k: int) -> np.ndarray:
 
 
 _ONE = np.float32(1.0)
-
-try:  # NumPy's clip ufunc itself: np.clip adds ~3 us of Python wrappers per call
-    from numpy._core.umath import clip as _clip
-except ImportError:  # NumPy < 2
-    from numpy.core.umath import clip as _clip
 
 
 class _Workspace:

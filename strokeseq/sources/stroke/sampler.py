@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..._ufuncs import clip as _clip
 from .model import FittedModel, pressure_radius, shape_samples
-from .render import _clip
 
 __all__ = ["SHARE", "draw_fitted", "draw_styles", "fitted_geometry", "row_styles"]
 

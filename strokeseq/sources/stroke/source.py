@@ -492,7 +492,7 @@ class StrokeSource(DigitSource):
         return self._parameters(row, g, style)
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
-        from .render import _clip
+        from ..._ufuncs import clip as _clip
 
         n = labels.size
         if 0 < n <= _CHUNK:  # one chunk
