@@ -280,69 +280,57 @@ def generate_dataset(
 
             # What this process logs is not repeated when the workers say it too.
             seen = stack.enter_context(record_parent())
-        return _checked_run(
+        run = _RunSpec(
             folder, head, cfg, data, lock, executor, scheduler, transfer, workers, overwrite,
-            verify, fsync, progress, t0, cpu0, seen,
+            verify, fsync, progress, t0, cpu0,
         )  # fmt: skip
+        return _checked_run(run, seen)
 
 
-def _checked_run(
-    folder: Path,
-    head: dict[str, Any],
-    cfg: DatasetConfig,
-    data: str | None,
-    lock: FolderLock,
-    executor: Any,
-    scheduler: str | None,
-    transfer: str,
-    workers: int,
-    overwrite: bool,
-    verify: bool,
-    fsync: bool,
-    progress: Progress | None,
-    t0: float,
-    cpu0: float,
-    seen: set | None,
-) -> DatasetSummary:
+@dataclass
+class _RunSpec:
+    """What one run was asked to do, checked: passed down the run's steps as one value."""
+
+    folder: Path
+    head: dict[str, Any]
+    cfg: DatasetConfig
+    data: str | None
+    lock: FolderLock
+    executor: Any
+    scheduler: str | None
+    transfer: str
+    workers: int
+    overwrite: bool
+    verify: bool
+    fsync: bool
+    progress: Progress | None
+    t0: float  # perf_counter at the call
+    cpu0: float  # process_time at the call
+
+
+def _checked_run(run: _RunSpec, seen: set | None) -> DatasetSummary:
     """Check everything that can refuse the run, then lock the folder and run."""
     # Everything that can refuse the run is checked before the folder is
     # created or touched: a refused run leaves nothing behind. Loading each
     # source validates its options and tells what data it draws from.
-    probe = SampleContext(cfg, 0, data)
+    head = run.head
+    probe = SampleContext(run.cfg, 0, run.data)
     with contextlib.ExitStack() as stack:
         pool = None
-        n = min(workers, -(-head["count"] // head["shard_size"])) - 1
-        if n >= 1 and executor is None and scheduler is None:
+        n = min(run.workers, -(-head["count"] // head["shard_size"])) - 1
+        if n >= 1 and run.executor is None and run.scheduler is None:
             from .local_engine import LocalWorkers
 
             # Started first: the workers import and load their data while this
             # process checks the run (stopped at once if it is refused).
             warm = ShardJob(probe, 0, 0, 0, head["file_format"], 0, None)
             pool = stack.enter_context(LocalWorkers(n, warm, seen))
-        return _checked_run_with(
-            folder, head, cfg, data, lock, executor, scheduler, transfer, pool, overwrite,
-            verify, fsync, progress, t0, cpu0, probe,
-        )  # fmt: skip
+        return _checked_run_with(run, pool, probe)
 
 
-def _checked_run_with(
-    folder: Path,
-    head: dict[str, Any],
-    cfg: DatasetConfig,
-    data: str | None,
-    lock: FolderLock,
-    executor: Any,
-    scheduler: str | None,
-    transfer: str,
-    pool: Any,
-    overwrite: bool,
-    verify: bool,
-    fsync: bool,
-    progress: Progress | None,
-    t0: float,
-    cpu0: float,
-    probe: SampleContext,
-) -> DatasetSummary:
+def _checked_run_with(run: _RunSpec, pool: Any, probe: SampleContext) -> DatasetSummary:
+    folder, head, cfg = run.folder, run.head, run.cfg
+    executor, scheduler = run.executor, run.scheduler
     head["data"] = {name: probe.source(name).data_identity() for name in cfg.source_names}
     probe.check_widths()
     probe.augmenter  # noqa: B018 - validates the augmentation config
@@ -355,13 +343,10 @@ def _checked_run_with(
     held = False
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with lock:
+        with run.lock:
             held = True
             try:
-                return _run(
-                    folder, head, cfg, data, client, transfer, pool, overwrite, verify, fsync,
-                    progress, t0, cpu0,
-                )  # fmt: skip
+                return _run(run, client, pool)
             except BaseException:
                 if created:  # cleared while still held, so no waiter sees it half-removed
                     discard_if_empty(folder, keep_lock=True)
@@ -377,22 +362,11 @@ def _checked_run_with(
             client.close()
 
 
-def _run(
-    folder: Path,
-    head: dict[str, Any],
-    cfg: DatasetConfig,
-    data: str | None,
-    client: Any,
-    transfer: str,
-    pool: Any,
-    overwrite: bool,
-    verify: bool,
-    fsync: bool,
-    progress: Progress | None,
-    t0: float,
-    cpu0: float,
-) -> DatasetSummary:
+def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
     """The run proper, with the folder locked (``pool``: started local workers, or None)."""
+    folder, head, cfg, data, transfer = run.folder, run.head, run.cfg, run.data, run.transfer
+    overwrite, verify, fsync, progress = run.overwrite, run.verify, run.fsync, run.progress
+    t0, cpu0 = run.t0, run.cpu0
     count, file_format = head["count"], head["file_format"]
     kept = prepare(folder, head, overwrite, verify)
     if head["seed"] is None:
