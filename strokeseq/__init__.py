@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ._lazy import lazy_exports
 from .api import generate_numbers_sequence, generate_sequences, render_sequences
 from .compose import SequenceBatch
 from .errors import (
@@ -60,16 +61,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'strokeseq' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

@@ -11,6 +11,8 @@ number of workers or engine. See the README, section "Datasets at scale".
 
 from __future__ import annotations
 
+from .._lazy import lazy_exports
+
 # Names served lazily from their modules: a worker process imports only what
 # makes shards (sampling, shards, writers), and a script only what it uses.
 _LAZY = {
@@ -46,16 +48,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'strokeseq.dataset' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
