@@ -85,13 +85,20 @@ def test_npz_loads_without_pickle_and_tar_is_webdataset(tmp_path, fake_mnist_dir
         assert im.mode == "L" and im.size == (rec["width"], 28)
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
 @pytest.mark.parametrize("fmt", ["npz", "tar", "png"])
-def test_byte_identical_whatever_the_workers(tmp_path, fake_mnist_dir, fmt):
+def test_byte_identical_whatever_the_workers(tmp_path, fake_mnist_dir, fmt, method, monkeypatch):
+    from strokeseq.dataset import local_engine
+
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(local_engine, "START_METHOD", method)
     a, b = tmp_path / "a", tmp_path / "b"
     generate_dataset(a, 200, CFG, 3, shard_size=50, file_format=fmt, data_dir=fake_mnist_dir)
-    generate_dataset(
+    s = generate_dataset(
         b, 200, CFG, 3, shard_size=50, file_format=fmt, workers=2, data_dir=fake_mnist_dir
     )
+    assert s.cpu["start_method"] == method
     assert _shards(a) == _shards(b)
 
 

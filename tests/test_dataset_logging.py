@@ -58,8 +58,19 @@ from strokeseq.dataset import generate_dataset
 
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 4:
+        from strokeseq.dataset import local_engine
+
+        local_engine.START_METHOD = sys.argv[4]
     if mode == "format":
         logging.basicConfig(level=logging.INFO, format="[custom] %(levelname)s %(name)s: %(message)s")
+    elif mode == "package":  # a handler on the package's logger only, not on the root
+        pkg = logging.getLogger("strokeseq")
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[pkg] %(message)s"))
+        pkg.addHandler(handler)
+        pkg.setLevel(logging.WARNING)
+        pkg.propagate = False
     elif mode == "silent":
         logging.getLogger("strokeseq").setLevel(logging.ERROR)
     s = generate_dataset(
@@ -70,12 +81,14 @@ if __name__ == "__main__":
 """
 
 
-def _run_script(tmp_path: Path, mode: str, workers: int) -> subprocess.CompletedProcess:
+def _run_script(
+    tmp_path: Path, mode: str, workers: int, method: str | None = None
+) -> subprocess.CompletedProcess:
     (tmp_path / "talky_source.py").write_text(textwrap.dedent(TALKY))
     (tmp_path / "run.py").write_text(textwrap.dedent(SCRIPT))
     out = tmp_path / f"out-{mode}-{workers}"
     return subprocess.run(
-        [sys.executable, "run.py", mode, str(out), str(workers)],
+        [sys.executable, "run.py", mode, str(out), str(workers), *([method] if method else [])],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -111,6 +124,23 @@ def test_worker_records_use_the_parents_handlers_and_levels(tmp_path):
             f"{prefix}talky source loaded in the parent",
             f"{prefix}talky source loaded in the worker",
             "[custom] INFO strokeseq.talky: talky detail",
+        ]
+    ), r.stderr
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_handler_of_the_package_logger_shows_worker_records_once(tmp_path, method):
+    """A forked worker inherits the parent's handlers: it must not print through them itself."""
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    r = _run_script(tmp_path, "package", 2, method)
+    assert r.returncode == 0, r.stderr
+    assert "children True" in r.stdout
+    assert _talky_lines(r.stderr) == sorted(
+        [
+            "[pkg] talky says this in every process",
+            "[pkg] talky source loaded in the parent",
+            "[pkg] talky source loaded in the worker",
         ]
     ), r.stderr
 

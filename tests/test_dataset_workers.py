@@ -1,6 +1,7 @@
 """Worker processes of a dataset run do not outlive it: killing only the parent stops them.
 
-``workers=3`` is the run's own process and two spawned workers.
+``workers=3`` is the run's own process and two worker processes (forked on
+Linux when the run's process has no other thread, else spawned).
 """
 
 from __future__ import annotations
@@ -167,3 +168,75 @@ def test_a_finished_worker_skips_the_teardown_but_flushes_its_output(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert out == "last words|exitcode 0\n"
+
+
+def test_workers_are_spawned_while_another_thread_runs(monkeypatch):
+    import threading
+
+    from strokeseq.dataset import local_engine
+
+    monkeypatch.setattr(local_engine, "START_METHOD", None)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert local_engine.start_method() == "spawn"  # fork could copy a held lock
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setattr(local_engine, "START_METHOD", "spawn")
+    assert local_engine.start_method() == "spawn"
+
+
+def test_a_single_threaded_run_forks_its_workers_on_linux(tmp_path, fake_mnist_dir):
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from strokeseq.dataset import generate_dataset
+        from strokeseq.dataset.local_engine import start_method
+
+        if __name__ == "__main__":
+            before = start_method()
+            s = generate_dataset({str(tmp_path / "d")!r}, 400, {{"length": 3, "width": 84}}, 3,
+                                 shard_size=50, workers=2, data_dir={str(fake_mnist_dir)!r})
+            print(json.dumps([before, s.cpu["start_method"]]))
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=300, check=True,
+    ).stdout  # fmt: skip
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert json.loads(out) == [expected, expected]
+
+
+def test_a_forked_worker_gets_default_signal_handlers(tmp_path):
+    # The run's process may have a SIGTERM handler (a server, a script's
+    # cleanup): a forked worker must not run it; LocalWorkers.kill's SIGTERM ends it.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    script = textwrap.dedent(
+        """
+        import json, signal
+        import multiprocessing as mp
+
+        from strokeseq.dataset.local_engine import _worker_init
+
+        def handlers():
+            return [signal.getsignal(s) == signal.SIG_DFL for s in (signal.SIGTERM, signal.SIGUSR1)]
+
+        if __name__ == "__main__":
+            signal.signal(signal.SIGTERM, lambda *a: None)
+            signal.signal(signal.SIGUSR1, lambda *a: None)
+            with mp.get_context("fork").Pool(1, initializer=_worker_init) as pool:
+                got = pool.apply(handlers)
+            print(json.dumps([got, signal.getsignal(signal.SIGINT) == signal.default_int_handler]))
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(out) == [[True, True], True]

@@ -82,7 +82,9 @@ class DatasetSummary:
         ``start`` (CPU it had spent before its first shard: interpreter and
         imports; 0 for this process), ``load`` (sources and data checks),
         ``generate`` and ``write`` (encoding, writing and hashing the files);
-        ``timeline`` (wall clock, ``time.monotonic()``, the same clock in
+        ``start_method``: how local worker processes were started (``"fork"``
+        or ``"spawn"``, see :func:`strokeseq.dataset.local_engine.start_method`;
+        None without them); ``timeline`` (wall clock, ``time.monotonic()``, the same clock in
         every process on Linux): ``start`` of the call, ``setup_end`` (first
         shard may start), ``engine_end`` (last shard recorded), ``end``, and
         ``shards``: ``[pid, id, start, end]`` of each shard made.
@@ -496,6 +498,8 @@ def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
             "parent": time.process_time() - cpu0,
             "parent_setup": setup_cpu,
             "children": _children_cpu() - children0,
+            # how the local workers were started ("fork" or "spawn"), None without
+            "start_method": getattr(pool, "method", None),
             "processes": procs,
             "timeline": {
                 "start": time.monotonic() - (time.perf_counter() - t0),

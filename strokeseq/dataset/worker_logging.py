@@ -1,9 +1,10 @@
 """Log records of dataset worker processes, handled by the parent's logging configuration.
 
-Worker processes are spawned: they inherit no logging configuration, so a
-warning logged in a worker would bypass what the parent set up (the CLI's
-``-v`` format, a script silencing ``strokeseq``, its own handlers) and reach
-stderr through Python's last-resort handler, once per worker. Instead each
+A spawned worker inherits no logging configuration, so a warning logged in
+it would bypass what the parent set up (the CLI's ``-v`` format, a script
+silencing ``strokeseq``, its own handlers) and reach stderr through Python's
+last-resort handler, once per worker; a forked worker inherits the parent's
+handlers, so it would print its records itself, beside the parent's. Instead each
 worker sends its records through a queue (:class:`logging.handlers.QueueHandler`)
 and a thread of the parent hands them to the parent's logger of the same name,
 which filters and formats them as if the parent had logged them.
@@ -79,12 +80,22 @@ class LogForwarder:
         workers' copies of them are dropped.
     """
 
-    def __init__(self, mp_context: Any, seen: set | None = None) -> None:
+    def __init__(self, mp_context: Any, seen: set | None = None, start: bool = True) -> None:
         self.queue = mp_context.Queue()
         self._seen = seen if seen is not None else set()
         self._thread = threading.Thread(target=self._serve, name="strokeseq-worker-logs")
         self._thread.daemon = True
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start replaying the workers' records (``start=False``: after forking the workers).
+
+        A worker forked while this thread waits on the queue would inherit a
+        copy of a process holding the queue's locks: fork first, then start.
+        """
+        if self._thread.ident is None:
+            self._thread.start()
 
     @property
     def level(self) -> int:
@@ -124,15 +135,31 @@ class LogForwarder:
         """Replay what the workers sent, then stop (call after the workers have ended)."""
         with contextlib.suppress(OSError, ValueError):
             self.queue.put(None)
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout)
         with contextlib.suppress(OSError, ValueError):
             self.queue.close()
 
 
 def install_in_worker(queue: Any, level: int) -> None:
-    """Worker side: send every record of ``level`` or above to the parent, show nothing here."""
+    """Worker side: send every record of ``level`` or above to the parent, show nothing here.
+
+    A forked worker starts with a copy of the parent's configuration (the CLI
+    puts a handler on the folder lock's logger, a script may stop a logger's
+    propagation): every logger is reset to what a spawned worker has, so that
+    each record reaches the parent, which filters and shows it once.
+    """
     root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
+    logging.disable(logging.NOTSET)
+    for lg in [root, *logging.Logger.manager.loggerDict.values()]:
+        if not isinstance(lg, logging.Logger):  # a PlaceHolder
+            continue
+        for h in list(lg.handlers):
+            lg.removeHandler(h)
+        for f in list(lg.filters):
+            lg.removeFilter(f)
+        lg.setLevel(logging.NOTSET)
+        lg.propagate = True
+        lg.disabled = False
     root.addHandler(logging.handlers.QueueHandler(queue))
     root.setLevel(level)
