@@ -37,7 +37,38 @@ PROCESS_TIMES: dict[str, float] = {}
 
 @dataclass(frozen=True)
 class ShardJob:
-    """Everything a worker needs to make one shard (small and picklable)."""
+    """Everything a worker needs to make one shard (small and picklable).
+
+    Parameters
+    ----------
+    ctx : SampleContext
+        The run's sample context (config, seed, data folder); its sources are
+        loaded lazily in the process that makes the shard.
+    shard : int
+        Shard number (its file name, :func:`strokeseq.dataset.writers.shard_name`).
+    start, stop : int
+        The samples ``start <= i < stop`` it holds.
+    file_format : {"npz", "tar", "png"}
+        What to write.
+    compress : int
+        zlib level of the NPZ entries, 0 for none.
+    folder : str or None
+        Folder to write into; None: :func:`build_shard` returns the bytes.
+    fsync : bool, default False
+        Flush the file to the disk before its rename.
+    data : dict, optional
+        The run's digit-data identity (the manifest's ``data``): a process
+        that would draw from other data refuses the shard.
+
+    Examples
+    --------
+    >>> from strokeseq.dataset.config import DatasetConfig
+    >>> from strokeseq.dataset.sampling import SampleContext
+    >>> cfg = DatasetConfig.from_dict({"source": "synthetic", "length": 2, "width": 60})
+    >>> job = ShardJob(SampleContext(cfg, 7, None), 3, 30, 40, "npz", 0, None)
+    >>> job.name, job.stop - job.start
+    ('shard-000003.npz', 10)
+    """
 
     ctx: SampleContext
     shard: int
@@ -82,11 +113,32 @@ def png_listing(path: Path) -> list[str]:
     Anything else in the folder (``.ipynb_checkpoints``, thumbnails) is not
     part of the shard and is ignored.
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        The shard's folder.
+
+    Returns
+    -------
+    list of str
+        The image files in ``labels.csv``'s order, then ``labels.csv``.
+
     Raises
     ------
     strokeseq.errors.DatasetError
         ``labels.csv`` is missing or unreadable, or names a file that is not
         a plain file name or is not there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> shard = Path(tempfile.mkdtemp())
+    >>> _ = (shard / "labels.csv").write_text(chr(10).join(["file,text", "0_12.png,12"]))
+    >>> _ = (shard / "0_12.png").write_bytes(b"...")
+    >>> _ = (shard / "thumbs.db").write_bytes(b"")  # not in labels.csv: ignored
+    >>> png_listing(shard)
+    ['0_12.png', 'labels.csv']
     """
     import csv
 
@@ -110,6 +162,33 @@ def hash_shard(path: Path) -> tuple[int, str]:
 
     A PNG folder's listing covers ``labels.csv`` and the images it names
     (:func:`png_listing`); stray entries do not count.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A shard file (NPZ, tar) or a PNG shard's folder.
+
+    Returns
+    -------
+    tuple of (int, str)
+        Size in bytes (a folder: the sum of its listed files) and the
+        hexadecimal SHA-256, as the manifest records them.
+
+    Raises
+    ------
+    OSError
+        The shard cannot be read.
+    strokeseq.errors.DatasetError
+        A PNG folder's ``labels.csv`` is missing or names a missing file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> f = Path(tempfile.mkdtemp()) / "shard-000000.npz"
+    >>> _ = f.write_bytes(b"abc")
+    >>> hash_shard(f)
+    (3, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
     """
     if path.is_dir():
         entries, size = [], 0
@@ -162,7 +241,38 @@ def _store_dir(folder: Path, name: str, files: Iterable[tuple[str, bytes]], fsyn
 
 
 def store_payload(folder: Path, name: str, file_format: str, payload: Any, fsync: bool = False):
-    """Write a shard returned as bytes (Dask ``transfer="client"``) atomically; (size, sha256)."""
+    """Write a shard returned as bytes (Dask ``transfer="client"``) atomically; (size, sha256).
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The dataset folder.
+    name : str
+        The shard's file (or PNG folder) name.
+    file_format : {"npz", "tar", "png"}
+        Its format.
+    payload : bytes or iterable of (str, bytes)
+        The ``payload`` of :func:`build_shard`'s entry: the file's bytes, or a
+        PNG folder's ``(file name, bytes)`` pairs.
+    fsync : bool, default False
+        Flush to the disk before the rename.
+
+    Returns
+    -------
+    tuple of (int, str)
+        Size in bytes and SHA-256, as :func:`hash_shard` gives them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> store_payload(folder, "shard-000000.npz", "npz", b"abc")[0]
+    3
+    >>> hash_shard(folder / "shard-000000.npz") == store_payload(
+    ...     folder, "shard-000000.npz", "npz", b"abc")
+    True
+    """
     if file_format == "png":
         return _store_dir(folder, name, payload, fsync)
     return _store_file(folder, name, lambda fh: fh.write(payload), fsync)
@@ -224,7 +334,12 @@ def _image_buffer(job: ShardJob) -> np.ndarray:
 
 
 def release_buffer() -> None:
-    """Free this thread's reused image array (a local run calls it when it ends)."""
+    """Free this thread's reused image array (a local run calls it when it ends).
+
+    Examples
+    --------
+    >>> release_buffer()  # nothing to free is fine
+    """
     with _BUFFERS_LOCK:
         _BUFFERS.pop(threading.get_ident(), None)
 
@@ -235,6 +350,16 @@ def release_buffers() -> int:
     A Dask run calls it on every worker when it ends (``client.run``): the
     workers' threads live on, and so would one shard's images per thread.
     A shard being made keeps its own array until it is done.
+
+    Returns
+    -------
+    int
+        How many arrays were freed.
+
+    Examples
+    --------
+    >>> release_buffers() >= 0
+    True
     """
     with _BUFFERS_LOCK:
         n = len(_BUFFERS)
@@ -251,6 +376,41 @@ def build_shard(job: ShardJob) -> dict[str, Any]:
     PNG folder) for the caller to store with :func:`store_payload`. The entry
     also carries ``_stats`` (not stored in the manifest): the process that
     made it, its peak memory and the CPU seconds of each stage.
+
+    Parameters
+    ----------
+    job : ShardJob
+        The shard to make.
+
+    Returns
+    -------
+    dict
+        ``id``, ``start``, ``stop``, ``count``, ``file``, then ``bytes`` and
+        ``sha256`` (written) or ``payload`` (returned), and ``_stats``.
+
+    Raises
+    ------
+    OSError
+        The shard cannot be written (the message names the shard and folder).
+    strokeseq.errors.DatasetError
+        This process would draw from other digit data than ``job.data``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from strokeseq.dataset.config import DatasetConfig
+    >>> from strokeseq.dataset.sampling import SampleContext
+    >>> cfg = DatasetConfig.from_dict({"source": "synthetic", "length": 2, "width": 60})
+    >>> ctx, folder = SampleContext(cfg, 7, None), tempfile.mkdtemp()
+    >>> entry = build_shard(ShardJob(ctx, 0, 0, 4, "npz", 0, folder))
+    >>> entry["file"], entry["count"], len(entry["sha256"])
+    ('shard-000000.npz', 4, 64)
+    >>> from pathlib import Path
+    >>> hash_shard(Path(folder) / entry["file"]) == (entry["bytes"], entry["sha256"])
+    True
+    >>> same = build_shard(ShardJob(ctx, 0, 0, 4, "npz", 0, None))  # bytes, not written
+    >>> len(same["payload"]) == entry["bytes"]
+    True
     """
     import resource
 
