@@ -212,8 +212,9 @@ def test_a_single_threaded_run_forks_its_workers_on_linux(tmp_path, fake_mnist_d
 
 
 def test_a_forked_worker_gets_default_signal_handlers(tmp_path):
-    # The run's process may have a SIGTERM handler (a server, a script's
-    # cleanup): a forked worker must not run it; LocalWorkers.kill's SIGTERM ends it.
+    # The run's process may have signal handlers (a server, a script's cleanup):
+    # a forked worker must not run them; LocalWorkers.kill's SIGTERM ends it
+    # (through the worker's own handler, which only removes partial downloads).
     if not sys.platform.startswith("linux"):
         pytest.skip("workers are forked on Linux only")
     script = textwrap.dedent(
@@ -224,7 +225,8 @@ def test_a_forked_worker_gets_default_signal_handlers(tmp_path):
         from strokeseq.dataset.local_engine import _worker_init
 
         def handlers():
-            return [signal.getsignal(s) == signal.SIG_DFL for s in (signal.SIGTERM, signal.SIGUSR1)]
+            term = getattr(signal.getsignal(signal.SIGTERM), "__name__", "")
+            return [term == "_terminated", signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL]
 
         if __name__ == "__main__":
             signal.signal(signal.SIGTERM, lambda *a: None)
@@ -240,3 +242,44 @@ def test_a_forked_worker_gets_default_signal_handlers(tmp_path):
         timeout=120, check=True,
     ).stdout  # fmt: skip
     assert json.loads(out) == [[True, True], True]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_worker_stopped_while_downloading_leaves_no_part_file(tmp_path, method):
+    # LocalWorkers.kill sends SIGTERM; a worker may be in the middle of an MNIST
+    # download, whose ``finally`` would never run: the handler removes the file.
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    part = tmp_path / ".train-images-idx3-ubyte.gz.x1.part"
+    script = textwrap.dedent(
+        f"""
+        import multiprocessing as mp, sys, time
+
+        from strokeseq.dataset.local_engine import _worker_init
+        from strokeseq.sources.mnist import files
+
+        def downloading(ready):
+            _worker_init()
+            open({str(part)!r}, "wb").close()
+            files._PARTIAL.add({str(part)!r})  # as _download_one does
+            ready.set()
+            time.sleep(60)
+
+        if __name__ == "__main__":
+            ctx = mp.get_context({method!r})
+            ready = ctx.Event()
+            p = ctx.Process(target=downloading, args=(ready,))
+            p.start()
+            assert ready.wait(60)
+            p.terminate()
+            p.join(60)
+            print(p.exitcode)
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=180, check=True,
+    ).stdout  # fmt: skip
+    assert int(out) == -signal.SIGTERM  # still killed by the signal
+    assert not part.exists()

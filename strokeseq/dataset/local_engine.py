@@ -128,6 +128,7 @@ def _worker_init(
         with contextlib.suppress(OSError, ValueError, TypeError):
             if sig != signal.SIGINT and callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _terminated)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     # The worker processes already fill the CPUs: no extra resampling threads
@@ -140,6 +141,24 @@ def _worker_init(
         with contextlib.suppress(Exception):
             _load_sources(warm)
     PROCESS_TIMES["ready"] = time.monotonic()
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM (``LocalWorkers.kill``): remove half-downloaded MNIST files, then die of it.
+
+    A worker loads MNIST as it starts and may be downloading it when a refused
+    or interrupted run stops it; the default action would leave the download's
+    ``.part`` file in the cache (its ``finally`` never runs). Nothing else is
+    unwound: the run's process removes the shards' temporary files.
+    """
+    import signal
+
+    files = sys.modules.get("strokeseq.sources.mnist.files")  # not imported: no download
+    if files is not None:
+        with contextlib.suppress(Exception):
+            files.remove_partial_downloads()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # killed by the signal, as without this handler
 
 
 def _exit_fast_when_done() -> None:

@@ -236,6 +236,7 @@ def _download_one(url: str, dest: Path, known_hash: str) -> None:
 
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
+    _PARTIAL.add(tmp)  # a signal handler may end the process without the finally below
     try:
         downloader = pooch.HTTPDownloader(progressbar=False, timeout=HTTP_TIMEOUT)
         try:
@@ -255,6 +256,7 @@ def _download_one(url: str, dest: Path, known_hash: str) -> None:
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
+        _PARTIAL.discard(tmp)
 
 
 def fetch(name: str, urls: Sequence[str], folder: Path | None = None) -> Path:
@@ -450,3 +452,35 @@ def _check_mnist(images: np.ndarray, labels: np.ndarray, ipath: Path, lpath: Pat
         )
     if labels.size and labels.max() > 9:
         raise IdxFormatError(f"{lpath}: expected labels 0..9, found {int(labels.max())}")
+
+
+#: Temporary files of the downloads this process has in progress.
+_PARTIAL: set[str] = set()
+
+
+def remove_partial_downloads() -> int:
+    """Remove the temporary files of this process's downloads in progress; how many.
+
+    For a process about to end without unwinding (a dataset worker stopped
+    with SIGTERM ends through ``os._exit``-like paths that skip ``finally``):
+    its half-downloaded ``.part`` files would otherwise stay in the cache.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> remove_partial_downloads()  # no download in progress
+    0
+    """
+    n = 0
+    for tmp in list(_PARTIAL):
+        try:
+            os.unlink(tmp)
+            n += 1
+        except OSError:
+            pass
+        _PARTIAL.discard(tmp)
+    return n
