@@ -117,6 +117,82 @@ def write_block_costs(data_dir: str | None, rounds: int = 5) -> dict[int, list[t
     return got
 
 
+def io_stall() -> float:
+    """Seconds in which some task of the machine waited for I/O (Linux PSI), NaN without.
+
+    Counts, system-wide, the time spent waiting for the disk, dirty-page
+    throttling included (a writer the kernel makes wait because the disk
+    lags behind the page cache). Compared before and after a run, it tells
+    whether that run waited for the disk (another job's I/O counts too).
+    """
+    try:
+        with open("/proc/pressure/io") as fh:
+            some = fh.readline().split()
+        return int(some[-1].split("=")[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def dirty_mib() -> float:
+    """Dirty plus under-writeback page cache now, MiB (Linux), NaN without."""
+    try:
+        with open("/proc/meminfo") as fh:
+            got = {
+                ln.split(":")[0]: int(ln.split()[1])
+                for ln in fh
+                if ln.startswith(("Dirty:", "Writeback:"))
+            }
+        return (got["Dirty"] + got["Writeback"]) / 1024
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+
+
+def disk_rates(folder: str, mib: int = 1024, rounds: int = 3) -> dict[str, list[float]]:
+    """MB/s writing ``mib`` MiB in 4 MiB blocks into ``folder``, three ways, interleaved rounds.
+
+    ``page cache``: plain writes, no flush (what a shard's write costs while
+    the kernel keeps up); ``+ fsync``: the same, then flushed to the disk
+    (what the disk sustains); ``O_DIRECT``: bypassing the page cache (dd's
+    ``oflag=direct``; skipped where the file system refuses it).
+    """
+    import mmap
+
+    block = mmap.mmap(-1, 4 << 20)  # page-aligned, as O_DIRECT needs
+    block.write(b"\x07" * len(block))
+    n = max(mib // 4, 1)
+    path = os.path.join(folder, "disk-test.bin")
+
+    def write(direct: bool, sync: bool) -> float:
+        flags = (
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (getattr(os, "O_DIRECT", 0) if direct else 0)
+        )
+        fd = os.open(path, flags, 0o644)
+        try:
+            t = time.perf_counter()
+            for _ in range(n):
+                os.write(fd, block)
+            if sync:
+                os.fsync(fd)
+            dt = time.perf_counter() - t
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        return n * len(block) / dt / 1e6
+
+    cases = {"page cache": (False, False), "+ fsync": (False, True)}
+    if hasattr(os, "O_DIRECT"):
+        cases["O_DIRECT"] = (True, False)
+    got: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(rounds):
+        for k in list(cases) if r % 2 == 0 else list(cases)[::-1]:
+            try:
+                got[k].append(write(*cases[k]))
+            except OSError:  # O_DIRECT refused (tmpfs)
+                got[k].append(float("nan"))
+            os.sync()  # the next case starts with no dirty pages of this one
+    return got
+
+
 def children_cpu() -> float:
     """CPU seconds of this process's ended children."""
     import resource
@@ -199,6 +275,7 @@ def one_run(out: str, count: int, workers: int, compress: bool, data_dir: str | 
         else float("nan"),
         "start_cpu": sum(p["start"] + p["load"] for p in procs.values()) if procs else 0.0,
         "timeline": timeline(cpu.get("timeline"), born),
+        "start_method": cpu.get("start_method"),
     }
 
 
@@ -209,6 +286,7 @@ def run(count: int, workers: int, compress: bool, root: str, data_dir: str | Non
     ``code``: the strokeseq checkout to import (a fresh process only), None for this one.
     """
     out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
+    stall0, dirty0 = io_stall(), dirty_mib()
     if fresh:
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "--child", out, str(count), str(workers),
@@ -225,6 +303,9 @@ def run(count: int, workers: int, compress: bool, root: str, data_dir: str | Non
         got = one_run(out, count, workers, compress, data_dir)
         got["process_wall"] = got["wall"]
         got["rate"] = count / got["wall"]
+    got["io_stall"] = io_stall() - stall0
+    got["dirty_end"] = dirty_mib()
+    got["dirty_start"] = dirty0
     shutil.rmtree(out)
     return got
 
@@ -319,6 +400,16 @@ def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None
           f"part the bound is **{bound:.2f}x** (two idle cores)")  # fmt: skip
     print(f"CPU use (CPU s per wall s, median): 1 worker {util[1]:.2f}, 2 workers {util[2]:.2f} "
           f"(2.0 = both cores; less means waiting, or a busy machine)")  # fmt: skip
+    stall = {
+        w: statistics.median(x.get("io_stall", float("nan")) for x in runs[w]) for w in (1, 2)
+    }
+    dirty = {
+        w: statistics.median(x.get("dirty_end", float("nan")) for x in runs[w]) for w in (1, 2)
+    }
+    print(f"waiting for I/O during a run (machine-wide PSI 'some', median s): 1 worker "
+          f"{stall[1]:.2f}, 2 workers {stall[2]:.2f}; dirty + writeback page cache at the end "
+          f"of a run: {dirty[1]:,.0f} / {dirty[2]:,.0f} MiB; workers started by: "
+          f"{sorted({str(x.get('start_method')) for x in runs[2]})}")  # fmt: skip
     print(f"size {runs[1][-1]['mib']:,.0f} MiB; peak RSS per process making shards: 1 worker "
           f"{max(x['rss'] for x in runs[1]):.0f} MiB, 2 workers "
           f"{max(x['rss'] for x in runs[2]):.0f} MiB")  # fmt: skip
@@ -349,12 +440,26 @@ def main() -> None:
         help="only time checksums of one shard's bytes (45 MB): the manifest's SHA-256 and others",
     )  # fmt: skip
     ap.add_argument(
+        "--disk", action="store_true",
+        help="only time writing 1 GiB into the output folder (--out): page cache, fsync, O_DIRECT",
+    )  # fmt: skip
+    ap.add_argument(
         "--write-blocks", action="store_true",
         help="only time making shards with 256 KiB..16 MiB writes to the file (kernel, user CPU)",
     )  # fmt: skip
     a = ap.parse_args()
     if a.data_dir is None and os.environ.get("STROKESEQ_MNIST_DIR"):
         a.data_dir = os.path.abspath(os.environ["STROKESEQ_MNIST_DIR"])
+    if a.disk:
+        folder = a.out or tempfile.gettempdir()
+        os.makedirs(folder, exist_ok=True)
+        print(f"MB/s writing 1 GiB in 4 MiB blocks into {folder}, 3 interleaved rounds; "
+              f"`uptime`: {_load()}\n")  # fmt: skip
+        print("| how | median MB/s | min..max |")
+        print("|---|---:|---:|")
+        for k, v in disk_rates(folder).items():
+            print(f"| {k} | {statistics.median(v):,.0f} | {min(v):,.0f}..{max(v):,.0f} |")
+        return
     if a.write_blocks:
         print(f"CPU ms per shard (10 000 samples, 45 MB NPZ) by size of the writes, median of 5 "
               f"interleaved rounds; `uptime`: {_load()}\n")  # fmt: skip
