@@ -139,6 +139,12 @@ class LogForwarder:
             self._thread.join(timeout)
         with contextlib.suppress(OSError, ValueError):
             self.queue.close()
+            if self._thread.is_alive():  # its feeder could wait on a full pipe forever
+                self.queue.cancel_join_thread()
+            else:  # everything up to the None was read: the feeder ends at once
+                # (joined, so that the next run of this process sees no thread left
+                # and may fork its workers: local_engine.start_method)
+                self.queue.join_thread()
 
 
 def install_in_worker(queue: Any, level: int) -> None:
