@@ -133,6 +133,22 @@ def io_stall() -> float:
         return float("nan")
 
 
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy, and idle waiting for I/O (Linux), NaN without.
+
+    Busy: user, nice, system, irq and softirq of every CPU (every process and
+    kernel thread: the page-cache writeback's flusher threads too); iowait:
+    idle time with I/O outstanding. From ``/proc/stat``.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:]]
+        hz = os.sysconf("SC_CLK_TCK")
+        return (f[0] + f[1] + f[2] + f[5] + f[6]) / hz, f[4] / hz
+    except (OSError, ValueError, IndexError):
+        return float("nan"), float("nan")
+
+
 def dirty_mib() -> float:
     """Dirty plus under-writeback page cache now, MiB (Linux), NaN without."""
     try:
@@ -286,7 +302,7 @@ def run(count: int, workers: int, compress: bool, root: str, data_dir: str | Non
     ``code``: the strokeseq checkout to import (a fresh process only), None for this one.
     """
     out = os.path.join(root, f"w{workers}{'c' if compress else ''}")
-    stall0, dirty0 = io_stall(), dirty_mib()
+    stall0, dirty0, (busy0, iowait0) = io_stall(), dirty_mib(), machine_cpu()
     if fresh:
         t0 = time.perf_counter()
         cmd = [sys.executable, __file__, "--child", out, str(count), str(workers),
@@ -304,6 +320,8 @@ def run(count: int, workers: int, compress: bool, root: str, data_dir: str | Non
         got["process_wall"] = got["wall"]
         got["rate"] = count / got["wall"]
     got["io_stall"] = io_stall() - stall0
+    busy1, iowait1 = machine_cpu()
+    got["machine_busy"], got["machine_iowait"] = busy1 - busy0, iowait1 - iowait0
     got["dirty_end"] = dirty_mib()
     got["dirty_start"] = dirty0
     shutil.rmtree(out)
@@ -406,6 +424,14 @@ def _report(name: str, runs: dict[int, list[dict]], ratios: list[float]) -> None
     dirty = {
         w: statistics.median(x.get("dirty_end", float("nan")) for x in runs[w]) for w in (1, 2)
     }
+    others = {w: statistics.median(x.get("machine_busy", float("nan")) - x["parent_total"]
+                                   - x["children"] for x in runs[w]) for w in (1, 2)}  # fmt: skip
+    iowait = {w: statistics.median(x.get("machine_iowait", float("nan")) for x in runs[w])
+              for w in (1, 2)}  # fmt: skip
+    print(f"machine CPU during a run not spent by the run's processes (kernel threads such as "
+          f"the page-cache writeback, other jobs; median CPU-s): 1 worker {others[1]:.2f}, "
+          f"2 workers {others[2]:.2f}; CPUs idle waiting for I/O: {iowait[1]:.2f} / "
+          f"{iowait[2]:.2f} CPU-s")  # fmt: skip
     print(f"waiting for I/O during a run (machine-wide PSI 'some', median s): 1 worker "
           f"{stall[1]:.2f}, 2 workers {stall[2]:.2f}; dirty + writeback page cache at the end "
           f"of a run: {dirty[1]:,.0f} / {dirty[2]:,.0f} MiB; workers started by: "
