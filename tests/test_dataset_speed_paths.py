@@ -67,6 +67,31 @@ def test_layout_replays_the_writers_exact_bytes_and_hash(write):
     )
 
 
+@pytest.mark.parametrize("fallocate", ["system", "refused"])
+def test_layout_replays_into_a_file_whether_or_not_its_space_was_reserved(
+    tmp_path, monkeypatch, fallocate
+):
+    # replay() first allocates the file's final size (Linux fallocate); the
+    # file must hold exactly the writer's bytes either way.
+    from strokeseq.dataset import onepass
+
+    calls = []
+    if fallocate == "refused":  # a file system without fallocate (EOPNOTSUPP)
+        monkeypatch.setattr(onepass, "_FALLOCATE", lambda *a: calls.append(a) or -1)
+    cols = _columns()
+    direct = io.BytesIO()
+    write_npz(direct, cols)
+    layout = FileLayout()
+    write_npz(layout, cols)
+    path = tmp_path / "shard.npz"
+    with open(path, "wb") as fh:
+        size, digest = layout.replay(fh)
+    assert path.read_bytes() == direct.getvalue()
+    assert (size, digest) == (path.stat().st_size, hashlib.sha256(direct.getvalue()).hexdigest())
+    if fallocate == "refused":
+        assert calls and calls[0][1:] == (0, 0, size)  # mode 0, from offset 0, the final size
+
+
 def test_layout_refuses_rewrites_it_cannot_apply():
     layout = FileLayout()
     layout.write(b"head")
