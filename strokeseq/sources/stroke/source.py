@@ -501,7 +501,7 @@ class StrokeSource(DigitSource):
         _clip(ink, np.float32(0.0), np.float32(1.0), out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
-        peak = np.maximum.reduce(ink.reshape(n, -1), axis=1)
+        peak = np.maximum.reduce(ink.reshape(n, TILE * TILE), axis=1)
         dim = peak < 1
         if dim.any():  # (most digits reach 1: nothing to divide)
             np.divide(ink, peak[:, None, None], out=ink, where=(dim & (peak > 0))[:, None, None])
