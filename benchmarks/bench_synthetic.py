@@ -140,7 +140,16 @@ def loop_digit(src: StrokeSource, label: int, seed: int, side: int = 280) -> np.
     caps: list = []
 
     def catch(a, b, ra, rb, valid, factor, soft, target, tile=28):
-        caps.append((a[0], b[0], 0.5 * (ra[0] + rb[0]), valid[0], factor, soft))
+        caps.append(
+            (
+                a[0].reshape(-1, 2),
+                b[0].reshape(-1, 2),
+                0.5 * (ra[0] + rb[0]).reshape(-1),
+                valid[0].reshape(-1),
+                factor,
+                soft,
+            )
+        )
         return np.zeros((a.shape[0], tile, tile), np.float32)
 
     render.draw_centred = catch

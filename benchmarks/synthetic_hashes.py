@@ -67,6 +67,20 @@ def hashes() -> dict[str, str]:
         out[f"api3 {i}"] = _h(
             generate_numbers_sequence("305", (0, 5), 120, source="synthetic", rng=i)
         )
+    glyphs = StrokeSource("glyphs")
+    calls = [
+        ("5", (0, 0), 28, {"source": glyphs}),
+        ("305", (2, 9), 100, {}),  # tight width: gaps from the exact conditional
+        ("305", (2, 9), 100, {"dtype": np.uint8, "ink": "white"}),
+        ("12", (0, 3), 90, {"dtype": np.uint8, "source": glyphs}),
+        ("4096", (-4, 2), 100, {"layout": "ink"}),
+        ("777", (0, 4), 100, {"writer": "same"}),
+    ]
+    for j, (digits, spacing, width, kw) in enumerate(calls):
+        for i in range(5):
+            kw = {"source": "synthetic", **kw}
+            img = generate_numbers_sequence(digits, spacing, width, rng=i, **kw)
+            out[f"api call {j} {i}"] = _h(img)
     return out
 
 

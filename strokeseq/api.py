@@ -22,7 +22,7 @@ from .pages import _SINGLE_PLANS
 from .rng import as_generator
 from .sources import DigitSource, source_for
 from .sources.base import TILE
-from .tiles import plan_for, single_tiles, tiles_into
+from .tiles import plan_for, single_drawn, single_tiles, tiles_into
 from .validate import check_digits, check_spacing, check_width
 
 __all__ = ["generate_numbers_sequence", "generate_sequences", "render_sequences"]
@@ -188,6 +188,12 @@ def generate_numbers_sequence(
         uniforms = (u[n : 2 * n - 1][None], u[2 * n - 1 :])
         batch = compose_rows(digits, row, (lo, hi), width, uniforms=uniforms)
         return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
+    if layout == "tile" and writer is None and augment is None:
+        # Drawn digits (no tile bank, e.g. synthetic): compose_rows's placement in
+        # plain Python, without the ink boxes the single call does not return.
+        digits = src.draw_sequences(np.array([labels]), gen)
+        line = single_drawn(digits.ink, lo, hi, width, gen)
+        return to_image(line, ink_color=ink, dtype=out_type)
     batch = _render(np.array([labels]), (lo, hi), width, src, gen, layout, writer, augment)
     return to_image(batch.ink[0], ink_color=ink, dtype=out_type)
 

@@ -206,3 +206,36 @@ def chunk_uniforms(
         gaps.append(tail[r * n : r * (2 * n - 1)].reshape(r, n - 1))
         margins.append(tail[r * (2 * n - 1) :])
     return np.concatenate(picks), np.concatenate(gaps), np.concatenate(margins)
+
+
+def single_drawn(
+    ink: np.ndarray, lo: int, hi: int, width: int, gen: np.random.Generator
+) -> np.ndarray:
+    """One tile-layout line of drawn digits ``ink (n, 28, 28)``, in ink units.
+
+    For sources without a tile bank (synthetic digits): the placement of
+    :func:`single_tiles` in plain Python, the digits pasted on a blank
+    ``(28, width)`` canvas of their dtype. Consumes the generator as
+    :func:`strokeseq.compose.compose_rows` does for one row after the digits
+    are drawn (``random((1, n - 1))`` gaps, then ``random(1)`` margin: the
+    same doubles as one ``random(n)``), so the canvas is the general path's
+    ``batch.ink[0]``, bit for bit (tested); it skips the ink boxes, which
+    the single call does not return.
+    """
+    n = len(ink)
+    k = n - 1
+    u = gen.random(n).tolist()
+    r = hi - lo
+    if width - TILE * n - k * lo >= k * r:  # the widest gaps fit: i.i.d. uniform gaps
+        r1 = r + 1
+        gaps = [lo + (g if (g := int(v * r1)) <= r else r) for v in u[:k]]
+    else:
+        gaps = sample_gaps(np.array([u[:k]]), lo, hi, width - TILE * n)[0].tolist()
+    slack = width - TILE * n - sum(gaps)
+    x = min(int(u[k] * (slack + 1)), slack)
+    canvas = np.zeros((TILE, width), ink.dtype)
+    for j in range(n):
+        canvas[:, x : x + TILE] = ink[j]
+        if j < k:
+            x += TILE + gaps[j]
+    return canvas

@@ -75,12 +75,13 @@ def render_samples(
     # works on those two views of the samples (the same values as on copies).
     a, b = samples[:, :, :-1], samples[:, :, 1:]  # (n, S, K - 1, 2)
     ra, rb = radius[:, :, :-1], radius[:, :, 1:]
-    valid = np.repeat(seg_on, k - 1, axis=1)
+    valid = np.repeat(seg_on, k - 1, axis=1).reshape(ra.shape)  # (n, S, K - 1)
     d = b - a
     d *= d
-    w = np.sqrt(np.add(d[..., 0], d[..., 1])).reshape(n, -1)  # == norm(b - a, axis=-1) ...
-    w *= (ra + rb).reshape(n, -1)
+    w = np.sqrt(np.add(d[..., 0], d[..., 1]))  # == norm(b - a, axis=-1) ...
+    w *= ra + rb
     w *= valid
+    w = w.reshape(n, -1)
     wsum = np.maximum(w.sum(axis=1), 1e-12)
     com = ((a + b).reshape(n, -1, 2) * 0.5 * w[..., None]).sum(axis=1) / wsum[:, None]
     shift = (COM_INDEX + 0.5) - com  # continuous coordinate of the target
@@ -88,17 +89,10 @@ def render_samples(
     rs = radius * ss
     # Drawn at ss x zoom, then moved by whole canvas pixels so that the exact
     # centre of mass corrects the estimate (overlaps, end caps), then box-filtered.
+    # The capsules as (n, S, K - 1) views: the renderer gathers the valid ones.
     target = (COM_INDEX + 0.5) * ss - 0.5
     ink = render.draw_centred(
-        pts[:, :, :-1].reshape(n, -1, 2),
-        pts[:, :, 1:].reshape(n, -1, 2),
-        rs[:, :, :-1].reshape(n, -1),
-        rs[:, :, 1:].reshape(n, -1),
-        valid,
-        ss,
-        soft,
-        target,
-        TILE,
+        pts[:, :, :-1], pts[:, :, 1:], rs[:, :, :-1], rs[:, :, 1:], valid, ss, soft, target, TILE
     )
     return ink, scale.astype(np.float32)
 
@@ -118,24 +112,41 @@ def _exact_scale(
     n = samples.shape[0]
     v = samples.reshape(n, -1, 2)  # (n, P, 2)
     r = radius.reshape(n, -1)  # (n, P)
-    if seg_on.all():
-        v_min = v_max = v
-    else:  # points of undrawn segments: never an extreme
+    # x, y, -x, -y: the highest values are minus the lowest of the negated (exactly),
+    # so one argmin and one min find the four extremes.
+    w = np.concatenate((v, -v), axis=2)  # (n, P, 4)
+    if not seg_on.all():  # points of undrawn segments: never an extreme
         on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
-        v_min, v_max = np.where(on, v, np.inf), np.where(on, v, -np.inf)
-    lo = v_min.argmin(axis=1)  # (n, 2): point index of the extreme
-    hi = v_max.argmax(axis=1)
-    v_lo, v_hi = v_min.min(axis=1), v_max.max(axis=1)  # the values at lo and hi
-    ext = np.maximum(v_hi - v_lo, 1e-3)
-    # r at lo and hi, (n, 4): one flat gather (np.take_along_axis builds more)
-    r_ext = np.take(r, np.concatenate((lo, hi), axis=1) + _row_starts(n, r.shape[1]))
+        w = np.where(on, w, np.inf)
+    at = w.argmin(axis=1)  # (n, 4): point index of the lowest x, y, highest x, y
+    m = w.min(axis=1)  # the values there: x0, y0, -x1, -y1
+    # r at those points, (n, 4): one flat gather (np.take_along_axis builds more)
+    r_ext = np.take(r, at + _row_starts(n, r.shape[1]))
+    if n == 1:  # Python floats: the same double operations, fewer NumPy calls
+        (x0, y0, nx1, ny1), (r0, r1, r2, r3) = m[0].tolist(), r_ext[0].tolist()
+        s = min(
+            max(INK_EXTENT - r0 - r2, 1.0) / max(-(nx1 + x0), 1e-3),
+            max(INK_EXTENT - r1 - r3, 1.0) / max(-(ny1 + y0), 1e-3),
+        )
+        # s > 0: undrawn points stay at +inf through s * w - r.
+        u = s * w
+        u -= r[..., None]
+        b0, b1, b2, b3 = u.min(axis=1)[0].tolist()  # bottom x, y, -top x, -top y
+        worst = max(-(b2 + b0), -(b3 + b1), 0.0)  # top - bottom == -(b2 + b0)
+        zoom = s * INK_EXTENT / worst if worst > INK_EXTENT else s
+        return np.array([zoom]), m[:, :2], np.negative(m[:, 2:])
+    ext = np.add(m[:, 2:], m[:, :2])
+    np.negative(ext, out=ext)  # highest - lowest, exactly
+    np.maximum(ext, 1e-3, out=ext)
     s = (np.maximum(INK_EXTENT - r_ext[:, :2] - r_ext[:, 2:], 1.0) / ext).min(axis=1)
-    # s > 0: undrawn points stay at -inf / +inf through s * v +- r.
-    rr = r[..., None]
-    top = (s[:, None, None] * v_max + rr).max(axis=1)  # (n, 2)
-    bottom = (s[:, None, None] * v_min - rr).min(axis=1)
-    worst = np.maximum((top - bottom).max(axis=1), 0.0)
-    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s), v_lo, v_hi
+    # s > 0: undrawn points stay at +inf through s * w - r.
+    u = s[:, None, None] * w
+    u -= r[..., None]
+    b = u.min(axis=1)  # bottom x, y, -top x, -top y
+    span = np.add(b[:, 2:], b[:, :2])
+    np.negative(span, out=span)  # top - bottom
+    worst = np.maximum(span.max(axis=1), 0.0)
+    return np.where(worst > INK_EXTENT, s * INK_EXTENT / worst, s), m[:, :2], -m[:, 2:]
 
 
 def _row_starts(n: int, length: int) -> np.ndarray:

@@ -60,7 +60,8 @@ def rasterise_capsules(
         Pen radius at ``a`` and ``b``; one radius per capsule, their mean, is
         used (capsules are short pieces of a segment).
     valid : (n, C) bool array
-        Capsules to draw.
+        Capsules to draw. (Any number of capsule axes ``(n, ..., 2)`` /
+        ``(n, ...)`` works the same, e.g. views of sampled strokes.)
     size : int
         Canvas side in pixels.
     soft : float
@@ -93,6 +94,7 @@ def rasterise_capsules(
     """
     n = valid.shape[0]
     canvas = np.zeros((n, size, size), np.float32)
+    a, b, ra, rb = (np.asarray(v) for v in (a, b, ra, rb))
     caps = _capsules(a, b, ra, rb, valid, size, soft)
     if caps is not None:
         _draw(canvas.reshape(-1), size * size, size, 0, None, caps, size, soft)
@@ -281,14 +283,15 @@ def _workspace(size: int) -> _Workspace:
 def _capsules(a, b, ra, rb, valid, size: int, soft: float) -> dict[str, np.ndarray] | None:
     """Per-capsule constants of the valid, on-canvas capsules (float32, as drawn)."""
     f32 = np.float32
-    dig, cap = np.nonzero(valid)
+    where = np.nonzero(valid)  # any number of capsule axes after the digit's
+    dig = where[0]
     if dig.size == 0:
         return None
     # One gather for both ends (the same values as gathering each); a single
     # digit's capsules are a few dozen, so the number of calls is the cost.
-    ends = np.concatenate((np.asarray(a), np.asarray(b)), axis=-1)[dig, cap].astype(f32)
+    ends = np.concatenate((a, b), axis=-1)[where].astype(f32)
     pa, pb = ends[:, :2], ends[:, 2:]  # (M, 2) each
-    r = ((np.asarray(ra) + np.asarray(rb))[dig, cap] * 0.5).astype(f32)
+    r = ((ra + rb)[where] * 0.5).astype(f32)
     u = pb - pa
     uu = u * u
     inv_l2 = 1.0 / np.maximum(uu[:, 0] + uu[:, 1], f32(1e-12))

@@ -28,7 +28,11 @@ def rasterise_capsules_reference(
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
-    n, n_c = valid.shape
+    n = valid.shape[0]
+    # Capsule axes flattened ((n, S, K, 2) views from the pipeline as (n, S * K, 2)).
+    a, b = (np.asarray(v).reshape(n, -1, 2) for v in (a, b))
+    ra, rb, valid = (np.asarray(v).reshape(n, -1) for v in (ra, rb, valid))
+    n_c = valid.shape[1]
     canvas = np.zeros((n, size, size), np.float32)
     if n == 0 or not valid.any():
         return canvas

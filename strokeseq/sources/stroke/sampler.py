@@ -52,9 +52,15 @@ def _tables(model: FittedModel) -> dict[str, np.ndarray]:
     hit = _TABLES.get(id(model))
     if hit is not None and hit[0] is model:
         return hit[1]
+    zero = np.zeros(len(model.slant))
     tables = {
         "strokes": (np.int64(1) << model.n_strokes) - 1,  # strokes 0..k-1 drawn
         "seg_on": np.repeat(model.stroke_on, model.segments, axis=1),  # (A, T * segments)
+        # (A, 6): slant mean, sd; log width mean, sd; 0, ASPECT_SD: the three
+        # normal pose draws of a batch in one gather and three array operations
+        "pose": np.stack(
+            [*model.slant.T, *model.log_width.T, zero, np.full_like(zero, ASPECT_SD)], axis=1
+        ),
     }
     for v in tables.values():
         v.flags.writeable = False
@@ -79,7 +85,7 @@ def row_styles(style: dict[str, np.ndarray], row_of: np.ndarray) -> dict[str, np
 
 
 def _choose(cdf: np.ndarray, ids: np.ndarray, labels: np.ndarray, u: np.ndarray) -> np.ndarray:
-    local = (u[:, None] > cdf[labels]).sum(axis=1)
+    local = np.add.reduce(u[:, None] > cdf[labels], axis=1)  # == (...).sum(axis=1)
     local = np.minimum(local, cdf.shape[1] - 1)
     return ids[labels, local]
 
@@ -102,6 +108,7 @@ def draw_fitted(
     n = labels.size
     t, n_p = model.mean.shape[1:3]
     n_c = model.sd.shape[1]
+    tables = _tables(model)
     allo = _choose(model.choice_cdf, model.choice_ids, labels, rng.random(n))
     # The coefficients, the residual noise and z in one call: the same numbers
     # as three calls in this order (a Generator's normals carry no state).
@@ -115,7 +122,7 @@ def draw_fitted(
         angle = rng.random((n, t, n_p)) * (2 * np.pi)
     extra = rng.random((n, 4))  # pen, slant, rotation, aspect overrides
     press = rng.uniform(1 - opts["pressure"], 1 + opts["pressure"], size=(n, t, 2))
-    resid = np.full(n, RESIDUAL_SCALE)
+    resid: Any = RESIDUAL_SCALE  # the same products as a full array of it
     if style is not None:
         pref = _choose(
             model.choice_cdf, model.choice_ids, labels, style["allograph_u"][np.arange(n), labels]
@@ -128,9 +135,15 @@ def draw_fitted(
     pts = model.sample_shapes(allo, coeff, noise, v, resid)
     if jitter > 0:
         pts += np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
-    slant = model.slant[allo, 0] + v * model.slant[allo, 1] * z[:, 0]
-    log_w = model.log_width[allo, 0] + v * model.log_width[allo, 1] * z[:, 1]
-    pen = _clip(np.exp(log_w), *PEN_RANGE)
+    # slant = mean + (v * sd) * z0, log width likewise with z1, log aspect
+    # (v * ASPECT_SD) * z2 (+ 0, which exp cannot tell from -0): one gather for all
+    pose = tables["pose"][allo]  # (n, 6)
+    m = v * pose[:, 1::2]
+    m *= z
+    m += pose[:, 0::2]
+    slant = m[:, 0]
+    ex = np.exp(m[:, 1:])  # pen width, aspect
+    pen = _clip(ex[:, 0], *PEN_RANGE)
     if opts["pen_width"] is not None:
         lo, hi = opts["pen_width"]
         pen = lo + (hi - lo) * extra[:, 0]
@@ -138,16 +151,14 @@ def draw_fitted(
         deg = opts["slant"] * (2 * extra[:, 1] - 1)
         slant = slant - np.tan(np.radians(deg))
     rot = opts["rotation"] * (2 * extra[:, 2] - 1)
-    aspect = np.exp(v * ASPECT_SD * z[:, 2])
+    aspect = ex[:, 1]
     if opts["aspect"] is not None:
         lo, hi = np.log(opts["aspect"][0]), np.log(opts["aspect"][1])
         aspect = aspect * np.exp(lo + (hi - lo) * extra[:, 3])
-    model_local = model.local_id
-    strokes = _tables(model)["strokes"][allo]  # bits of strokes 0..k-1: all drawn
     return {
         "allograph": allo.astype(np.int64),
-        "allograph_local": model_local[allo],
-        "strokes": strokes,
+        "allograph_local": model.local_id[allo],
+        "strokes": tables["strokes"][allo],  # bits of strokes 0..k-1: all drawn
         "points": pts,
         "jitter": np.full(n, opts["jitter"], np.float32),
         "pen_width": pen.astype(np.float32),
@@ -168,13 +179,15 @@ def fitted_geometry(
     t = model.mean.shape[1]
     # Slant is stored in degrees, positive leaning right (as for the glyphs); with y
     # pointing down that is x += s * y with s = -tan(slant).
-    sh = -np.tan(np.radians(p["slant"].astype(np.float64)))
-    th = np.radians(p["rotation"].astype(np.float64))
+    # (float32 -> float64 inside the ufuncs: the same values as astype first)
+    sh = np.tan(np.radians(p["slant"], dtype=np.float64))
+    np.negative(sh, out=sh)
+    th = np.radians(p["rotation"], dtype=np.float64)
     cos, sin = np.cos(th), np.sin(th)
-    asp = p["aspect"].astype(np.float64)
+    asp = p["aspect"]
     # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate;
     # built transposed, (n, 2, 2) rows (m00, m10), (m01, m11).
-    ca, sa = cos * asp, sin * asp
+    ca, sa = np.multiply(cos, asp), np.multiply(sin, asp)  # float64 (asp is float32)
     mt = np.empty((n, 1, 2, 2))  # (np.stack's Python layers cost more than the four writes)
     mt[:, 0, 0, 0], mt[:, 0, 0, 1] = ca, sa
     mt[:, 0, 1, 0], mt[:, 0, 1, 1] = ca * sh - sin, sa * sh + cos

@@ -29,7 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from ..._ufuncs import clip as _clip
 from ..base import TILE, Digits, DigitSource
+from . import pen as _pen
+from . import sampler as _sampler
+from .bezier import bezier_points
 
 __all__ = ["StrokeSource"]
 
@@ -310,9 +314,7 @@ class StrokeSource(DigitSource):
         ``style``: per-digit writer style (:func:`.sampler.row_styles`), or None.
         """
         if self.model == "fitted":
-            from .sampler import draw_fitted
-
-            return draw_fitted(self.fitted, labels, rng, self._options(), style)
+            return _sampler.draw_fitted(self.fitted, labels, rng, self._options(), style)
         p = self._glyph_parameters(labels, rng)
         if style is not None:
             p = self._glyph_style(labels, rng, p, style)
@@ -386,14 +388,9 @@ class StrokeSource(DigitSource):
 
     def _render(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
-        from .bezier import bezier_points
-        from .pen import render_samples
-
         if self.model == "fitted":
-            from .sampler import fitted_geometry
-
-            geo = fitted_geometry(self.fitted, p, self.samples_per_segment)
-            return render_samples(*geo, self.supersample, self.soft, end_radius=True)
+            geo = _sampler.fitted_geometry(self.fitted, p, self.samples_per_segment)
+            return _pen.render_samples(*geo, self.supersample, self.soft, end_radius=True)
 
         g = self.compiled
         ss = self.supersample
@@ -428,7 +425,7 @@ class StrokeSource(DigitSource):
             * p["pen_width"][:, None, None]
             * (press[..., :1] + (press[..., 1:] - press[..., :1]) * along)
         )
-        return render_samples(samples, seg_on, radius, ss, self.soft)
+        return _pen.render_samples(samples, seg_on, radius, ss, self.soft)
 
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
         """Draw one synthetic instance of each label (see :class:`DigitSource`)."""
@@ -492,8 +489,6 @@ class StrokeSource(DigitSource):
         return self._parameters(row, g, style)
 
     def _draw_from(self, labels: np.ndarray, p: dict[str, np.ndarray]) -> Digits:
-        from ..._ufuncs import clip as _clip
-
         n = labels.size
         if 0 < n <= _CHUNK:  # one chunk
             ink, scale = self._render(p)
@@ -506,8 +501,10 @@ class StrokeSource(DigitSource):
         _clip(ink, np.float32(0.0), np.float32(1.0), out=ink)
         # Full ink somewhere in every digit, as in MNIST (whose digits all reach 255):
         # a thin pen's anti-aliased stroke is darkened to reach it (no-op at max 1).
-        peak = ink.max(axis=(1, 2), keepdims=True)
-        np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))
+        peak = np.maximum.reduce(ink.reshape(n, TILE * TILE), axis=1)
+        dim = peak < 1
+        if dim.any():  # (most digits reach 1: nothing to divide)
+            np.divide(ink, peak[:, None, None], out=ink, where=(dim & (peak > 0))[:, None, None])
         meta = {
             "index": np.full(n, -1, np.int64),
             "allograph": p["allograph"],
