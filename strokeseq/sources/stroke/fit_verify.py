@@ -57,7 +57,7 @@ WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
 THRESHOLD = 0.5
 #: Rendering as :class:`StrokeSource` does by default for the fitted model.
-SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.5, 4
+SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.35, 4
 
 
 def render_programs(
