@@ -152,3 +152,11 @@ def test_check_programs_calibrates_and_drops_far_and_misread_fits():
     # a digit none of whose fits passes keeps them all (tiny fits must still cover 0-9)
     kept, counts = fit_model.check_programs(progs[2:3], src, _Reader([1]))
     assert len(kept) == 1 and counts["dropped_misread"] == 0
+
+
+def test_fit_renders_as_the_fitted_source_draws():
+    from strokeseq.sources.stroke import fit_verify, source
+
+    # the calibration is only right for the pen StrokeSource() draws with
+    assert fit_verify.SOFT == source.StrokeSource().soft == source._FITTED_DEFAULTS["soft"]
+    assert fit_verify.SUPERSAMPLE == source.StrokeSource().supersample

@@ -95,6 +95,17 @@ def test_cli_refuses_bad_options(capsys):
     capsys.readouterr()
     assert bench_realism.main(["--source", "nosuch", "--no-cnn", "--n", "10"]) == 2
     assert "source must be one of" in capsys.readouterr().err
+    assert bench_realism.main(["--cnn-seeds", "0", "--no-cnn"]) == 2
+    assert "--cnn-seeds" in capsys.readouterr().err
+
+
+def test_mean_of_cnn_runs_is_per_digit():
+    a = R.Accuracy(0.9, np.array([1.0, 0.8] + [np.nan] * 8))
+    b = R.Accuracy(0.7, np.array([0.6, 0.8] + [np.nan] * 8))
+    m = bench_realism._mean_accuracy([a, b])
+    assert m.overall == pytest.approx(0.8)
+    np.testing.assert_allclose(m.per_digit[:2], [0.8, 0.8])
+    assert np.isnan(m.per_digit[2:]).all()
 
 
 def test_cnn_is_deterministic_and_learns():

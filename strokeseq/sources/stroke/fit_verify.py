@@ -57,7 +57,7 @@ WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
 THRESHOLD = 0.5
 #: Rendering as :class:`StrokeSource` does by default for the fitted model.
-SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.5, 4
+SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.35, 4
 
 
 def render_programs(
@@ -79,6 +79,28 @@ def render_programs(
         x shift per unit of y (added back to the control points).
     width : (n,) float array
         Pen width in output pixels.
+    segments : int
+        Bezier segments per stroke.
+    chunk : int
+        Digits rendered per call of the renderer (bounds its memory).
+
+    Returns
+    -------
+    (n, 28, 28) float32 array
+        The ink, full (1.0) at the pen's core, placed and scaled as
+        :class:`StrokeSource` places its digits.
+
+    Examples
+    --------
+    A straight vertical stroke (one segment: four control points), pen 2 px:
+
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import render_programs
+    >>> ctrl = np.zeros((1, 1, 4, 2))
+    >>> ctrl[0, 0, :, 1] = np.linspace(-1, 1, 4)
+    >>> ink = render_programs(ctrl, np.array([1]), np.array([0.0]), np.array([2.0]), 1)
+    >>> ink.shape, ink.dtype, float(ink.max())
+    ((1, 28, 28), dtype('float32'), 1.0)
     """
     from .model import shape_samples
     from .pen import render_samples
@@ -109,6 +131,26 @@ def skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
     The images are tiled into one mosaic with two blank pixels between tiles
     and thinned with one :func:`skimage.morphology.skeletonize` call; thinning
     looks at 3x3 neighbourhoods, so the result equals thinning each image alone.
+
+    Parameters
+    ----------
+    mask : (n, h, w) bool array
+    per_row : int
+        Tiles per mosaic row.
+
+    Returns
+    -------
+    (n,) int64 array
+        Skeleton pixels of each image (0 for an empty one).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import skeleton_lengths
+    >>> mask = np.zeros((2, 28, 28), bool)
+    >>> mask[0, 4:24, 13:16] = True  # a bar 20 px tall, 3 px wide
+    >>> skeleton_lengths(mask).tolist()
+    [18, 0]
     """
     from skimage.morphology import skeletonize
 
@@ -125,7 +167,29 @@ def skeleton_lengths(mask: np.ndarray, per_row: int = 64) -> np.ndarray:
 
 
 def ink_features(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ink mass and stroke width (mass / skeleton length of ``ink > 0.5``) of each digit."""
+    """Ink mass and stroke width (mass / skeleton length of ``ink > 0.5``) of each digit.
+
+    Parameters
+    ----------
+    ink : (n, h, w) array
+        Ink in [0, 1].
+
+    Returns
+    -------
+    mass, width : (n,) float64 arrays
+        Sum of the ink, and the mass per skeleton pixel (the benchmark's stroke
+        width, ``benchmarks/realism.py``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import ink_features
+    >>> ink = np.zeros((1, 28, 28))
+    >>> ink[0, 4:24, 13:16] = 1.0
+    >>> mass, width = ink_features(ink)
+    >>> float(mass[0]), round(float(width[0]), 2)
+    (60.0, 3.33)
+    """
     x = np.asarray(ink, np.float64)
     mass = x.sum(axis=(1, 2))
     length = skeleton_lengths(x > THRESHOLD)
@@ -137,6 +201,26 @@ def ink_slant(ink: np.ndarray) -> np.ndarray:
 
     y points up, so a digit leaning right is positive (x shift per unit of
     height); 0 where the ink has no height.
+
+    Parameters
+    ----------
+    ink : (n, h, w) array
+
+    Returns
+    -------
+    (n,) float64 array
+
+    Examples
+    --------
+    A bar whose top is 10 px right of its bottom over 20 px of height:
+
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import ink_slant
+    >>> ink = np.zeros((1, 28, 28))
+    >>> for y in range(4, 24):
+    ...     ink[0, y, 19 - (y - 4) // 2] = 1.0
+    >>> round(float(ink_slant(ink)[0]), 2)
+    0.5
     """
     x = np.asarray(ink, np.float64)
     mass = np.maximum(x.sum(axis=(1, 2)), 1e-12)
@@ -166,6 +250,31 @@ def calibrate_slants(
     0.08 more), so each program's shear is corrected by the difference of the
     two moments: a shear ``x += a * y`` (y down) moves the moment by exactly
     ``-a`` (up to the pixel grid), so :data:`CALIBRATION_ROUNDS` rounds converge.
+
+    Parameters
+    ----------
+    ctrl, n_strokes, slant, width, segments
+        The programs, as for :func:`render_programs`.
+    target : (n,) float array
+        :func:`ink_slant` of each program's source digit.
+
+    Returns
+    -------
+    slant : (n,) float64 array
+        The corrected slants.
+    ink : (n, 28, 28) float32 array
+        The programs drawn with them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import calibrate_slants, ink_slant
+    >>> ctrl = np.zeros((1, 1, 4, 2))
+    >>> ctrl[0, 0, :, 1] = np.linspace(-1, 1, 4)
+    >>> one = np.array([1])
+    >>> slant, ink = calibrate_slants(ctrl, one, np.zeros(1), np.full(1, 2.0), np.array([0.3]), 1)
+    >>> round(float(ink_slant(ink)[0]), 2)
+    0.3
     """
     slant = np.asarray(slant, np.float64).copy()
     for _ in range(CALIBRATION_ROUNDS):
@@ -189,6 +298,35 @@ def calibrate_widths(
     stroke width, and of the ink mass with weight :data:`MASS_WEIGHT` (both
     grow about in proportion to the pen; they cannot both match where the
     drawn skeleton is shorter than the real one).
+
+    Parameters
+    ----------
+    ctrl, n_strokes, slant, width, segments
+        The programs, as for :func:`render_programs` (``width`` the start).
+    target : ((n,), (n,)) float arrays
+        :func:`ink_features` of each program's source digit.
+
+    Returns
+    -------
+    width : (n,) float64 array
+        The calibrated pen widths, within :data:`WIDTH_RANGE`.
+    ink : (n, 28, 28) float32 array
+        The programs drawn with them.
+
+    Examples
+    --------
+    Ask a straight stroke for mass 60 and stroke width 3: it cannot have both
+    (its skeleton is shorter than 20 px), so the pen settles between them.
+
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import calibrate_widths, ink_features
+    >>> ctrl = np.zeros((1, 1, 4, 2))
+    >>> ctrl[0, 0, :, 1] = np.linspace(-1, 1, 4)
+    >>> target = (np.array([60.0]), np.array([3.0]))
+    >>> width, ink = calibrate_widths(ctrl, np.array([1]), np.zeros(1), np.full(1, 2.0), target, 1)
+    >>> mass, sw = ink_features(ink)
+    >>> bool(52 < mass[0] < 60 and 3 < sw[0] < 3.6)
+    True
     """
     mass_t, sw_t = target
     width = np.clip(np.asarray(width, np.float64), *WIDTH_RANGE)
@@ -206,6 +344,26 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Per digit: the mean distance of ``a``'s ink pixels to ``b``'s ink and of
     ``b``'s to ``a``'s, averaged. An empty mask gives infinity.
+
+    Parameters
+    ----------
+    a, b : (n, h, w) arrays
+        Ink; the masks are ``ink > 0.5``.
+
+    Returns
+    -------
+    (n,) float64 array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import chamfer
+    >>> a = np.zeros((2, 28, 28))
+    >>> a[:, 4:24, 10] = 1.0
+    >>> b = np.zeros((2, 28, 28))
+    >>> b[0, 4:24, 12] = 1.0  # the same bar, 2 px to the right; b[1] is empty
+    >>> chamfer(a, b).tolist()
+    [2.0, inf]
     """
     from scipy import ndimage as ndi
 
@@ -236,6 +394,37 @@ def draw_allographs(model, spread: np.ndarray, per: int, seed: int):
     Each allograph is forced, its shape variation scaled by ``spread``.
     Yields ``(rows, ink)`` chunks: the allograph of each drawing and the
     ``(m, 28, 28)`` drawings.
+
+    Parameters
+    ----------
+    model : FittedModel
+    spread : (A,) float array
+        Scale of each allograph's shape variation.
+    per : int
+        Drawings per allograph.
+    seed : int
+
+    Yields
+    ------
+    rows : (m,) int array
+        Allograph index of each drawing (allograph by allograph, in order).
+    ink : (m, 28, 28) float32 array
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import draw_allographs
+    >>> from strokeseq.sources.stroke.model import default_model_path, parse_model
+    >>> doc = json.loads(default_model_path().read_text())
+    >>> first = {}  # the first allograph of every digit: a small model
+    >>> for a in doc["allographs"]:
+    ...     _ = first.setdefault(a["digit"], a)
+    >>> doc = {**doc, "allographs": list(first.values())}
+    >>> model = parse_model(doc)
+    >>> rows, ink = next(draw_allographs(model, np.ones(10), 3, seed=0))
+    >>> rows[:7].tolist(), ink.shape
+    ([0, 0, 0, 1, 1, 1, 2], (30, 28, 28))
     """
     import dataclasses
 
@@ -272,6 +461,38 @@ def sample_readability(
 
     Digits are drawn as ``StrokeSource()`` draws them by default (its options),
     each allograph forced, with the shape variation scaled by ``spread``.
+
+    Parameters
+    ----------
+    model : FittedModel
+    reader
+        Anything with ``predict((m, 28, 28) ink) -> (m,) labels``.
+    spread : (A,) float array
+    per, seed : int
+        Drawings per allograph, and their seed.
+
+    Returns
+    -------
+    (A,) float array
+        Share of each allograph's drawings read as its digit.
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import sample_readability
+    >>> from strokeseq.sources.stroke.model import default_model_path, parse_model
+    >>> doc = json.loads(default_model_path().read_text())
+    >>> first = {}  # the first allograph of every digit: a small model
+    >>> for a in doc["allographs"]:
+    ...     _ = first.setdefault(a["digit"], a)
+    >>> doc = {**doc, "allographs": list(first.values())}
+    >>> model = parse_model(doc)
+    >>> class Zeros:  # a "reader" that reads every digit as 0
+    ...     def predict(self, x):
+    ...         return np.zeros(len(x), int)
+    >>> sample_readability(model, Zeros(), np.ones(10), per=5).tolist()
+    [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     """
     right = []
     for rows, ink in draw_allographs(model, spread, per, seed):
@@ -285,6 +506,23 @@ def pose_targets(ink: np.ndarray) -> np.ndarray:
     The benchmark's own measures (``benchmarks/realism.py``): the ink's
     ``mu11 / mu02`` slant, the ink mass, and the stroke width (ink mass over
     the skeleton length of ``ink > 0.5``).
+
+    Parameters
+    ----------
+    ink : (n, h, w) array
+
+    Returns
+    -------
+    (n, 3) float64 array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import pose_targets
+    >>> ink = np.zeros((1, 28, 28))
+    >>> ink[0, 4:24, 13:16] = 1.0
+    >>> pose_targets(ink).round(2).tolist()
+    [[0.0, 4.09, 1.2]]
     """
     mass, sw = ink_features(ink)
     return np.stack(
@@ -315,6 +553,43 @@ def calibrate_pose(doc: dict, target: list[np.ndarray], seed: int = 0) -> list[d
     - the log pen width mean halfway (as :data:`MASS_WEIGHT`) between the
       differences of log stroke width and log ink mass, its standard
       deviation by the ratio of those of the log stroke width.
+
+    Parameters
+    ----------
+    doc : dict
+        A model document (:func:`.fit_model.document`).
+    target : list of (m_a, 3) float arrays
+        One per allograph of ``doc``, in order.
+    seed : int
+        Seed of the first round's drawings (then ``seed + 1``, ...).
+
+    Returns
+    -------
+    list of dict
+        Copies of ``doc``'s allographs with new ``slant`` and ``log_width``.
+
+    Examples
+    --------
+    Ask every allograph to lean 0.3 further right than it draws now:
+
+    >>> import json
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import calibrate_pose, draw_allographs, pose_targets
+    >>> from strokeseq.sources.stroke.model import default_model_path, parse_model
+    >>> doc = json.loads(default_model_path().read_text())
+    >>> first = {}  # the first allograph of every digit: a small model
+    >>> for a in doc["allographs"]:
+    ...     _ = first.setdefault(a["digit"], a)
+    >>> doc = {**doc, "allographs": list(first.values())}
+    >>> model = parse_model(doc)
+    >>> parts = [[] for _ in range(10)]
+    >>> for rows, ink in draw_allographs(model, np.ones(10), 50, seed=0):
+    ...     for i in range(10):
+    ...         parts[i].append(pose_targets(ink[rows == i]))
+    >>> target = [np.concatenate(p) + [0.3, 0.0, 0.0] for p in parts]
+    >>> out = calibrate_pose(doc, target)
+    >>> bool(out[0]["slant"][0] < doc["allographs"][0]["slant"][0] - 0.2)
+    True
     """
     from .model import parse_model
 
@@ -358,6 +633,38 @@ def calibrate_spread(model, reader) -> tuple[np.ndarray, np.ndarray]:
     Each round draws every allograph, reads the drawings with the fit-part
     reader, and narrows the allographs read less often than
     :data:`READ_TARGET` by :data:`SPREAD_STEP` (not below :data:`SPREAD_MIN`).
+
+    Parameters
+    ----------
+    model : FittedModel
+    reader
+        Anything with ``predict((m, 28, 28) ink) -> (m,) labels``.
+
+    Returns
+    -------
+    spread, rate : (A,) float arrays
+        Each allograph's spread, and the share of its last drawings read right.
+
+    Examples
+    --------
+    A reader that knows only 0 narrows every other allograph to the floor:
+
+    >>> import json
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import calibrate_spread
+    >>> from strokeseq.sources.stroke.model import default_model_path, parse_model
+    >>> doc = json.loads(default_model_path().read_text())
+    >>> first = {}  # the first allograph of every digit: a small model
+    >>> for a in doc["allographs"]:
+    ...     _ = first.setdefault(a["digit"], a)
+    >>> doc = {**doc, "allographs": list(first.values())}
+    >>> model = parse_model(doc)
+    >>> class Zeros:  # a "reader" that reads every digit as 0
+    ...     def predict(self, x):
+    ...         return np.zeros(len(x), int)
+    >>> spread, rate = calibrate_spread(model, Zeros())
+    >>> spread.round(2).tolist()
+    [1.0, 0.41, 0.41, 0.41, 0.41, 0.41, 0.41, 0.41, 0.41, 0.41]
     """
     spread = np.ones(len(model.names))
     rate = sample_readability(model, reader, spread)
@@ -377,6 +684,38 @@ def readable(doc: dict, reader) -> tuple[list[dict], int]:
     still read less often than :data:`READ_DROP` at the smallest spread are
     dropped (unless that would leave a digit without any). Returns the
     allographs, each with its ``spread``, and how many were dropped.
+
+    Parameters
+    ----------
+    doc : dict
+    reader
+        Anything with ``predict((m, 28, 28) ink) -> (m,) labels``.
+
+    Returns
+    -------
+    allographs : list of dict
+    dropped : int
+
+    Examples
+    --------
+    Every digit keeps at least its best allograph, however badly it reads:
+
+    >>> import json
+    >>> import numpy as np
+    >>> from strokeseq.sources.stroke.fit_verify import readable
+    >>> from strokeseq.sources.stroke.model import default_model_path, parse_model
+    >>> doc = json.loads(default_model_path().read_text())
+    >>> first = {}  # the first allograph of every digit: a small model
+    >>> for a in doc["allographs"]:
+    ...     _ = first.setdefault(a["digit"], a)
+    >>> doc = {**doc, "allographs": list(first.values())}
+    >>> model = parse_model(doc)
+    >>> class Zeros:  # a "reader" that reads every digit as 0
+    ...     def predict(self, x):
+    ...         return np.zeros(len(x), int)
+    >>> kept, dropped = readable(doc, Zeros())
+    >>> [a["spread"] for a in kept][:3], dropped
+    ([1.0, 0.41, 0.41], 0)
     """
     from .model import parse_model
 
