@@ -77,6 +77,17 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
                                "2", "--budget", "6", "--mine-lengths", "3", "3", "--mine-only",
                                "--mine-source", "mnist", "--threads", "1"])  # fmt: skip
     assert set(only) == {"mined"} and (tmp_path / "m" / "mined.json").exists()
+    every = hardcase_loop.main(["--checkpoint", str(ck), "--out", str(tmp_path / "a"), "--mine",
+                                "5", "--mine-lengths", "3", "3", "--mine-only", "--mine-seed",
+                                "1", "2", "--mine-levels", "all", "--mine-source", "mnist",
+                                "--threads", "1"])["mined"]  # fmt: skip
+    assert every["found"] == 5 and set(every["per_length"]) == {"1/3", "2/3"}
+    mixer = train.HardCaseMixer(sorted((tmp_path / "a" / "mined").iterdir()), 0.5, 0)
+    assert len(mixer.texts) == 5 and all(len(t) == 3 for t in mixer.texts)
+    from strokeseq.hardcases import read_hardcases
+
+    lad, _ = read_hardcases(tmp_path / "a" / "mined" / "s1_len3")  # every level, not failures
+    assert len(lad.images) == 3 and set(lad.level.tolist()) <= set(range(1, 7))
 
     import evaluate
 
@@ -115,6 +126,20 @@ def test_weight_averaging_and_frozen_batchnorm(example, tmp_path):
     assert torch.allclose(s5[conv], (init[conv] + s1[conv]) / 2, atol=1e-6)
     for k in ("features.1.running_mean", "features.1.running_var"):
         assert torch.equal(s1[k], init[k])  # --freeze-bn: statistics of the start kept
+    ema, last = tmp_path / "ema.pt", tmp_path / "last.pt"
+    train.train(train.parse_args(["--init", str(ck), "--steps", "2", "--lr", "0.05", "--eval",
+                                  "0", "--ema", "0.5", "--out", str(ema), "--last-out",
+                                  str(last), *TINY]))  # fmt: skip
+    se, sl = (load_checkpoint(p)[0].state_dict() for p in (ema, last))
+    assert not torch.equal(se[conv], sl[conv]) and not torch.equal(se[conv], init[conv])
+    train.train(train.parse_args(["--init", str(ck), "--steps", "2", "--lr", "0.05", "--eval",
+                                  "0", "--ema", "1e-9", "--out", str(ema), "--last-out",
+                                  str(last), *TINY]))  # fmt: skip
+    se, sl = (load_checkpoint(p)[0].state_dict() for p in (ema, last))
+    assert torch.allclose(se[conv], sl[conv], atol=1e-6)  # no memory: the last weights
+    with pytest.raises(ValueError, match="ema"):
+        train.train(train.parse_args(["--init", str(ck), "--ema", "1", "--out",
+                                      str(tmp_path / "x.pt"), *TINY]))  # fmt: skip
     with pytest.raises(ValueError, match="average"):
         train.train(train.parse_args(["--init", str(ck), "--average", "2", "--out",
                                       str(tmp_path / "x.pt"), *TINY]))  # fmt: skip

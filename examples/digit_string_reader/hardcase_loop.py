@@ -179,30 +179,47 @@ def mine_source(source: str, holdout: float | None) -> str:
 
 
 def mine(base, args, holdout: float | None = None) -> tuple[list[Path], dict]:
-    """Mine ``--mine`` hard cases, split evenly over ``--mine-lengths`` (one folder each)."""
+    """Mine ``--mine`` hard cases, split evenly over ``--mine-seed`` x ``--mine-lengths``
+    (one folder each). ``--mine-levels all``: every sample of the levels, not only the
+    failures (a ladder of the base's training digits, no model needed)."""
     from model import read_batch
 
-    from strokeseq.hardcases import mine_hard_cases
+    from strokeseq.hardcases import make_ladder, mine_hard_cases, write_hardcases
 
     source = mine_source(args.mine_source, holdout)
-
+    seeds = args.mine_seed if isinstance(args.mine_seed, list) else [args.mine_seed]
     lo, hi = args.mine_lengths
-    lengths = list(range(lo, hi + 1))
+    runs = [(s, length) for s in seeds for length in range(lo, hi + 1)]
     folders, summary = [], {}
-    for k, length in enumerate(lengths):
-        n = args.mine // len(lengths) + (k < args.mine % len(lengths))
-        budget = args.budget // len(lengths) + (k < args.budget % len(lengths))
-        folder = args.out / "mined" / f"len{length}"
-        res = mine_hard_cases(
-            lambda x: read_batch(base, x), n, budget=budget, kind="sequences", length=length,
-            source=source, split="train",  # training digits only (MNIST source)
-            rng=np.random.SeedSequence([args.mine_seed, length]), out=folder, overwrite=True,
-            name="reader", progress=None,
-        )  # fmt: skip
+    for k, (seed, length) in enumerate(runs):
+        n = args.mine // len(runs) + (k < args.mine % len(runs))
+        budget = args.budget // len(runs) + (k < args.budget % len(runs))
+        key = str(length) if len(seeds) == 1 else f"{seed}/{length}"
+        folder = (
+            args.out / "mined" / (f"len{length}" if len(seeds) == 1 else f"s{seed}_len{length}")
+        )
+        rng = np.random.SeedSequence([seed, length])
+        if args.mine_levels == "all":
+            levels = list(range(1, 7))
+            per = -(-n // len(levels))
+            lad = make_ladder("difficulty", per, rng, kind="sequences", length=length,
+                              source=source, split="train", levels=levels)  # fmt: skip
+            keep = np.random.default_rng([seed, length, 1]).permutation(len(lad.images))[:n]
+            lad = lad.subset(np.sort(keep))  # n of the 6 * per samples, levels mixed
+            write_hardcases(folder, lad, overwrite=True)
+            summary[key] = {"found": len(lad.images), "failures": None, "generated": per * 6}
+        else:
+            res = mine_hard_cases(
+                lambda x: read_batch(base, x), n, budget=budget, kind="sequences",
+                length=length, source=source, split="train",  # training digits only
+                rng=rng, out=folder, overwrite=True, name="reader", progress=None,
+            )  # fmt: skip
+            summary[key] = res.summary()
         folders.append(folder)
-        summary[str(length)] = res.summary()
-    totals = {k: sum(v[k] for v in summary.values()) for k in ("found", "failures", "generated")}
-    return folders, {**totals, "per_length": summary}
+    totals = {
+        k: sum(v[k] or 0 for v in summary.values()) for k in ("found", "failures", "generated")
+    }
+    return folders, {**totals, "levels": args.mine_levels, "per_length": summary}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -211,7 +228,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
     p.add_argument("--mine", type=int, default=1500, help="hard cases to mine (1500)")
     p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
-    p.add_argument("--mine-seed", type=int, default=1)
+    p.add_argument(
+        "--mine-seed", type=int, nargs="+", default=[1], metavar="SEED",
+        help="mining seed(s): the cases split evenly over seeds and lengths (default 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--mine-levels", choices=("failures", "all"), default="failures",
+        help="keep the base's failures (default) or every sample of levels 1-6",
+    )  # fmt: skip
     p.add_argument(
         "--mine-source", choices=("synthetic", "mnist"), default="mnist",
         help="digits of the mined sequences: synthetic, or mnist: the MNIST training digits "
@@ -234,6 +258,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--freeze-bn", action="store_true", help="see train.py")
+    p.add_argument("--ema", type=float, metavar="DECAY", help="see train.py (default: off)")
     p.add_argument(
         "--average", type=float, default=0.5, help="weight of the fine-tuned model (0.5)"
     )
@@ -297,13 +322,19 @@ def main(argv=None) -> dict:
         "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--out", str(ft),
         "--eval", "0", "--workers", str(args.workers), "--threads", str(args.threads),
         *(["--freeze-bn"] if args.freeze_bn else []),
+        *([] if args.ema is None else ["--ema", str(args.ema)]),
         *([] if args.minutes is None else ["--minutes", str(args.minutes)]),
     ]))  # fmt: skip
     tuned, _ = load_checkpoint(ft)
     after, clean_after = ladder_eval(tuned, lad, args, "after"), clean(tuned)
     res = {
         "mined": mined,
-        "mine": {"source": args.mine_source, "lengths": args.mine_lengths, "seed": args.mine_seed},
+        "mine": {
+            "source": args.mine_source,
+            "lengths": args.mine_lengths,
+            "seed": args.mine_seed,
+            "levels": args.mine_levels,
+        },
         "finetune": info,
         "ladder": {
             "seed": args.ladder_seed,

@@ -95,6 +95,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="with --init: save (1 - a) * initial + a * trained weights (default 1: trained)",
     )
     p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="save an exponential moving average of the weights over the steps (decay per "
+        "step, e.g. 0.998) instead of the last weights (--average then mixes the average)",
+    )
+    p.add_argument("--last-out", type=Path, help="with --ema: also save the last weights here")
+    p.add_argument(
         "--holdout-writers",
         type=float,
         metavar="SHARE",
@@ -220,6 +228,31 @@ def average_weights(model: CRNN, initial: dict, a: float) -> None:
                 v.mul_(a).add_(initial[k], alpha=1.0 - a)
 
 
+class WeightEMA:
+    """Exponential moving average of a model's floating-point weights and buffers.
+
+    ``update`` after every optimiser step; ``copy_to`` puts the average into the model.
+    Averaging the last few hundred steps of a fine-tune (Polyak averaging) smooths the
+    noise of the final steps; ``--average`` can then mix it with the start as it would the
+    last weights.
+    """
+
+    def __init__(self, model: CRNN, decay: float) -> None:
+        self.decay = decay
+        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: CRNN) -> None:
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.avg[k].mul_(self.decay).add_(v, alpha=1.0 - self.decay)
+            else:
+                self.avg[k].copy_(v)
+
+    def copy_to(self, model: CRNN) -> None:
+        model.load_state_dict(self.avg)
+
+
 def keep_freed_memory() -> bool:
     """Let glibc keep freed activation buffers instead of unmapping them (Linux/glibc only).
 
@@ -254,6 +287,8 @@ def train(args: argparse.Namespace) -> dict:
     keep_freed_memory()
     if not 0.0 <= args.average <= 1.0:
         raise ValueError(f"--average must be in [0, 1], got {args.average}")
+    if args.ema is not None and not 0.0 < args.ema < 1.0:
+        raise ValueError(f"--ema must be in (0, 1), got {args.ema}")
     if args.init:
         model, ck = load_checkpoint(args.init)
         initial = {k: v.clone() for k, v in model.state_dict().items()}
@@ -305,6 +340,7 @@ def train(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     bar = tqdm(total=args.steps, desc="training", unit="step", disable=None)
     step, ema = 0, None
+    shadow = None if args.ema is None else WeightEMA(model, args.ema)
     for batch in batches(loader, np.random.default_rng(args.seed)):
         done = progress(step, time.perf_counter() - t0)
         if done >= 1.0:
@@ -321,6 +357,8 @@ def train(args: argparse.Namespace) -> dict:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        if shadow is not None:
+            shadow.update(model)
         step += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         bar.update(1)
@@ -332,6 +370,10 @@ def train(args: argparse.Namespace) -> dict:
             )
     bar.close()
     seconds = time.perf_counter() - t0
+    last = None
+    if shadow is not None:
+        last = {k: v.clone() for k, v in model.state_dict().items()} if args.last_out else None
+        shadow.copy_to(model)
     if args.init and args.average < 1.0:
         average_weights(model, initial, args.average)
     info = {
@@ -351,9 +393,13 @@ def train(args: argparse.Namespace) -> dict:
         "schedule": args.schedule,
         "freeze_bn": args.freeze_bn,
         "average": args.average if args.init else None,
+        "ema": args.ema,
         "holdout_writers": args.holdout_writers,
     }
     save_checkpoint(args.out, model, {"info": json.dumps(info)})
+    if last is not None:  # the last weights, not averaged (for comparing with the EMA)
+        model.load_state_dict(last)
+        save_checkpoint(args.last_out, model, {"info": json.dumps({**info, "ema": None})})
     if args.eval:
         info["held_out"] = evaluate_held_out(model, args.eval, args.data_dir)
     print(json.dumps(info), flush=True)
