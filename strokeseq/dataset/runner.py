@@ -206,9 +206,11 @@ def generate_dataset(
         Deflate the NPZ entries: a zlib level 1-9, True for 1 (fast; see
         :func:`strokeseq.dataset.writers.write_npz`), False or 0 for none.
     workers : int
-        Local processes making shards: this one and ``workers - 1`` spawned
-        worker processes (1: only this one). Workers log through this
-        process's logging configuration.
+        Local processes making shards: this one and ``workers - 1`` worker
+        processes (1: only this one), forked on Linux when this process runs
+        no other thread, else spawned
+        (:func:`strokeseq.dataset.local_engine.start_method`). Workers log
+        through this process's logging configuration.
     executor : dask.distributed.Client, optional
         Run the shards as Dask tasks on this client.
     scheduler : str, optional
