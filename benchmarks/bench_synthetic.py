@@ -403,6 +403,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"| {name[len('fitted ') :]} | {np.median(q):.2f} | {q.min():.2f}..{q.max():.2f} |"
                 )
+    if len(args.factors) > 1 and 3 in args.factors:
+        print(
+            "\nSupersample against the default 3 (the quality/speed knob): CPU time per "
+            "digit, factor f / factor 3, per round (below 1: faster)\n"
+        )
+        print("| case | f / 3 time, median | min..max |")
+        print("|---|---:|---:|")
+        for name, *_ in all_cases:
+            model, ss, rest = name.split(" ", 2)
+            twin = f"{model} ss=3 {rest}"
+            if ss != "ss=3" and twin in times:
+                q = np.array(times[name]) / np.array(times[twin])
+                print(f"| {name} | {np.median(q):.2f} | {q.min():.2f}..{q.max():.2f} |")
     if loop_rates:
         lr = np.array(loop_rates)
         print(

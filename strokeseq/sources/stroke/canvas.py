@@ -70,6 +70,8 @@ def centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, h, w = images.shape
     rows = images.sum(axis=2).astype(np.float64)  # (n, H)
     cols = images.sum(axis=1).astype(np.float64)  # (n, W)
+    rows = rows.astype(np.float64)
+    cols = cols.astype(np.float64)
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)
@@ -175,20 +177,22 @@ def _centring_shifts(
     """
     h, w = rows.shape[1], cols.shape[1]
     tie = 4.0 * max(h - 1, w - 1) ** 2 * 2.0**-24 + 1e-9
-    rows = rows.astype(np.float64)
-    cols = cols.astype(np.float64)
     if rows.shape[0] == 1:  # one canvas: Python floats, a few NumPy calls
+        # (float64 dots of the float32 sums: the products are exact either way)
+        rows, cols = rows[0].astype(np.float64), cols[0].astype(np.float64)
         mass = float(rows.sum())
         vy, vx = target - (h - 1) / 2, target - (w - 1) / 2
         if mass > 0:
             vy, vx = (
-                target - float(rows[0] @ _index(h)) / mass,
-                target - float(cols[0] @ _index(w)) / mass,
+                target - float(rows @ _index(h)) / mass,
+                target - float(cols @ _index(w)) / mass,
             )
         if abs(vy - math.floor(vy) - 0.5) < tie or abs(vx - math.floor(vx) - 0.5) < tie:
             cy, cx = centre_of_mass(canvases(np.zeros(1, np.intp)))
             vy, vx = target - float(cy[0]), target - float(cx[0])
         return np.array([round(vy)], np.int64), np.array([round(vx)], np.int64)  # half to even
+    rows = rows.astype(np.float64)
+    cols = cols.astype(np.float64)
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)

@@ -391,7 +391,7 @@ def _plan(span: np.ndarray):
     sizes`` is ``(wx, wy)`` per capsule (in ``order``) or one pair for all.
     """
     m = span.shape[0]
-    wx, wy = (int(v) for v in span.max(axis=0))
+    wx, wy = np.maximum.reduce(span, axis=0).tolist()
     one = np.array([wx, wy])
     step = max(1, _CHUNK_ELEMENTS // (wy * wx))
     one_chunks = -(-m // step)

@@ -34,6 +34,7 @@ from ..base import TILE, Digits, DigitSource
 from . import pen as _pen
 from . import sampler as _sampler
 from .bezier import bezier_points
+from .canvas import _index
 
 __all__ = ["StrokeSource"]
 
@@ -62,6 +63,14 @@ _FITTED_DEFAULTS: dict[str, Any] = {
 }
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
+
+
+@functools.lru_cache(maxsize=16)
+def _bit_weights(t: int) -> np.ndarray:
+    """``1 << arange(t)`` as int64 (read-only)."""
+    out = np.int64(1) << np.arange(t, dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -360,21 +369,24 @@ class StrokeSource(DigitSource):
         n_p = g.points.shape[1]
         n_t = g.stroke_prob.shape[1]
         u = rng.random(n)
-        local = (u[:, None] > g.choice_cdf[labels]).sum(axis=1)
+        local = np.add.reduce(u[:, None] > g.choice_cdf[labels], axis=1)  # == (...).sum(1)
         local = np.minimum(local, g.choice_cdf.shape[1] - 1)
         allo = g.choice_ids[labels, local]
         drawn = rng.random((n, n_t)) < g.stroke_prob[allo]
         # Uniform in a disc: radius sqrt(U) keeps the density flat over the area.
         radius = self.jitter * np.sqrt(rng.random((n, n_p))) * g.jitter_scale[allo]
         angle = rng.random((n, n_p)) * (2 * np.pi)
-        offsets = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+        offsets = np.empty((n, n_p, 2))  # (np.stack's Python layers cost more)
+        np.multiply(radius, np.cos(angle), out=offsets[..., 0])
+        np.multiply(radius, np.sin(angle), out=offsets[..., 1])
         pen = rng.uniform(*self.pen_width, size=n)
         slant = rng.uniform(-self.slant, self.slant, size=n)
         rot = rng.uniform(-self.rotation, self.rotation, size=n)
         lo, hi = np.log(self.aspect[0]), np.log(self.aspect[1])
         aspect = np.exp(rng.uniform(lo, hi, size=n))
         press = rng.uniform(1 - self.pressure, 1 + self.pressure, size=(n, n_t, 2))
-        bits = (drawn.astype(np.int64) << np.arange(n_t, dtype=np.int64)).sum(axis=1)
+        # bit t set when stroke t is drawn: a product with 1, 2, 4, ... (exact integers)
+        bits = drawn @ _bit_weights(n_t)
         return {
             "allograph": allo.astype(np.int64),
             "allograph_local": g.local_id[allo],
@@ -401,8 +413,9 @@ class StrokeSource(DigitSource):
         n = allo.size
         # Control points: nominal + jitter, then slant / rotation / aspect about the centre.
         pts = g.points[allo] + p["offsets"] - 14.0
-        sh = np.tan(np.radians(p["slant"].astype(np.float64)))
-        th = np.radians(p["rotation"].astype(np.float64))
+        # (float32 -> float64 inside the ufuncs: the same values as astype first)
+        sh = np.tan(np.radians(p["slant"], dtype=np.float64))
+        th = np.radians(p["rotation"], dtype=np.float64)
         cos, sin = np.cos(th), np.sin(th)
         asp = p["aspect"].astype(np.float64)
         # M = R(theta) @ Shear @ diag(aspect, 1); positive slant moves the top right.
@@ -418,11 +431,13 @@ class StrokeSource(DigitSource):
         k = self.samples_per_segment
         samples = bezier_points(ctrl, k)  # == einsum("kc,nscd->nskd", bezier_basis(k), ctrl)
         # Which segments are drawn, and the pen radius along each.
-        seg_on = g.seg_valid[allo] & np.take_along_axis(p["drawn"], g.seg_stroke[allo], axis=1)
+        stroke = g.seg_stroke[allo]  # (n, S)
+        rows = _index(n)[:, None]  # (np.take_along_axis builds the same index in Python)
+        seg_on = g.seg_valid[allo] & p["drawn"][rows, stroke]
         prog = g.seg_progress[allo]  # (n, S, 2)
         tk = _unit_steps(k)
         along = prog[..., :1] + (prog[..., 1:] - prog[..., :1]) * tk  # (n, S, K)
-        press = np.take_along_axis(p["pressure"], g.seg_stroke[allo][..., None], axis=1)
+        press = p["pressure"][rows, stroke]  # (n, S, 2)
         radius = (
             0.5
             * p["pen_width"][:, None, None]
