@@ -109,14 +109,20 @@ AS_IN_A_TERMINAL = (
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir, method):
     """Ctrl-C lands on the whole process group while a worker is still starting up.
 
     The worker is started with SIGINT blocked and then ignores it: only the
     run's process reacts (one line, exit 130), no worker prints a traceback.
+    A spawned worker is then importing strokeseq (~0.3 s); a forked one is
+    loading its data or already making shards.
     """
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    force = f"import strokeseq.dataset.local_engine as le; le.START_METHOD = {method!r}; "
     out = tmp_path / "d"
-    cmd = [sys.executable, "-c", AS_IN_A_TERMINAL, "dataset", str(out), "--count", "200000",
+    cmd = [sys.executable, "-c", force + AS_IN_A_TERMINAL, "dataset", str(out), "--count", "200000",
            "--shard-size", "500", "--workers", "2", "--no-progress",
            "--data-dir", str(fake_mnist_dir)]  # fmt: skip
     proc = subprocess.Popen(
@@ -127,7 +133,7 @@ def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path, fake_mnist_dir
         while time.monotonic() < deadline and proc.poll() is None and not _children(proc.pid):
             time.sleep(0.005)
         assert proc.poll() is None and _children(proc.pid), "no worker process was started"
-        time.sleep(0.15)  # the worker is now importing strokeseq (it takes ~0.3 s)
+        time.sleep(0.15)  # a spawned worker is now importing strokeseq (it takes ~0.3 s)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C, mid start-up
         _, err = proc.communicate(timeout=300)
     finally:
