@@ -19,7 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["shared_pool"]
+__all__ = ["shared_pool", "shutdown_pool"]
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,24 @@ def shared_pool() -> ThreadPoolExecutor | None:
                     else False
                 )
     return _POOL or None
+
+
+def shutdown_pool() -> None:
+    """Stop the shared pool's threads; the next :func:`shared_pool` call makes it again.
+
+    For a caller about to fork whose only other threads are this pool's idle
+    ones (dataset workers): a forked child must not inherit threads' locks.
+
+    Examples
+    --------
+    >>> from strokeseq.threads import shared_pool, shutdown_pool
+    >>> shutdown_pool()
+    >>> pool = shared_pool()
+    >>> pool is None or pool.submit(sum, [1, 2]).result() == 3
+    True
+    """
+    global _POOL
+    with _LOCK:
+        pool, _POOL = _POOL, None
+    if pool:
+        pool.shutdown(wait=True)

@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
+import sys
 import threading
 
 import numpy as np
@@ -90,6 +92,22 @@ def test_layout_replays_into_a_file_whether_or_not_its_space_was_reserved(
     assert (size, digest) == (path.stat().st_size, hashlib.sha256(direct.getvalue()).hexdigest())
     if fallocate == "refused":
         assert calls and calls[0][1:] == (0, 0, size)  # mode 0, from offset 0, the final size
+
+
+def test_reserve_allocates_the_blocks_of_a_real_file_on_linux(tmp_path):
+    # The "system" case above passes even when the binding silently falls back:
+    # here the space must really be allocated (st_blocks), where supported.
+    from strokeseq.dataset import onepass
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("fallocate is Linux only")
+    with open(tmp_path / "f", "wb") as fh:
+        done = onepass.reserve(fh, 1 << 20)
+        if not done:
+            pytest.skip("this file system has no fallocate")
+        st = os.fstat(fh.fileno())
+    assert st.st_size == 1 << 20
+    assert st.st_blocks * 512 >= 1 << 20
 
 
 def test_layout_refuses_rewrites_it_cannot_apply():

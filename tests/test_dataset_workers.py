@@ -190,8 +190,6 @@ def test_workers_are_spawned_while_another_thread_runs(monkeypatch):
     finally:
         stop.set()
         t.join()
-    monkeypatch.setattr(local_engine, "START_METHOD", "spawn")
-    assert local_engine.start_method() == "spawn"
 
 
 def test_a_single_threaded_run_forks_its_workers_on_linux(tmp_path, fake_mnist_dir):
@@ -291,3 +289,127 @@ def test_a_worker_stopped_while_downloading_leaves_no_part_file(tmp_path, method
     ).stdout  # fmt: skip
     assert int(out) == -signal.SIGTERM  # still killed by the signal
     assert not part.exists()
+
+
+def test_strokeseq_idle_pool_does_not_cost_the_fork(tmp_path, fake_mnist_dir):
+    # Augmenting a large batch leaves strokeseq's shared thread pool alive (idle):
+    # a dataset run stops it before starting its workers, so it still forks.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    script = textwrap.dedent(
+        f"""
+        import json, os, threading
+        os.environ["STROKESEQ_THREADS"] = "2"
+        from strokeseq.threads import shared_pool
+        from strokeseq.dataset import generate_dataset
+
+        if __name__ == "__main__":
+            shared_pool().submit(sum, [1]).result()
+            before = sorted(t.name for t in threading.enumerate())
+            s = generate_dataset({str(tmp_path)!r} + "/d", 200, {{"length": 2, "width": 56}},
+                                 3, shard_size=50, workers=2, data_dir={str(fake_mnist_dir)!r})
+            print(json.dumps([before, s.cpu["start_method"], shared_pool() is not None]))
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STROKESEQ_")}
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=300, check=True, env=env,
+    ).stdout  # fmt: skip
+    before, method, pool_again = json.loads(out)
+    assert "strokeseq_0" in before  # the pool's thread was there
+    assert method == "fork"
+    assert pool_again  # and the pool is made again on its next use
+
+
+_REGISTERING_SCRIPT = """
+import json, sys
+from strokeseq.dataset import generate_dataset, local_engine
+from strokeseq.sources import register_source
+from strokeseq.sources.mnist import MnistSource
+
+
+def calm(**kw):  # module level: picklable by reference, also from __main__
+    return MnistSource(**kw)
+
+
+if __name__ == "__main__":
+    local_engine.START_METHOD = sys.argv[1]
+    register_source("calm", calm if sys.argv[2] == "module" else (lambda **kw: MnistSource(**kw)))
+    try:
+        s = generate_dataset(sys.argv[3], 200, {"length": 2, "width": 56, "source": "calm"}, 3,
+                             shard_size=50, workers=2, data_dir=sys.argv[4])
+        print(json.dumps(["ok", s.count, s.cpu["start_method"]]))
+    except ValueError as exc:
+        print(json.dumps(["refused", str(exc)]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "factory", "expected"),
+    [("spawn", "module", "ok"), ("fork", "lambda", "ok"), ("spawn", "lambda", "refused")],
+)
+def test_a_source_registered_at_run_time_reaches_workers_however_started(
+    tmp_path, fake_mnist_dir, method, factory, expected
+):
+    # Forked workers inherit a run-time registration; spawned ones receive it
+    # with their start-up arguments, or the run is refused up front (a lambda
+    # cannot be sent), never failing inside a worker.
+    if method == "fork" and not sys.platform.startswith("linux"):
+        pytest.skip("fork on Linux only")
+    (tmp_path / "run.py").write_text(_REGISTERING_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STROKESEQ_")}
+    # the factory's own MnistSource finds the fake files here (never the network)
+    env.update(STROKESEQ_MNIST_DIR=str(fake_mnist_dir), STROKESEQ_OFFLINE="1")
+    args = [method, factory, str(tmp_path / "d"), str(fake_mnist_dir)]
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py"), *args], capture_output=True, text=True,
+        timeout=300, check=True, env=env,
+    ).stdout  # fmt: skip
+    got = json.loads(out)
+    assert got[0] == expected
+    if expected == "ok":
+        assert got[1:] == [200, method]
+    else:
+        assert "'calm'" in got[1] and "module level" in got[1]
+        assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
+
+
+def test_a_forked_worker_does_not_write_to_the_parents_wakeup_fd(tmp_path):
+    # asyncio sets a signal wakeup fd; a worker ended by SIGTERM must not wake
+    # (and so shut down) the parent's event loop through its inherited copy.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    script = textwrap.dedent(
+        """
+        import os, signal, socket, time
+        import multiprocessing as mp
+
+        from strokeseq.dataset.local_engine import _worker_init
+
+        if __name__ == "__main__":
+            a, b = socket.socketpair()
+            a.setblocking(False)
+            signal.set_wakeup_fd(a.fileno())
+            signal.signal(signal.SIGTERM, lambda *x: None)
+            ctx = mp.get_context("fork")
+            p = ctx.Process(target=lambda: (_worker_init(), time.sleep(30)))
+            p.start()
+            time.sleep(1.0)  # _worker_init has run
+            os.kill(p.pid, signal.SIGTERM)
+            p.join(10)
+            b.setblocking(False)
+            try:
+                got = b.recv(16)
+            except BlockingIOError:
+                got = b""
+            print(p.exitcode, list(got))
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert out.split() == [str(-signal.SIGTERM), "[]"]

@@ -39,13 +39,18 @@ def start_method() -> str:
     """How this process starts its dataset workers now: ``"fork"`` or ``"spawn"``.
 
     ``"fork"`` on Linux when the calling thread is the only Python thread of
-    this process, else ``"spawn"``. A forked worker needs no interpreter
+    this process, else ``"spawn"`` (:class:`LocalWorkers` first stops
+    strokeseq's own idle thread pool, which augmentation of large batches
+    starts, so that it alone does not cost the fork). A forked worker needs no interpreter
     start-up, imports or resource-tracker process (a spawned worker cost
     ~0.35 CPU-s and 0.3-1 s before its first shard, a forked one a few
     milliseconds), which is most of what two workers paid beyond one. Fork
     is only safe while no other thread can hold a lock at that moment, so a
     process running threads (a GUI, a notebook kernel, a web server, Dask)
-    gets spawned workers; macOS and Windows always do.
+    gets spawned workers; macOS and Windows always do. Set
+    ``strokeseq.dataset.local_engine.START_METHOD = "spawn"`` to always spawn
+    (e.g. with a BLAS built on OpenMP, whose thread pool does not survive a
+    fork; the pip wheels of NumPy use pthreads, which do).
 
     Returns
     -------
@@ -106,6 +111,7 @@ def _worker_init(
     warm: ShardJob | None = None,
     log_queue: Any = None,
     log_level: int = logging.WARNING,
+    registrations: dict[str, Callable[..., Any]] | None = None,
 ) -> None:
     import signal
 
@@ -116,6 +122,15 @@ def _worker_init(
         from .worker_logging import install_in_worker
 
         install_in_worker(log_queue, log_level)
+    # A forked worker inherits the parent's signal wakeup fd (asyncio sets one):
+    # a signal here must not wake the parent's event loop.
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    if registrations:  # sources the parent registered at run time
+        from ..sources import register_source
+
+        for name, factory in registrations.items():
+            register_source(name, factory)
     if parent is not None:
         _exit_with_parent(parent)
     # Only the parent handles Ctrl-C: it stops the workers and cleans up. (The
@@ -129,8 +144,8 @@ def _worker_init(
             if sig != signal.SIGINT and callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, _terminated)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it started us
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     # The worker processes already fill the CPUs: no extra resampling threads
     # per process (augmentation), unless the user asked for them.
     os.environ.setdefault("STROKESEQ_THREADS", "1")
@@ -140,6 +155,10 @@ def _worker_init(
         # is raised again, with its own message, by this process's first shard.
         with contextlib.suppress(Exception):
             _load_sources(warm)
+            # Loaded: no download can be cut short any more, so SIGTERM gets
+            # its default action back (a Python handler waits for the running
+            # C call, e.g. a compression, before the worker dies).
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     PROCESS_TIMES["ready"] = time.monotonic()
 
 
@@ -198,10 +217,14 @@ def _quiet_fork() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread while worker processes are started (they inherit the mask)."""
+def _signals_blocked() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread while worker processes are started.
+
+    They inherit the mask and unblock both in :func:`_worker_init` once their
+    own handlers are in place: a forked worker stopped before that would
+    otherwise run this process's handlers.
+    """
     import signal
-    import threading
 
     if (
         not hasattr(signal, "pthread_sigmask")
@@ -209,7 +232,7 @@ def _sigint_blocked() -> Iterator[None]:
     ):
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
@@ -317,6 +340,47 @@ class _Feeder:
         self.stopped = True
 
 
+def _stop_idle_pool() -> None:
+    """Stop strokeseq's shared thread pool when its idle threads are this process's only others.
+
+    Only this thread submits to it then, and it is not submitting: the pool
+    is idle, and made again on its next use. Other threads are left alone
+    (and make :func:`start_method` spawn).
+    """
+    me = threading.current_thread()
+    others = [t for t in threading.enumerate() if t is not me]
+    if others and all(t.name.startswith("strokeseq_") for t in others):
+        from ..threads import shutdown_pool
+
+        shutdown_pool()
+
+
+def _sendable_registrations(names: Any, method: str) -> dict[str, Callable[..., Any]]:
+    """Sources of ``names`` registered at run time, to register again in the workers.
+
+    Forked workers would inherit them, spawned ones would not: sending them
+    makes a run behave the same either way. A spawned worker receives them
+    pickled, so a factory that cannot be (a lambda, a local class) is refused
+    here, before any worker starts, with what would work instead.
+    """
+    import pickle
+
+    from ..sources import _runtime_factories
+
+    found = _runtime_factories(names)
+    if method == "spawn":
+        for name, factory in found.items():
+            try:
+                pickle.dumps(factory)
+            except Exception as exc:
+                raise ValueError(
+                    f"source {name!r} was registered at run time with a factory that worker "
+                    f"processes cannot receive ({exc}); define the factory at module level, "
+                    "name the source by import path ('module:Factory'), or use workers=1"
+                ) from None
+    return found
+
+
 class LocalWorkers:
     """``n`` worker processes (forked or spawned: :func:`start_method`) making shards beside this process.
 
@@ -343,10 +407,13 @@ class LocalWorkers:
 
         from .worker_logging import LogForwarder
 
+        _stop_idle_pool()
         # fork when safe (ready at once), else spawn: no inherited state, same
         # behaviour on every OS (scripts need the ``if __name__ == "__main__":`` guard).
         self.method = start_method()
         ctx = mp.get_context(self.method)
+        names = warm.ctx.config.source_names if warm is not None else ()
+        registrations = _sendable_registrations(names, self.method)
         self.n = n
         self.closed = False
         # Its thread starts after the fork: a forked worker must not inherit a
@@ -356,11 +423,11 @@ class LocalWorkers:
             n,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(os.getpid(), warm, self.logs.queue, self.logs.level),
+            initargs=(os.getpid(), warm, self.logs.queue, self.logs.level, registrations),
         )
         self.feeder = _Feeder(self.pool, n)
         try:
-            with _sigint_blocked(), _quiet_fork():  # the first submissions start the workers
+            with _signals_blocked(), _quiet_fork():  # the first submissions start the workers
                 self.ready = self.feeder.start()
             self.logs.start()
         except BaseException:

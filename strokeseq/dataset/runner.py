@@ -70,7 +70,8 @@ class DatasetSummary:
         Size of all shards.
     worker_maxrss_mb : dict of int to float
         Peak resident memory of each process that made shards (by pid, this
-        one included), in MiB.
+        one included), in MiB. A forked worker's figure includes the pages it
+        shares with this process (everything this process held when it forked).
     cpu : dict
         Where the CPU time went (seconds, measured with :func:`time.process_time`
         in each process, so they hold on a loaded machine): ``parent`` (this

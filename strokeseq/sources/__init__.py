@@ -84,6 +84,16 @@ def register_source(name: str, factory: Callable[..., DigitSource]) -> None:
         del _CACHE[key]
 
 
+def _runtime_factories(names) -> dict[str, Callable[..., DigitSource]]:
+    """The factories of ``names`` registered at run time (not built-in, not an import path)."""
+    found = {}
+    for name in names:
+        factory = _REGISTRY.get(name)
+        if factory is not None and not isinstance(factory, str):
+            found[name] = factory
+    return found
+
+
 def registered_sources() -> tuple[str, ...]:
     """The names :func:`get_source` accepts (besides import paths)."""
     return tuple(_REGISTRY)
