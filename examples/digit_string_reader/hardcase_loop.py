@@ -226,15 +226,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--mine", type=int, default=1500, help="hard cases to mine (1500)")
-    p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
+    p.add_argument("--mine", type=int, default=4500, help="hard cases to mine (4500)")
+    p.add_argument("--budget", type=int, default=36000, help="most samples while mining")
     p.add_argument(
-        "--mine-seed", type=int, nargs="+", default=[1], metavar="SEED",
-        help="mining seed(s): the cases split evenly over seeds and lengths (default 1)",
+        "--mine-seed", type=int, nargs="+", default=[1, 2, 3], metavar="SEED",
+        help="mining seed(s): the cases split evenly over seeds and lengths (default 1 2 3)",
     )  # fmt: skip
     p.add_argument(
-        "--mine-levels", choices=("failures", "all"), default="failures",
-        help="keep the base's failures (default) or every sample of levels 1-6",
+        "--mine-levels", choices=("failures", "all"), default="all",
+        help="every sample of levels 1-6 (default) or only the base's failures",
     )  # fmt: skip
     p.add_argument(
         "--mine-source", choices=("synthetic", "mnist"), default="mnist",
@@ -253,17 +253,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ladder digits: mnist (the MNIST test split; --validation: the held-out writers) "
         "or synthetic",
     )  # fmt: skip
-    p.add_argument("--steps", type=int, default=600, help="fine-tuning steps")
+    p.add_argument("--steps", type=int, default=1500, help="fine-tuning steps (1500)")
     p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--freeze-bn", action="store_true", help="see train.py")
     p.add_argument("--ema", type=float, metavar="DECAY", help="see train.py (default: off)")
     p.add_argument(
-        "--average", type=float, default=0.5, help="weight of the fine-tuned model (0.5)"
+        "--average", type=float, default=0.75, help="weight of the fine-tuned model (0.75)"
     )
     p.add_argument(
-        "--hard-fraction", type=float, default=0.3,
+        "--hard-fraction", type=float, default=0.5,
         help="share of each batch from the mined cases (0: the control, no mining)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
