@@ -1,21 +1,24 @@
-"""The hard-case loop: mine the reader's failures, fine-tune on them, measure again.
+"""The hard-case loop: mine hard cases for the reader, fine-tune on them, measure again.
 
     python examples/digit_string_reader/train.py --holdout-writers 0.2 --out base.pt
     python examples/digit_string_reader/hardcase_loop.py --checkpoint base.pt --out loop/
 
-1. ``mine_hard_cases`` on the trained reader (sequences along the combined
-   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``): by default
-   1 500 cases of MNIST training digits at the training lengths 3-8 (250 per
-   length), from the writers the base trained on only (``--mine-source
-   synthetic --mine-lengths 4 4``: sequences of 4 drawn digits instead);
+1. mine along the combined ``difficulty`` knob (levels 1-6) from the MNIST
+   training digits of the writers the base trained on only: by default 4 500
+   sequences at the training lengths 3-8, split over mining seeds 1, 2 and 3
+   (``--mine-seed``) and the lengths, keeping **every** sample of the levels
+   (``--mine-levels all``; ``failures``: only those the base misreads, found
+   with ``mine_hard_cases``; ``--mine-source synthetic --mine-lengths 4 4``:
+   sequences of 4 drawn digits);
 2. fine-tune from the checkpoint with the mined cases mixed into every batch
    (``train.py --init ... --hardcases ...``, fresh training samples for the
-   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine;
-   ``--hard-fraction 0``: the control, the same fine-tune without hard cases);
-3. average the weights: ``--average 0.5`` keeps half the start and half the
-   fine-tuned model (weight-space ensembling): it keeps the clean accuracy of
-   the start, which the fine-tuned model alone loses, and part of the gain on
-   hard cases (docs/training.md has the validation table that chose it);
+   rest: 50 % mined cases, 1 500 steps, peak learning rate 5e-4, cosine;
+   ``--hard-fraction 0``: the control, the same fine-tune without them);
+3. average the weights: ``--average 0.75`` keeps ¼ of the start and ¾ of the
+   fine-tuned model (weight-space ensembling): it buys back the clean
+   accuracy on touching sequences that the fine-tuned model alone loses, for
+   part of the gain on hard cases (docs/training.md has the validation table
+   that chose these defaults);
 4. evaluate before and after on a **fresh** ladder (seed 11, all axes, 200
    per level, MNIST test digits; ``--ladder-source synthetic``: drawn digits)
    and on the clean held-out sets (MNIST test split). ``--validation``: the
