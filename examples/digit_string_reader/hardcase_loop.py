@@ -1,21 +1,24 @@
-"""The hard-case loop: mine the reader's failures, fine-tune on them, measure again.
+"""The hard-case loop: mine hard cases for the reader, fine-tune on them, measure again.
 
     python examples/digit_string_reader/train.py --holdout-writers 0.2 --out base.pt
     python examples/digit_string_reader/hardcase_loop.py --checkpoint base.pt --out loop/
 
-1. ``mine_hard_cases`` on the trained reader (sequences along the combined
-   ``difficulty`` knob, levels 1-6, mining seed ``--mine-seed``): by default
-   1 500 cases of MNIST training digits at the training lengths 3-8 (250 per
-   length), from the writers the base trained on only (``--mine-source
-   synthetic --mine-lengths 4 4``: sequences of 4 drawn digits instead);
+1. mine along the combined ``difficulty`` knob (levels 1-6) from the MNIST
+   training digits of the writers the base trained on only: by default 4 500
+   sequences at the training lengths 3-8, split over mining seeds 1, 2 and 3
+   (``--mine-seed``) and the lengths, keeping **every** sample of the levels
+   (``--mine-levels all``; ``failures``: only those the base misreads, found
+   with ``mine_hard_cases``; ``--mine-source synthetic --mine-lengths 4 4``:
+   sequences of 4 drawn digits);
 2. fine-tune from the checkpoint with the mined cases mixed into every batch
    (``train.py --init ... --hardcases ...``, fresh training samples for the
-   rest: 30 % hard cases, 600 steps, peak learning rate 5e-4, cosine;
-   ``--hard-fraction 0``: the control, the same fine-tune without hard cases);
-3. average the weights: ``--average 0.5`` keeps half the start and half the
-   fine-tuned model (weight-space ensembling): it keeps the clean accuracy of
-   the start, which the fine-tuned model alone loses, and part of the gain on
-   hard cases (docs/training.md has the validation table that chose it);
+   rest: 50 % mined cases, 1 500 steps, peak learning rate 5e-4, cosine;
+   ``--hard-fraction 0``: the control, the same fine-tune without them);
+3. average the weights: ``--average 0.75`` keeps ¼ of the start and ¾ of the
+   fine-tuned model (weight-space ensembling): it buys back the clean
+   accuracy on touching sequences that the fine-tuned model alone loses, for
+   part of the gain on hard cases (docs/training.md has the validation table
+   that chose these defaults);
 4. evaluate before and after on a **fresh** ladder (seed 11, all axes, 200
    per level, MNIST test digits; ``--ladder-source synthetic``: drawn digits)
    and on the clean held-out sets (MNIST test split). ``--validation``: the
@@ -226,15 +229,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--mine", type=int, default=1500, help="hard cases to mine (1500)")
-    p.add_argument("--budget", type=int, default=12000, help="most samples while mining")
+    p.add_argument("--mine", type=int, default=4500, help="hard cases to mine (4500)")
+    p.add_argument("--budget", type=int, default=36000, help="most samples while mining")
     p.add_argument(
-        "--mine-seed", type=int, nargs="+", default=[1], metavar="SEED",
-        help="mining seed(s): the cases split evenly over seeds and lengths (default 1)",
+        "--mine-seed", type=int, nargs="+", default=[1, 2, 3], metavar="SEED",
+        help="mining seed(s): the cases split evenly over seeds and lengths (default 1 2 3)",
     )  # fmt: skip
     p.add_argument(
-        "--mine-levels", choices=("failures", "all"), default="failures",
-        help="keep the base's failures (default) or every sample of levels 1-6",
+        "--mine-levels", choices=("failures", "all"), default="all",
+        help="every sample of levels 1-6 (default) or only the base's failures",
     )  # fmt: skip
     p.add_argument(
         "--mine-source", choices=("synthetic", "mnist"), default="mnist",
@@ -253,17 +256,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ladder digits: mnist (the MNIST test split; --validation: the held-out writers) "
         "or synthetic",
     )  # fmt: skip
-    p.add_argument("--steps", type=int, default=600, help="fine-tuning steps")
+    p.add_argument("--steps", type=int, default=1500, help="fine-tuning steps (1500)")
     p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--freeze-bn", action="store_true", help="see train.py")
     p.add_argument("--ema", type=float, metavar="DECAY", help="see train.py (default: off)")
     p.add_argument(
-        "--average", type=float, default=0.5, help="weight of the fine-tuned model (0.5)"
+        "--average", type=float, default=0.75, help="weight of the fine-tuned model (0.75)"
     )
     p.add_argument(
-        "--hard-fraction", type=float, default=0.3,
+        "--hard-fraction", type=float, default=0.5,
         help="share of each batch from the mined cases (0: the control, no mining)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
