@@ -179,15 +179,14 @@ def fitted_geometry(
     t = model.mean.shape[1]
     # Slant is stored in degrees, positive leaning right (as for the glyphs); with y
     # pointing down that is x += s * y with s = -tan(slant).
-    # (float32 -> float64 inside the ufuncs: the same values as astype first)
-    sh = np.tan(np.radians(p["slant"], dtype=np.float64))
+    sh = np.tan(np.radians(p["slant"].astype(np.float64)))
     np.negative(sh, out=sh)
-    th = np.radians(p["rotation"], dtype=np.float64)
+    th = np.radians(p["rotation"].astype(np.float64))
     cos, sin = np.cos(th), np.sin(th)
-    asp = p["aspect"]
+    asp = p["aspect"].astype(np.float64)
     # M = R(theta) @ diag(aspect, 1) @ [[1, s], [0, 1]]: shear, stretch, rotate;
     # built transposed, (n, 2, 2) rows (m00, m10), (m01, m11).
-    ca, sa = np.multiply(cos, asp), np.multiply(sin, asp)  # float64 (asp is float32)
+    ca, sa = cos * asp, sin * asp
     mt = np.empty((n, 1, 2, 2))  # (np.stack's Python layers cost more than the four writes)
     mt[:, 0, 0, 0], mt[:, 0, 0, 1] = ca, sa
     mt[:, 0, 1, 0], mt[:, 0, 1, 1] = ca * sh - sin, sa * sh + cos

@@ -413,9 +413,8 @@ class StrokeSource(DigitSource):
         n = allo.size
         # Control points: nominal + jitter, then slant / rotation / aspect about the centre.
         pts = g.points[allo] + p["offsets"] - 14.0
-        # (float32 -> float64 inside the ufuncs: the same values as astype first)
-        sh = np.tan(np.radians(p["slant"], dtype=np.float64))
-        th = np.radians(p["rotation"], dtype=np.float64)
+        sh = np.tan(np.radians(p["slant"].astype(np.float64)))
+        th = np.radians(p["rotation"].astype(np.float64))
         cos, sin = np.cos(th), np.sin(th)
         asp = p["aspect"].astype(np.float64)
         # M = R(theta) @ Shear @ diag(aspect, 1); positive slant moves the top right.
