@@ -60,6 +60,7 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     res = hardcase_loop.main(["--checkpoint", str(ck), "--out", str(out), "--mine", "3",
                               "--budget", "12", "--per-level", "1", "--length", "3",
                               "--mine-lengths", "3", "4", "--mine-source", "mnist",
+                              "--mine-seed", "1", "--mine-levels", "failures",
                               "--steps", "2", "--batch-size", "4", "--eval", "4",
                               "--validation", "--workers", "0"])  # fmt: skip
     mined = res["mined"]
@@ -82,6 +83,20 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
                                 "1", "2", "--mine-levels", "all", "--mine-source", "mnist",
                                 "--threads", "1"])["mined"]  # fmt: skip
     assert every["found"] == 5 and set(every["per_length"]) == {"1/3", "2/3"}
+    few = hardcase_loop.main(
+        [
+            "--checkpoint",
+            str(ck),
+            "--out",
+            str(tmp_path / "f"),
+            "--mine",
+            "2",
+            "--mine-only",
+            "--threads",
+            "1",
+        ]
+    )["mined"]  # defaults: 18 runs
+    assert few["found"] == 2 and set(few["per_length"]) == {"1/3", "1/4"}
     mixer = train.HardCaseMixer(sorted((tmp_path / "a" / "mined").iterdir()), 0.5, 0)
     assert len(mixer.texts) == 5 and all(len(t) == 3 for t in mixer.texts)
     from strokeseq.hardcases import read_hardcases

@@ -197,6 +197,8 @@ def mine(base, args, holdout: float | None = None) -> tuple[list[Path], dict]:
     for k, (seed, length) in enumerate(runs):
         n = args.mine // len(runs) + (k < args.mine % len(runs))
         budget = args.budget // len(runs) + (k < args.budget % len(runs))
+        if n == 0:  # fewer cases than seeds x lengths
+            continue
         key = str(length) if len(seeds) == 1 else f"{seed}/{length}"
         folder = (
             args.out / "mined" / (f"len{length}" if len(seeds) == 1 else f"s{seed}_len{length}")
