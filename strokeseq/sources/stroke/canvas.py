@@ -70,8 +70,6 @@ def centre_of_mass(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, h, w = images.shape
     rows = images.sum(axis=2).astype(np.float64)  # (n, H)
     cols = images.sum(axis=1).astype(np.float64)  # (n, W)
-    rows = rows.astype(np.float64)
-    cols = cols.astype(np.float64)
     mass = rows.sum(axis=1)
     inked = mass > 0
     safe = np.where(inked, mass, 1.0)

@@ -64,8 +64,9 @@ log = logging.getLogger(__name__)
 
 #: Points each stroke is resampled to before the least-squares fit.
 RESAMPLE = 40
-#: Mass per length of a rendered stroke over its pen width: 0.75 in theory (soft edge 0.5),
-#: 0.66 measured (the ink mass of drawn digits then matches MNIST: 100 vs 102 px).
+#: Mass per length of a rendered stroke over its pen width: 0.75 in theory for a soft
+#: edge of 0.5, 0.66 measured then (the ink mass of drawn digits matched MNIST: 100 vs
+#: 102 px). Only a starting point: fit_verify calibrates the pen on drawn digits.
 MASS_PER_WIDTH = 0.66
 
 LICENCE = (

@@ -278,7 +278,8 @@ class StrokeSource(DigitSource):
             f"StrokeSource({model!r}, jitter={self.jitter:g}, glyphs={self.glyphs!r}, "
             f"supersample={self.supersample}, pen_width={self.pen_width}, slant={self.slant:g}, "
             f"rotation={self.rotation:g}, aspect={self.aspect}, pressure={self.pressure:g}, "
-            f"variety={self.variety:g})"
+            f"variety={self.variety:g}, soft={self.soft:g}, "
+            f"samples_per_segment={self.samples_per_segment})"
         )
 
     @property
