@@ -8,13 +8,13 @@ import pytest
 pytest.importorskip("skimage")
 
 from strokeseq.sources.stroke import fit_model
+from strokeseq.sources.stroke.fit_allographs import pose_targets
 from strokeseq.sources.stroke.fit_verify import (
     calibrate_slants,
     calibrate_widths,
     chamfer,
     ink_features,
     ink_slant,
-    pose_targets,
     render_programs,
 )
 from strokeseq.sources.stroke.trace import bezier_chain_fit

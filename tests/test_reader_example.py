@@ -119,7 +119,7 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
     capsys.readouterr()
 
 
-def test_weight_averaging_and_frozen_batchnorm(example, tmp_path):
+def test_weight_averaging_and_frozen_batchnorm(example, tmp_path, monkeypatch):
     import torch
     import train
     from model import load_checkpoint
@@ -152,6 +152,22 @@ def test_weight_averaging_and_frozen_batchnorm(example, tmp_path):
                                   str(last), *TINY]))  # fmt: skip
     se, sl = (load_checkpoint(p)[0].state_dict() for p in (ema, last))
     assert torch.allclose(se[conv], sl[conv], atol=1e-6)  # no memory: the last weights
+    # --eval scores the weights saved in --out (the EMA), not --last-out's
+    seen = []
+    monkeypatch.setattr(
+        train, "evaluate_held_out",
+        lambda model, *a: seen.append({k: v.clone() for k, v in model.state_dict().items()}) or {},
+    )  # fmt: skip
+    train.train(train.parse_args(["--init", str(ck), "--steps", "2", "--lr", "0.05", "--eval",
+                                  "4", "--ema", "0.5", "--out", str(ema), "--last-out",
+                                  str(last), *TINY]))  # fmt: skip
+    (se, _), (sl, il) = ((m.state_dict(), c) for m, c in map(load_checkpoint, (ema, last)))
+    assert len(seen) == 1 and torch.equal(seen[0][conv], se[conv])
+    assert not torch.equal(seen[0][conv], sl[conv])
+    assert json.loads(il["info"])["average"] is None and json.loads(il["info"])["ema"] is None
+    with pytest.raises(ValueError, match="--last-out needs --ema"):
+        train.train(train.parse_args(["--init", str(ck), "--last-out", str(last), "--out",
+                                      str(tmp_path / "x.pt"), *TINY]))  # fmt: skip
     with pytest.raises(ValueError, match="ema"):
         train.train(train.parse_args(["--init", str(ck), "--ema", "1", "--out",
                                       str(tmp_path / "x.pt"), *TINY]))  # fmt: skip

@@ -290,6 +290,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    seeds = args.mine_seed if isinstance(args.mine_seed, list) else [args.mine_seed]
+    if len(set(seeds)) != len(seeds):  # the same seed twice mines the same cases twice
+        raise ValueError(f"--mine-seed values must differ, got {seeds}")
     args.out.mkdir(parents=True, exist_ok=True)
 
     import torch

@@ -244,7 +244,7 @@ def fit(
     :func:`check_programs`); ``check=False`` skips analysis by synthesis (the
     widths stay the tracer's estimates). ``pose``: also calibrate slants and
     pen widths by the benchmark's measures (per program and per allograph,
-    :func:`.fit_verify.calibrate_pose`) and set flagged two-stroke 1s apart
+    :func:`.fit_allographs.calibrate_pose`) and set flagged two-stroke 1s apart
     (the fit's ``--pose``; not the shipped model: see docs/synthetic.md).
     """
     programs, skipped = digit_programs(images, labels, jobs)
@@ -255,7 +255,7 @@ def fit(
     allographs = cluster(programs, seed, flag_strokes=pose)
     sources = [a.pop("_sources") for a in allographs]
     if check and reader is not None:
-        from .fit_verify import calibrate_pose, pose_targets, readable
+        from .fit_allographs import calibrate_pose, pose_targets, readable
 
         doc = document(allographs, {}, seed, 0, 0.0)
         allographs, counts["dropped_allographs"] = readable(doc, reader)
