@@ -280,9 +280,7 @@ def sample_gaps(u: np.ndarray, lo: int, hi: int, budget: np.ndarray | int) -> np
         # other rows share the batch, not even through floating-point rounding.
         rows = np.flatnonzero(tight)
         size = np.array([max(int(v), 1).bit_length() for v in room[rows]])
-        # flatnonzero(bincount): np.unique's values without importing numpy.ma
-        # (~10 ms in every process that makes shards).
-        for b in np.flatnonzero(np.bincount(size)):
+        for b in np.unique(size):
             sel = rows[size == b]
             gaps[sel] = _sample_tight(u[sel], r, room[sel], cap=1 << int(b))
     return gaps + lo

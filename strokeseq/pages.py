@@ -286,11 +286,7 @@ def _page_bank(bank: np.ndarray, indices: np.ndarray, ink_color: str, dtype: typ
     todo = indices.reshape(-1)
     todo = todo[~flags[todo]]
     if todo.size:
-        # np.unique's values by a mark per tile (np.unique imports numpy.ma,
-        # ~10 ms in every process that makes shards)
-        mark = np.zeros(len(flags), np.bool_)
-        mark[todo] = True
-        todo = np.flatnonzero(mark)
+        todo = np.unique(todo)
         cache[todo] = to_image(bank[todo], ink_color=ink_color, dtype=dtype)
         flags[todo] = True
     return cache
