@@ -19,7 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["shared_pool", "shutdown_pool"]
+__all__ = ["shared_pool"]
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ def shared_pool() -> ThreadPoolExecutor | None:
 def shutdown_pool() -> None:
     """Stop the shared pool's threads; the next :func:`shared_pool` call makes it again.
 
-    For a caller about to fork whose only other threads are this pool's idle
-    ones (dataset workers): a forked child must not inherit threads' locks.
+    Only for a caller about to fork whose only other threads are this pool's idle
+    ones (dataset workers): a thread between ``shared_pool()`` and ``submit``
+    would get RuntimeError. Not part of the public API.
 
     Examples
     --------

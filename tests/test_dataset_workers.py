@@ -338,9 +338,10 @@ if __name__ == "__main__":
     local_engine.START_METHOD = sys.argv[1]
     register_source("calm", calm if sys.argv[2] == "module" else (lambda **kw: MnistSource(**kw)))
     try:
-        s = generate_dataset(sys.argv[3], 200, {"length": 2, "width": 56, "source": "calm"}, 3,
-                             shard_size=50, workers=2, data_dir=sys.argv[4])
-        print(json.dumps(["ok", s.count, s.cpu["start_method"]]))
+        s = generate_dataset(sys.argv[3], 2000, {"length": 2, "width": 56, "source": "calm"}, 3,
+                             shard_size=25, workers=2, data_dir=sys.argv[4])
+        # 80 shards: the worker makes some (its pid beside this one's)
+        print(json.dumps(["ok", s.count, s.cpu["start_method"], len(s.worker_maxrss_mb)]))
     except ValueError as exc:
         print(json.dumps(["refused", str(exc)]))
 """
@@ -348,7 +349,12 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     ("method", "factory", "expected"),
-    [("spawn", "module", "ok"), ("fork", "lambda", "ok"), ("spawn", "lambda", "refused")],
+    [
+        ("spawn", "module", "ok"),
+        ("fork", "lambda", "ok"),
+        ("spawn", "lambda", "refused"),
+        ("spawn", "interactive", "refused"),
+    ],
 )
 def test_a_source_registered_at_run_time_reaches_workers_however_started(
     tmp_path, fake_mnist_dir, method, factory, expected
@@ -362,17 +368,23 @@ def test_a_source_registered_at_run_time_reaches_workers_however_started(
     env = {k: v for k, v in os.environ.items() if not k.startswith("STROKESEQ_")}
     # the factory's own MnistSource finds the fake files here (never the network)
     env.update(STROKESEQ_MNIST_DIR=str(fake_mnist_dir), STROKESEQ_OFFLINE="1")
-    args = [method, factory, str(tmp_path / "d"), str(fake_mnist_dir)]
+    args = [method, "module" if factory == "interactive" else factory, str(tmp_path / "d")]
+    args.append(str(fake_mnist_dir))
+    # "interactive": the same module-level factory in a __main__ without a file
+    # (python -c, as in a notebook), which a spawned worker cannot import
+    run = [str(tmp_path / "run.py")]
+    if factory == "interactive":
+        run = ["-c", f"import sys; sys.argv[1:] = {args!r}; exec(open({run[0]!r}).read())"]
     out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py"), *args], capture_output=True, text=True,
+        [sys.executable, *run, *args], capture_output=True, text=True,
         timeout=300, check=True, env=env,
     ).stdout  # fmt: skip
     got = json.loads(out)
     assert got[0] == expected
     if expected == "ok":
-        assert got[1:] == [200, method]
+        assert got[1:] == [2000, method, 2]
     else:
-        assert "'calm'" in got[1] and "module level" in got[1]
+        assert "'calm'" in got[1] and "importable module" in got[1]
         assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
 
 
@@ -394,9 +406,10 @@ def test_a_forked_worker_does_not_write_to_the_parents_wakeup_fd(tmp_path):
             signal.set_wakeup_fd(a.fileno())
             signal.signal(signal.SIGTERM, lambda *x: None)
             ctx = mp.get_context("fork")
-            p = ctx.Process(target=lambda: (_worker_init(), time.sleep(30)))
+            ready = ctx.Event()
+            p = ctx.Process(target=lambda: (_worker_init(), ready.set(), time.sleep(30)))
             p.start()
-            time.sleep(1.0)  # _worker_init has run
+            assert ready.wait(60)  # _worker_init has run
             os.kill(p.pid, signal.SIGTERM)
             p.join(10)
             b.setblocking(False)
@@ -413,3 +426,51 @@ def test_a_forked_worker_does_not_write_to_the_parents_wakeup_fd(tmp_path):
         timeout=120, check=True,
     ).stdout  # fmt: skip
     assert out.split() == [str(-signal.SIGTERM), "[]"]
+
+
+def test_sigterm_gets_its_default_action_once_a_workers_data_is_loaded(tmp_path):
+    # The worker's SIGTERM handler (removing partial downloads) is only needed
+    # while data may be downloading: once the warm sources are loaded, SIGTERM
+    # is back to its default, which kills at once (a Python handler waits for
+    # the running C call). Signals blocked by the parent are unblocked.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("uses fork and /proc")
+    script = textwrap.dedent(
+        """
+        import json, signal
+        import multiprocessing as mp
+
+        from strokeseq.dataset.config import DatasetConfig
+        from strokeseq.dataset.local_engine import _signals_blocked, _worker_init
+        from strokeseq.dataset.sampling import SampleContext
+        from strokeseq.dataset.shards import ShardJob
+
+        def state():
+            term = signal.getsignal(signal.SIGTERM)
+            blocked = [l for l in open("/proc/self/status") if l.startswith("SigBlk:")][0]
+            mask = int(blocked.split()[1], 16)
+            return [getattr(term, "__name__", str(term)), bool(mask & (1 << (signal.SIGTERM - 1))),
+                    bool(mask & (1 << (signal.SIGINT - 1)))]
+
+        if __name__ == "__main__":
+            cfg = DatasetConfig.from_dict({"source": "synthetic", "length": 2, "width": 60})
+            warm = ShardJob(SampleContext(cfg, 7, None), 0, 0, 0, "npz", 0, None)
+            got = []
+            for job in (None, warm):
+                with _signals_blocked():
+                    pool = mp.get_context("fork").Pool(1, initializer=_worker_init,
+                                                       initargs=(None, job))
+                got.append(pool.apply(state))
+                pool.terminate()
+            print(json.dumps(got))
+        """
+    )
+    (tmp_path / "run.py").write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(out) == [
+        ["_terminated", False, False],  # no data loaded yet: the clean-up handler
+        ["0", False, False],  # loaded: the default action (SIG_DFL)
+    ]

@@ -230,3 +230,14 @@ def test_writer_split_sources_are_disjoint(example, fake_mnist_dir):
     with pytest.raises(ValueError, match="writer must be None"):  # would cross the split
         fit.check_writer("same")
     fit.check_writer(None)
+
+
+def test_hardcase_loop_refuses_repeated_mining_seeds(example, tmp_path):
+    import hardcase_loop
+
+    out = tmp_path / "loop"
+    with pytest.raises(ValueError, match="--mine-seed values must differ"):
+        hardcase_loop.main(
+            ["--checkpoint", str(tmp_path / "none.pt"), "--out", str(out), "--mine-seed", "1", "1"]
+        )
+    assert not out.exists()  # refused before anything was written

@@ -111,41 +111,38 @@ def _worker_init(
     warm: ShardJob | None = None,
     log_queue: Any = None,
     log_level: int = logging.WARNING,
-    registrations: dict[str, Callable[..., Any]] | None = None,
+    registrations: tuple[tuple[str, ...], bytes] | None = None,
 ) -> None:
     import signal
 
     from .shards import PROCESS_TIMES
 
     PROCESS_TIMES["init"] = time.monotonic()  # after the interpreter and imports
-    if log_queue is not None:  # before anything can log: records go to the parent
-        from .worker_logging import install_in_worker
-
-        install_in_worker(log_queue, log_level)
-    # A forked worker inherits the parent's signal wakeup fd (asyncio sets one):
-    # a signal here must not wake the parent's event loop.
+    # Signals first, before anything here can fail: a forked worker inherits the
+    # parent's wakeup fd (asyncio sets one: a signal here must not wake the
+    # parent's loop) and Python handlers (back to the defaults a spawned worker
+    # has); only the parent handles Ctrl-C (it stops the workers and cleans up;
+    # it started us with SIGINT and SIGTERM blocked, so a Ctrl-C during our
+    # start-up is discarded here); SIGTERM (LocalWorkers.kill) removes partial
+    # downloads, then ends the worker.
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
-    if registrations:  # sources the parent registered at run time
-        from ..sources import register_source
-
-        for name, factory in registrations.items():
-            register_source(name, factory)
-    if parent is not None:
-        _exit_with_parent(parent)
-    # Only the parent handles Ctrl-C: it stops the workers and cleans up. (The
-    # parent started us with SIGINT blocked, so a Ctrl-C during our start-up
-    # is discarded here rather than printing a traceback.)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A forked worker inherits the parent's Python signal handlers: back to the
-    # defaults a spawned one has (SIGTERM from LocalWorkers.kill must end it).
     for sig in signal.valid_signals():
         with contextlib.suppress(OSError, ValueError, TypeError):
             if sig != signal.SIGINT and callable(signal.getsignal(sig)):
                 signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _terminated)
-    if hasattr(signal, "pthread_sigmask"):  # blocked by the parent while it started us
+    if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    if log_queue is not None:  # before anything can log: records go to the parent
+        from .worker_logging import install_in_worker
+
+        install_in_worker(log_queue, log_level)
+    if registrations:
+        _register_in_worker(registrations)
+    if parent is not None:
+        _exit_with_parent(parent)
     # The worker processes already fill the CPUs: no extra resampling threads
     # per process (augmentation), unless the user asked for them.
     os.environ.setdefault("STROKESEQ_THREADS", "1")
@@ -160,6 +157,40 @@ def _worker_init(
             # C call, e.g. a compression, before the worker dies).
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     PROCESS_TIMES["ready"] = time.monotonic()
+
+
+def _register_in_worker(registrations: tuple[tuple[str, ...], bytes]) -> None:
+    """Register the parent's run-time sources here (see :func:`_sendable_registrations`).
+
+    ``registrations`` is ``(names, pickled factories)``. A factory already
+    registered (a forked worker inherits the registry) is left as it is, with
+    the sources the parent had loaded from it. Factories that cannot be
+    loaded here are replaced by one raising a ValueError saying what works,
+    which the run reports instead of a broken worker pool.
+    """
+    import pickle
+
+    from ..sources import _runtime_factories, register_source
+
+    names, blob = registrations
+    try:
+        found = pickle.loads(blob)
+    except Exception as exc:
+        found = {name: _unloadable(name, exc) for name in names}
+    for name, factory in found.items():
+        if _runtime_factories([name]).get(name) is not factory:
+            register_source(name, factory)
+
+
+def _unloadable(name: str, exc: Exception) -> Callable[..., Any]:
+    def refuse(**options: Any) -> Any:
+        raise ValueError(
+            f"source {name!r} was registered at run time, but a worker process could not load "
+            f"its factory ({exc}); define it in an importable module, name the source by "
+            "import path ('module:Factory'), or use workers=1"
+        )
+
+    return refuse
 
 
 def _terminated(signum: int, frame: Any) -> None:
@@ -355,30 +386,45 @@ def _stop_idle_pool() -> None:
         shutdown_pool()
 
 
-def _sendable_registrations(names: Any, method: str) -> dict[str, Callable[..., Any]]:
-    """Sources of ``names`` registered at run time, to register again in the workers.
+def _sendable_registrations(names: Any, method: str) -> tuple[tuple[str, ...], bytes] | None:
+    """Sources of ``names`` registered at run time, pickled for spawned workers.
 
-    Forked workers would inherit them, spawned ones would not: sending them
-    makes a run behave the same either way. A spawned worker receives them
-    pickled, so a factory that cannot be (a lambda, a local class) is refused
-    here, before any worker starts, with what would work instead.
+    Forked workers inherit the registry (None: nothing to send); spawned ones
+    get ``(names, pickled factories)`` and register them again
+    (:func:`_register_in_worker`), so a run behaves the same either way. A
+    factory a spawned worker cannot load (a lambda, a local class, or one
+    defined in a ``__main__`` with no file: a notebook, ``python -c``) is
+    refused here, before any worker starts, saying what would work instead.
     """
     import pickle
 
     from ..sources import _runtime_factories
 
     found = _runtime_factories(names)
-    if method == "spawn":
-        for name, factory in found.items():
-            try:
-                pickle.dumps(factory)
-            except Exception as exc:
-                raise ValueError(
-                    f"source {name!r} was registered at run time with a factory that worker "
-                    f"processes cannot receive ({exc}); define the factory at module level, "
-                    "name the source by import path ('module:Factory'), or use workers=1"
-                ) from None
-    return found
+    if method != "spawn" or not found:
+        return None
+
+    def refuse(name: str, why: str) -> ValueError:
+        return ValueError(
+            f"source {name!r} was registered at run time with a factory that worker processes "
+            f"cannot receive ({why}); define it in an importable module, name the source by "
+            "import path ('module:Factory'), or use workers=1"
+        )
+
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None) or getattr(
+        getattr(main, "__spec__", None), "name", None
+    )
+    for name, factory in found.items():
+        if getattr(factory, "__module__", None) == "__main__" and not main_file:
+            raise refuse(
+                name, "it is defined in an interactive __main__ that workers cannot import"
+            )
+        try:
+            pickle.dumps(factory)
+        except Exception as exc:
+            raise refuse(name, str(exc)) from None
+    return tuple(found), pickle.dumps(found)
 
 
 class LocalWorkers:

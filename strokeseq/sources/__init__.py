@@ -6,8 +6,10 @@ so repeated calls of the public API load the data once. A source is named by
 - a registered name: ``"mnist"``, ``"synthetic"``, or one added with
   :func:`register_source`;
 - an import path ``"package.module:Class"`` (or ``:factory``), imported on
-  first use: the form that also works in dataset worker processes, which do
-  not see registrations made at run time in a spawned parent.
+  first use: the form to prefer for datasets. Dataset worker processes get
+  run-time registrations too (forked ones inherit them, spawned ones receive
+  the factory by reference), but a spawned worker imports the factory's
+  module afresh: state set under ``if __name__ == "__main__":`` is not there.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import importlib
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .base import TILE, Digits, DigitSource, ink_extent
@@ -84,7 +86,7 @@ def register_source(name: str, factory: Callable[..., DigitSource]) -> None:
         del _CACHE[key]
 
 
-def _runtime_factories(names) -> dict[str, Callable[..., DigitSource]]:
+def _runtime_factories(names: Iterable[str]) -> dict[str, Callable[..., DigitSource]]:
     """The factories of ``names`` registered at run time (not built-in, not an import path)."""
     found = {}
     for name in names:
