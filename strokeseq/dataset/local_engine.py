@@ -475,7 +475,6 @@ class LocalWorkers:
         try:
             with _signals_blocked(), _quiet_fork():  # the first submissions start the workers
                 self.ready = self.feeder.start()
-            self.logs.start()
         except BaseException:
             self.kill()
             raise
@@ -493,6 +492,11 @@ class LocalWorkers:
         """Make ``jobs`` here and in the workers; ``record`` each finished shard, in this thread."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
+        # The workers' log records are replayed from now on: this process has
+        # loaded its sources and shown its own records by the time it makes
+        # shards, so a worker's copy of one is recognised and dropped (a forked
+        # worker is ready before this process has loaded anything).
+        self.logs.start()
         feeder, ready = self.feeder, self.ready
         feeder.add(jobs)
         while True:

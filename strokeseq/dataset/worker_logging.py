@@ -89,7 +89,7 @@ class LogForwarder:
             self.start()
 
     def start(self) -> None:
-        """Start replaying the workers' records (``start=False``: after forking the workers).
+        """Start replaying the workers' records (``start=False``: later; repeated calls do nothing).
 
         A worker forked while this thread waits on the queue would inherit a
         copy of a process holding the queue's locks: fork first, then start.
@@ -133,6 +133,7 @@ class LogForwarder:
 
     def close(self, timeout: float = 5.0) -> None:
         """Replay what the workers sent, then stop (call after the workers have ended)."""
+        self.start()  # never started (no shards for the workers): their records still count
         with contextlib.suppress(OSError, ValueError):
             self.queue.put(None)
         if self._thread.ident is not None:  # started
