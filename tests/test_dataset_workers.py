@@ -155,7 +155,7 @@ def test_a_finished_worker_skips_the_teardown_but_flushes_its_output(tmp_path):
             """
             import atexit, multiprocessing as mp, sys
 
-            from strokeseq.dataset.local_engine import _exit_fast_when_done
+            from strokeseq.dataset.worker_process import _exit_fast_when_done
 
             def child():
                 _exit_fast_when_done()
