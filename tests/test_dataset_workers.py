@@ -22,6 +22,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _run_script(tmp_path: Path, script: str, timeout: int, env: dict | None = None) -> str:
+    """Run ``script`` as ``run.py`` in a fresh interpreter; its stdout (fails on a non-zero exit)."""
+    (tmp_path / "run.py").write_text(script)
+    return subprocess.run(
+        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
+        timeout=timeout, check=True, env=env,
+    ).stdout  # fmt: skip
+
+
 def _children(pid: int) -> list[int]:
     """Live (not zombie) processes whose parent is ``pid``."""
     out = []
@@ -208,11 +217,7 @@ def test_a_single_threaded_run_forks_its_workers_on_linux(tmp_path, fake_mnist_d
             print(json.dumps(got))
         """
     )
-    (tmp_path / "run.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=300, check=True,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=300)
     expected = "fork" if sys.platform.startswith("linux") else "spawn"
     assert json.loads(out) == [expected] * 3
 
@@ -242,11 +247,7 @@ def test_a_forked_worker_gets_default_signal_handlers(tmp_path):
             print(json.dumps(got))
         """
     )
-    (tmp_path / "run.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=120, check=True,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=120)
     assert json.loads(out) == [True, True]
 
 
@@ -282,11 +283,7 @@ def test_a_worker_stopped_while_downloading_leaves_no_part_file(tmp_path, method
             print(p.exitcode)
         """
     )
-    (tmp_path / "run.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=180, check=True,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=180)
     assert int(out) == -signal.SIGTERM  # still killed by the signal
     assert not part.exists()
 
@@ -311,12 +308,8 @@ def test_strokeseq_idle_pool_does_not_cost_the_fork(tmp_path, fake_mnist_dir):
             print(json.dumps([before, s.cpu["start_method"], shared_pool() is not None]))
         """
     )
-    (tmp_path / "run.py").write_text(script)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STROKESEQ_")}
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=300, check=True, env=env,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=300, env=env)
     before, method, pool_again = json.loads(out)
     assert "strokeseq_0" in before  # the pool's thread was there
     assert method == "fork"
@@ -429,11 +422,7 @@ def test_a_forked_worker_does_not_write_to_the_parents_wakeup_fd(tmp_path):
             print(p.exitcode, list(got))
         """
     )
-    (tmp_path / "run.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=120, check=True,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=120)
     assert out.split() == [str(-signal.SIGTERM), "[]"]
 
 
@@ -474,11 +463,7 @@ def test_sigterm_gets_its_default_action_once_a_workers_data_is_loaded(tmp_path)
             print(json.dumps(got))
         """
     )
-    (tmp_path / "run.py").write_text(script)
-    out = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py")], capture_output=True, text=True,
-        timeout=120, check=True,
-    ).stdout  # fmt: skip
+    out = _run_script(tmp_path, script, timeout=120)
     assert json.loads(out) == [
         ["_terminated", False, False],  # no data loaded yet: the clean-up handler
         ["0", False, False],  # loaded: the default action (SIG_DFL)
