@@ -40,6 +40,7 @@ import inspect
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,20 @@ def now() -> np.ndarray:
     the kernel handles on the process's time).
     """
     return np.array([time.perf_counter(), time.process_time()])
+
+
+def faults() -> np.ndarray:
+    """Minor page faults and system CPU seconds of this process so far.
+
+    A fresh array's pages are faulted in by whoever writes them first: the
+    API writing its result, or the floor's copy. Counting them per row beside
+    each ratio shows whether the API touches more fresh memory than the floor
+    (it should not: the same output bytes) and how much of a ratio is the
+    kernel's (and on a VM the host's) price per fault, which moves from run
+    to run.
+    """
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return np.array([ru.ru_minflt, ru.ru_stime])
 
 
 def clock(fn: Callable[[], object], number: int = 1) -> np.ndarray:
@@ -214,6 +229,16 @@ def main() -> None:
 
             bank = source_for("mnist").images
             page_tiles(bank, list(range(len(bank))), "black", np.float32)
+    # One full-size call of every new-array case before timing: the first calls
+    # of a process convert tiles and grow the heap (their page faults are a
+    # one-time cost; in steady state the API faults exactly the output's pages,
+    # as the floor does: see the faults per row the table prints).
+    for seqs, width, dtype in (
+        (three, 120, np.float32),
+        (three, 120, np.uint8),
+        (ten, 400, np.float32),
+    ):
+        batch(seqs, width, dtype)
     ten_lists = ten.tolist()
 
     def loop10() -> np.ndarray:
@@ -222,15 +247,15 @@ def main() -> None:
             buf10[i] = generate_numbers_sequence(s, (0, 10), 400, rng=gen)
         return now() - t
 
-    def timed_new(seqs, width, dtype) -> tuple[np.ndarray, np.ndarray]:
-        t = now()
+    def timed_new(seqs, width, dtype) -> tuple[np.ndarray, ...]:
+        f0, t = faults(), now()
         res = batch(seqs, width, dtype)
-        t_api = now() - t
+        t_api, f1 = now() - t, faults()
         t = now()
         floor = res.copy()  # the new-array floor: the same bytes into a fresh array
-        t_floor = now() - t
+        t_floor, f2 = now() - t, faults()
         del res, floor  # (both freed outside the timing)
-        return t_api, t_floor
+        return t_api, t_floor, f1 - f0, f2 - f1
 
     def timed_out(seqs, width, dtype, out) -> tuple[np.ndarray, np.ndarray]:
         t_api = clock(lambda: batch(seqs, width, dtype, out=out))
@@ -259,15 +284,18 @@ def main() -> None:
             got: dict[str, np.ndarray] = {}
             keep = []
             for which in ("api", "floor") if api_first else ("floor", "api"):
-                t = now()
+                f0, t = faults(), now()
                 if which == "api":
                     keep.append(batch(flat[n], 120, np.float32))
                 else:
                     keep.append(outs[n].copy())
                 got[which] = (now() - t) / n
+                got[which + " faults"] = (faults() - f0) / n
             del keep
             if HAS_OUT:
+                f0 = faults()
                 got["out"] = clock(lambda: batch(flat[n], 120, np.float32, out=outs[n])) / n
+                got["out faults"] = (faults() - f0) / n
         finally:
             set_hugepage(prev)
         return got
@@ -293,6 +321,17 @@ def main() -> None:
         wall, cpu = (stat1([float(v[i]) for v in values], fmt) for i in (0, 1))
         return f"{wall} / {cpu}"
 
+    def fault_note(api: list[np.ndarray], floor: list[np.ndarray]) -> str:
+        """Minor faults and system CPU µs per row (medians), API and floor."""
+
+        def med(v: list[np.ndarray], i: int) -> float:
+            return statistics.median(float(x[i]) for x in v)
+
+        return (
+            f"faults per row API {med(api, 0):.3f} / floor {med(floor, 0):.3f}, "
+            f"system CPU {med(api, 1) * 1e6:.2f} / {med(floor, 1) * 1e6:.2f} µs per row"
+        )
+
     rows = []
     rows.append(
         (
@@ -312,14 +351,12 @@ def main() -> None:
         if key not in rounds[0]:
             continue
         n = len(ten) if key.startswith("b10") else len(three)
-        rows.append(
-            (
-                label,
-                stat([r[key][1] / r[key][0] for r in rounds]),
-                stat([r[key][0] / n * 1e6 for r in rounds]) + " µs per row",
-                target,
+        where = stat([r[key][0] / n * 1e6 for r in rounds]) + " µs per row"
+        if len(rounds[0][key]) > 2:  # a new array: its page faults, API and floor
+            where += "; " + fault_note(
+                [r[key][2] / n for r in rounds], [r[key][3] / n for r in rounds]
             )
-        )
+        rows.append((label, stat([r[key][1] / r[key][0] for r in rounds]), where, target))
     rows.append(
         (
             "batch 10 digits W=400 / loop of single calls into a buffer (speed-up)",
@@ -335,19 +372,27 @@ def main() -> None:
         def per(key: str, pre: str = pre) -> dict[int, list[np.ndarray]]:
             return {n: [r[f"{pre}_{n}"][key] for r in rounds] for n in sizes}
 
-        def times(values: dict[int, list[np.ndarray]]) -> str:
-            return ", ".join(
+        def times(values: dict[int, list[np.ndarray]], key: str = "", pre: str = pre) -> str:
+            text = ", ".join(
                 f"{n:,}: {statistics.median(float(v[0]) for v in values[n]) * 1e6:.2f} / "
                 f"{statistics.median(float(v[1]) for v in values[n]) * 1e6:.2f} µs"
                 for n in sizes
             )
+            fk = f"{key} faults"
+            if key and fk in rounds[0][f"{pre}_{sizes[0]}"]:  # faults and system µs per row
+                text += "; faults / system µs per row " + ", ".join(
+                    f"{n:,}: {statistics.median(float(r[f'{pre}_{n}'][fk][0]) for r in rounds):.3f}"
+                    f" / {statistics.median(float(r[f'{pre}_{n}'][fk][1]) for r in rounds) * 1e6:.2f}"
+                    for n in sizes
+                )
+            return text
 
         big, small = sizes[-1], sizes[0]
         api, floor = per("api"), per("floor")
-        for label, values, target in (
-            ("new array", api, "≤ 1.5"),
-            ("out=", per("out") if HAS_OUT else None, "≤ 1.5"),
-            ("new-array floor (copy into a fresh array, no API)", floor, ""),
+        for label, values, target, key in (
+            ("new array", api, "≤ 1.5", "api"),
+            ("out=", per("out") if HAS_OUT else None, "≤ 1.5", "out"),
+            ("new-array floor (copy into a fresh array, no API)", floor, "", "floor"),
         ):
             if values is None:
                 continue
@@ -355,7 +400,7 @@ def main() -> None:
                 (
                     f"per-row cost {big:,} / {small:,} rows, 3 digits W=120, {label}, {pages}",
                     stat([a / b for a, b in zip(values[big], values[small], strict=True)]),
-                    times(values),
+                    times(values, key),
                     target,
                 )
             )
