@@ -17,7 +17,6 @@ stroke geometry comes from :mod:`.bezier`, the image steps from
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -248,44 +247,13 @@ class _Workspace:
     def __init__(self, size: int) -> None:
         self.size = size
         self.f = [np.empty(size, np.float32) for _ in range(4)]
-        self.f2 = [np.empty(2 * size, np.float32) for _ in range(2)]
         self.index = np.empty(size, np.intp)
         self._canvas = np.empty(0, np.float32)
         self.offsets: dict[tuple[int, int, int], np.ndarray] = {}
-        self.tables: dict[tuple[int, int, int], dict[str, np.ndarray]] = {}
 
     def arrays(self, shape: tuple[int, ...]) -> list[np.ndarray]:
-        e = math.prod(shape)
+        e = shape[0] * shape[1] * shape[2]
         return [f[:e].reshape(shape) for f in self.f]
-
-    def pair(self, shape: tuple[int, ...]) -> list[np.ndarray]:
-        """Two work arrays of ``shape`` (up to twice :attr:`size` elements)."""
-        e = math.prod(shape)
-        return [f[:e].reshape(shape) for f in self.f2]
-
-    def table(self, wy: int, wx: int, stride: int) -> dict[str, np.ndarray]:
-        """Per-pixel tables of a ``(wy, wx)`` window, flattened (row-major):
-        ``half`` (2, wy * wx) pixel-centre offsets ``j + 0.5`` (x, then y;
-        float32), ``col`` and ``row`` (int64 column and row index, the row
-        times ``stride``) and ``offset`` (their sum: flat offsets on rows
-        ``stride`` apart)."""
-        key = (wy, wx, stride)
-        tab = self.tables.get(key)
-        if tab is None:
-            if len(self.tables) > 4096:
-                self.tables.clear()
-            col = np.tile(_index(wx), wy)
-            y = np.repeat(_index(wy), wx)
-            tab = {
-                "half": np.stack([_half(wx)[col], _half(wy)[y]]),
-                "col": col,
-                "row": y * stride,
-                "offset": y * stride + col,
-            }
-            for v in tab.values():
-                v.flags.writeable = False
-            self.tables[key] = tab
-        return tab
 
     def canvas(self, size: int) -> np.ndarray:
         """A float32 buffer of ``size`` elements (contents undefined), kept for reuse."""
@@ -394,15 +362,14 @@ def _draw(
     flat_bits = flat.view(np.int32)
     for s, e, wy, wx in chunks:
         k = slice(s, e)
-        ink = _capsule_ink(consts[:, k], xy0f[:, k], wy, wx, soft, work)  # (m, wy * wx)
+        ink = _capsule_ink(consts[:, k], xy0f[:, k], wy, wx, soft, work)
         idx = work.index[: ink.size].reshape(ink.shape)
-        tab = work.table(wy, wx, rstride)
         if cols is None:  # plain rows: one offset table for the window
-            np.add(tab["offset"], base[k, None], out=idx)
-        else:  # a row part plus a column part looked up in ``cols``
-            col = np.take(cols, np.add(tab["col"], x0[k, None]))
-            np.add(tab["row"], base[k, None], out=idx)
-            idx += col
+            np.add(work.offset(wy, wx, rstride), base[k], out=idx)
+        else:  # a row part (wy, m) plus a column part (wx, m) looked up in ``cols``
+            row_part = np.add(_index(wy)[:, None] * rstride, base[k])
+            col_part = cols[np.add(_index(wx)[:, None], x0[k])]
+            np.add(row_part[:, None, :], col_part[None, :, :], out=idx)
         # The max on the float32 bit patterns as int32: the same order for
         # non-negative floats, and negative ink (outside the pen) stays below
         # every canvas value (>= +0.0). NumPy's integer np.maximum.at is about
@@ -492,34 +459,32 @@ def _cost(elements: int, chunks: int) -> float:
 
 
 def _capsule_ink(consts, xy0, wy: int, wx: int, soft: float, work: _Workspace):
-    """Ink of capsules on their ``(wy, wx)`` windows, laid out ``(m, wy * wx)``.
+    """Ink of capsules on their ``(wy, wx)`` windows, laid out ``(wy, wx, m)``.
 
     ``consts`` are the capsules' constants (see :func:`_capsules`), ``xy0``
-    their windows' origins ``(2, m)``, x then y (float32). Every operation
-    runs over a capsule's whole window (a contiguous inner loop of
-    ``wy * wx``) with the capsule's own values as scalars of that loop: no
-    operand is broadcast inside the inner loop, which NumPy's iterator would
-    copy into buffers (2-3x the cost of the arithmetic on these sizes). The
-    ink is not clipped (the merge clips it at 1; the canvases start at 0).
-    Returns a view of the workspace.
+    their windows' origins ``(2, m)``, x then y (float32). Capsules run along the last axis
+    so every operation has a long, unit stride inner loop. The ink is not
+    clipped (the merge clips it at 1; the canvases start at 0). Returns a view
+    of the workspace.
     """
     f32 = np.float32
-    half_inv_l2, l2, neg_inv_sr = consts[4:, :, None]
+    half_inv_l2, l2, neg_inv_sr = consts[4:]
     m = consts.shape[1]
-    e = wy * wx
-    proj2, dist2, t, tmp = work.arrays((m, e))
-    # Pixel-centre offsets from a at every pixel of the window, x and y
-    # together: (2, m, wy * wx). The same values as a row (y) and a column (x)
-    # term broadcast over the window, computed at each pixel.
-    d, du = work.pair((2, m, e))
-    np.add(work.table(wy, wx, 0)["half"][:, None, :], xy0[:, :, None], out=d)
-    d -= consts[:2, :, None]
-    np.multiply(d, consts[2:4, :, None], out=du)  # 2 (q - a).u, per axis
+    proj2, dist2, t, tmp = work.arrays((wy, wx, m))
+    # Pixel-centre offsets from a, x and y together: (w, 2, m), of which the
+    # columns are d[:wx, 0] and the rows d[:wy, 1] (the same values as
+    # separate arrays; fewer calls on a small chunk).
+    d = np.add(_half(max(wy, wx))[:, None, None], xy0)
+    d -= consts[:2]
+    du = d * consts[2:4]  # 2 (q - a).u, per axis
     d *= d
-    # 2 (q - a).u and |q - a|^2: y term plus x term.
-    np.add(du[1], du[0], out=proj2)
-    np.add(d[1], d[0], out=dist2)
-    np.multiply(proj2, half_inv_l2, out=t)
+    # 2 (q - a).u and |q - a|^2 as a row term plus a column term.
+    np.add(du[:wy, 1][:, None, :], du[:wx, 0][None, :, :], out=proj2)
+    np.add(d[:wy, 1][:, None, :], d[:wx, 0][None, :, :], out=dist2)
+    # Per-capsule factors broadcast over (wy * wx, m): two axes, not three
+    # (NumPy's iterator copies the broadcast operand less).
+    p2, t2 = proj2.reshape(-1, m), t.reshape(-1, m)
+    np.multiply(p2, half_inv_l2, out=t2)
     # Clamps as integer clips of the float32 bit patterns: the same order as
     # the floats for non-negative values, every negative one (-0.0 included)
     # below 0, and no NaN here; NumPy's int32 clip is ~25 % faster than its
@@ -530,7 +495,7 @@ def _capsule_ink(consts, xy0, wy: int, wx: int, soft: float, work: _Workspace):
     tb = t.view(np.int32)
     _clip(tb, _I0, _IONE, out=tb)
     # |q - a - t u|^2 = |q - a|^2 - t (2p - t |u|^2)
-    np.multiply(t, l2, out=tmp)
+    np.multiply(t2, l2, out=tmp.reshape(-1, m))
     proj2 -= tmp
     proj2 *= t
     dist2 -= proj2
@@ -538,6 +503,7 @@ def _capsule_ink(consts, xy0, wy: int, wx: int, soft: float, work: _Workspace):
     db = dist2.view(np.int32)
     _clip(db, _I0, _IMAX, out=db)
     ink = np.sqrt(dist2, out=dist2)
-    ink *= neg_inv_sr
+    ink2 = ink.reshape(-1, m)
+    ink2 *= neg_inv_sr
     ink += f32(1.0 / soft)
     return ink
