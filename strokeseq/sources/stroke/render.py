@@ -362,7 +362,7 @@ def _draw(
     flat_bits = flat.view(np.int32)
     for s, e, wy, wx in chunks:
         k = slice(s, e)
-        ink = _capsule_ink(consts[:, k], xy0f[:, k], wy, wx, soft, work)
+        ink = _capsule_ink(consts[:, k], xy0f[0, k], xy0f[1, k], wy, wx, soft, work)
         idx = work.index[: ink.size].reshape(ink.shape)
         if cols is None:  # plain rows: one offset table for the window
             np.add(work.offset(wy, wx, rstride), base[k], out=idx)
@@ -458,29 +458,27 @@ def _cost(elements: int, chunks: int) -> float:
     return elements * _COST_ELEMENT + chunks * _COST_CHUNK
 
 
-def _capsule_ink(consts, xy0, wy: int, wx: int, soft: float, work: _Workspace):
+def _capsule_ink(consts, x0, y0, wy: int, wx: int, soft: float, work: _Workspace):
     """Ink of capsules on their ``(wy, wx)`` windows, laid out ``(wy, wx, m)``.
 
-    ``consts`` are the capsules' constants (see :func:`_capsules`), ``xy0``
-    their windows' origins ``(2, m)``, x then y (float32). Capsules run along the last axis
+    ``consts`` are the capsules' constants (see :func:`_capsules`), ``x0`` and
+    ``y0`` their windows' origins (float32). Capsules run along the last axis
     so every operation has a long, unit stride inner loop. The ink is not
     clipped (the merge clips it at 1; the canvases start at 0). Returns a view
     of the workspace.
     """
     f32 = np.float32
-    half_inv_l2, l2, neg_inv_sr = consts[4:]
-    m = consts.shape[1]
+    ax, ay, ux2, uy2, half_inv_l2, l2, neg_inv_sr = consts
+    m = ax.shape[0]
     proj2, dist2, t, tmp = work.arrays((wy, wx, m))
-    # Pixel-centre offsets from a, x and y together: (w, 2, m), of which the
-    # columns are d[:wx, 0] and the rows d[:wy, 1] (the same values as
-    # separate arrays; fewer calls on a small chunk).
-    d = np.add(_half(max(wy, wx))[:, None, None], xy0)
-    d -= consts[:2]
-    du = d * consts[2:4]  # 2 (q - a).u, per axis
-    d *= d
+    # Pixel-centre offsets from a: rows (wy, m) and columns (wx, m).
+    dx = np.add(_half(wx)[:, None], x0)
+    dx -= ax
+    dy = np.add(_half(wy)[:, None], y0)
+    dy -= ay
     # 2 (q - a).u and |q - a|^2 as a row term plus a column term.
-    np.add(du[:wy, 1][:, None, :], du[:wx, 0][None, :, :], out=proj2)
-    np.add(d[:wy, 1][:, None, :], d[:wx, 0][None, :, :], out=dist2)
+    np.add((dy * uy2)[:, None, :], (dx * ux2)[None, :, :], out=proj2)
+    np.add((dy * dy)[:, None, :], (dx * dx)[None, :, :], out=dist2)
     # Per-capsule factors broadcast over (wy * wx, m): two axes, not three
     # (NumPy's iterator copies the broadcast operand less).
     p2, t2 = proj2.reshape(-1, m), t.reshape(-1, m)
