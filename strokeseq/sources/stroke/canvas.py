@@ -143,7 +143,9 @@ def _downsample_slots(
         p, q = (x0 + j) % factor, (x0 + j) // factor
         return buf[sel, ys, p * plen + q : p * plen + q + m]
 
-    acc = np.array(phase(0), dtype=np.float32)  # (n, H, W / f), a new array
+    acc = phase(0)  # (n, H, W / f): a new array when sel is an index array
+    if not isinstance(sel, np.ndarray):  # a view of buf: copy it
+        acc = np.array(acc, dtype=np.float32)
     if factor == 1:
         return acc
     for j in range(1, factor):
