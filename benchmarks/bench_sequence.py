@@ -25,6 +25,13 @@ shared machine cannot flatter one case. The cases:
   pages), ``--pages``;
 - ``import strokeseq`` and the script end to end (median wall time).
 
+Beside every new-array ratio and per-row cost the table prints the minor
+page faults and the system CPU time per row (``getrusage``) of the API and
+of the floor: in steady state both fault exactly the output's pages, and
+what moves those ratios between runs is the price per fault. Every
+new-array case is called once at full size before timing (a process's
+first calls also convert tiles and grow the heap).
+
 Every new array is freed outside the timing (the API's result and the
 floors' copies alike). ``--compare PATH`` runs this script on this checkout
 and on another one (e.g. a worktree of ``main``) in subprocesses,
