@@ -271,6 +271,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--hard-fraction", type=float, default=0.5,
         help="share of each batch from the mined cases (0: the control, no mining)",
     )  # fmt: skip
+    p.add_argument(
+        "--touching-share", type=float, default=0.0,
+        help="share of the fresh (not mined) samples in the clean touching geometry (see "
+        "train.py)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval", type=int, default=2000, help="clean held-out samples per set")
     p.add_argument(
@@ -326,6 +331,7 @@ def main(argv=None) -> dict:
     info = train(train_args([
         "--init", str(args.checkpoint), *(["--hardcases", *map(str, folders)] if folders else []),
         "--hard-fraction", str(args.hard_fraction), "--steps", str(args.steps),
+        "--touching-share", str(args.touching_share),
         "--lr", str(args.lr), "--schedule", args.schedule, "--average", str(args.average),
         "--batch-size", str(args.batch_size), "--seed", str(args.seed), "--out", str(ft),
         "--eval", "0", "--workers", str(args.workers), "--threads", str(args.threads),
