@@ -231,11 +231,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="the trained reader")
     p.add_argument("--out", type=Path, required=True, help="folder for the results")
-    p.add_argument("--mine", type=int, default=4500, help="hard cases to mine (4500)")
-    p.add_argument("--budget", type=int, default=36000, help="most samples while mining")
+    p.add_argument("--mine", type=int, default=9000, help="hard cases to mine (9000)")
+    p.add_argument("--budget", type=int, default=72000, help="most samples while mining")
     p.add_argument(
-        "--mine-seed", type=int, nargs="+", default=[1, 2, 3], metavar="SEED",
-        help="mining seed(s): the cases split evenly over seeds and lengths (default 1 2 3)",
+        "--mine-seed", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], metavar="SEED",
+        help="mining seed(s): the cases split evenly over seeds and lengths (default 1-6)",
     )  # fmt: skip
     p.add_argument(
         "--mine-levels", choices=("failures", "all"), default="all",
@@ -258,23 +258,24 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ladder digits: mnist (the MNIST test split; --validation: the held-out writers) "
         "or synthetic",
     )  # fmt: skip
-    p.add_argument("--steps", type=int, default=1500, help="fine-tuning steps (1500)")
+    p.add_argument("--steps", type=int, default=3000, help="fine-tuning steps (3000)")
     p.add_argument("--minutes", type=float, help="also stop fine-tuning after this long")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--freeze-bn", action="store_true", help="see train.py")
     p.add_argument("--ema", type=float, metavar="DECAY", help="see train.py (default: off)")
     p.add_argument(
-        "--average", type=float, default=0.75, help="weight of the fine-tuned model (0.75)"
+        "--average", type=float, default=1.0,
+        help="weight of the fine-tuned model against the start (default 1: the fine-tuned)",
     )
     p.add_argument(
         "--hard-fraction", type=float, default=0.5,
         help="share of each batch from the mined cases (0: the control, no mining)",
     )  # fmt: skip
     p.add_argument(
-        "--touching-share", type=float, default=0.0,
-        help="share of the fresh (not mined) samples in the clean touching geometry (see "
-        "train.py)",
+        "--touching-share", type=float, default=0.3333,
+        help="share of the fresh (not mined) samples in the clean touching geometry, ink "
+        "layout, gaps -3..1 (default 0.3333; see train.py)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--eval", type=int, default=2000, help="clean held-out samples per set")
