@@ -4,21 +4,23 @@
     python examples/digit_string_reader/hardcase_loop.py --checkpoint base.pt --out loop/
 
 1. mine along the combined ``difficulty`` knob (levels 1-6) from the MNIST
-   training digits of the writers the base trained on only: by default 4 500
-   sequences at the training lengths 3-8, split over mining seeds 1, 2 and 3
+   training digits of the writers the base trained on only: by default 9 000
+   sequences at the training lengths 3-8, split over mining seeds 1-6
    (``--mine-seed``) and the lengths, keeping **every** sample of the levels
    (``--mine-levels all``; ``failures``: only those the base misreads, found
    with ``mine_hard_cases``; ``--mine-source synthetic --mine-lengths 4 4``:
    sequences of 4 drawn digits);
 2. fine-tune from the checkpoint with the mined cases mixed into every batch
    (``train.py --init ... --hardcases ...``, fresh training samples for the
-   rest: 50 % mined cases, 1 500 steps, peak learning rate 5e-4, cosine;
-   ``--hard-fraction 0``: the control, the same fine-tune without them);
-3. average the weights: ``--average 0.75`` keeps ¼ of the start and ¾ of the
-   fine-tuned model (weight-space ensembling): it buys back the clean
-   accuracy on touching sequences that the fine-tuned model alone loses, for
-   part of the gain on hard cases (docs/training.md has the validation table
-   that chose these defaults);
+   rest: 50 % mined cases, 3 000 steps, peak learning rate 5e-4, cosine;
+   ``--hard-fraction 0``: the control, the same fine-tune without them). A
+   third of the fresh samples are in the clean touching geometry (ink layout,
+   gaps -3..1; ``--touching-share``): the mined cases wear that skill down,
+   the fresh ones keep it;
+3. ``--average A`` (default 1: off) would save ``(1 - A) * start + A *
+   fine-tuned`` (weight-space ensembling; session 5's default 0.75: with the
+   touching share it is no longer needed, docs/training.md has the
+   validation table that chose these defaults);
 4. evaluate before and after on a **fresh** ladder (seed 11, all axes, 200
    per level, MNIST test digits; ``--ladder-source synthetic``: drawn digits)
    and on the clean held-out sets (MNIST test split). ``--validation``: the
