@@ -88,10 +88,8 @@ def train_dataset(
         for k, (size, cfg) in enumerate(zip(sizes, TRAIN_CONFIGS.values(), strict=True))
     ]
     if n_touch:
-        parts.append(
-            SequenceDataset(n_touch, {**TOUCHING_TRAIN_CONFIG, **extra}, seed + len(parts),
-                            data_dir=data_dir)  # fmt: skip
-        )
+        touching = {**TOUCHING_TRAIN_CONFIG, **extra}
+        parts.append(SequenceDataset(n_touch, touching, seed + len(parts), data_dir=data_dir))
     return ConcatDataset(parts)
 
 

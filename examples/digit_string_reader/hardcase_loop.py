@@ -269,7 +269,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--average", type=float, default=1.0,
         help="weight of the fine-tuned model against the start (default 1: the fine-tuned)",
-    )
+    )  # fmt: skip
     p.add_argument(
         "--hard-fraction", type=float, default=0.5,
         help="share of each batch from the mined cases (0: the control, no mining)",
