@@ -95,7 +95,7 @@ def test_train_read_and_hardcase_loop(example, tmp_path, monkeypatch, capsys):
             "--threads",
             "1",
         ]
-    )["mined"]  # defaults: 18 runs
+    )["mined"]  # defaults: 36 runs
     assert few["found"] == 2 and set(few["per_length"]) == {"1/3", "1/4"}
     mixer = train.HardCaseMixer(sorted((tmp_path / "a" / "mined").iterdir()), 0.5, 0)
     assert len(mixer.texts) == 5 and all(len(t) == 3 for t in mixer.texts)
@@ -241,3 +241,23 @@ def test_hardcase_loop_refuses_repeated_mining_seeds(example, tmp_path):
             ["--checkpoint", str(tmp_path / "none.pt"), "--out", str(out), "--mine-seed", "1", "1"]
         )
     assert not out.exists()  # refused before anything was written
+
+
+def test_touching_share_adds_the_clean_touching_geometry(example):
+    """``touching_share`` takes that share of the fresh samples in the held-out touching
+    geometry (ink layout, gaps -3..1); 0 keeps the base's tile + ink mix unchanged."""
+    import data
+
+    plain = data.train_dataset(10, 0)
+    assert [len(p) for p in plain.datasets] == [10, 10]
+    mixed = data.train_dataset(10, 0, touching_share=0.3)
+    assert [len(p) for p in mixed.datasets] == [7, 7, 6]  # 6 of 20 touching, 14 split evenly
+    assert [len(p) for p in data.train_dataset(10, 0, touching_share=0.25).datasets] == [8, 7, 5]
+    touch = data.TOUCHING_TRAIN_CONFIG
+    assert touch["spacing"] == data.HELD_OUT_CONFIGS["touching"]["spacing"] == [-3, 1]
+    assert touch["layout"] == "ink" and touch["augment"] == "light"
+    a, b = plain.datasets[0][3], mixed.datasets[0][3]  # the tile part's samples are unchanged
+    assert a[1]["text"] == b[1]["text"] and np.array_equal(a[0], b[0])
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="touching_share must be in"):
+            data.train_dataset(10, 0, touching_share=bad)

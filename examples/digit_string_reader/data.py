@@ -55,19 +55,41 @@ HELD_OUT_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_dataset(n: int, seed: int, data_dir: str | None = None, source: str | None = None):
+#: The clean touching geometry (that of the held-out "touching" set: ink layout, gaps -3..1)
+#: with the training augmentation: ``train_dataset(touching_share=...)`` mixes it in.
+TOUCHING_TRAIN_CONFIG: dict[str, Any] = {**TRAIN_CONFIGS["ink"], "spacing": [-3, 1]}
+
+
+def train_dataset(
+    n: int,
+    seed: int,
+    data_dir: str | None = None,
+    source: str | None = None,
+    touching_share: float = 0.0,
+):
     """The training mix as one torch ``ConcatDataset`` (tile + ink, ``n`` samples each).
 
     ``source``: another digit source for both parts, e.g. ``"writer_split:fit_20"`` (the
     MNIST training digits of all but a held-out 20 % of the writers, see writer_split.py).
+    ``touching_share``: that share of the ``2 n`` samples in the clean touching geometry
+    (:data:`TOUCHING_TRAIN_CONFIG`), the rest split evenly between tile and ink (a fine-tune
+    can keep the skill its hard cases wear down; 0, the default: the base's mix, unchanged).
     """
     from torch.utils.data import ConcatDataset
 
+    if not 0.0 <= touching_share < 1.0:
+        raise ValueError(f"touching_share must be in [0, 1), got {touching_share}")
     extra = {} if source is None else {"source": source}
+    n_touch = round(2 * n * touching_share)
+    rest = 2 * n - n_touch
+    sizes = (rest - rest // 2, rest // 2)  # tile, ink
     parts = [
-        SequenceDataset(n, {**cfg, **extra}, seed + k, data_dir=data_dir)
-        for k, cfg in enumerate(TRAIN_CONFIGS.values())
+        SequenceDataset(size, {**cfg, **extra}, seed + k, data_dir=data_dir)
+        for k, (size, cfg) in enumerate(zip(sizes, TRAIN_CONFIGS.values(), strict=True))
     ]
+    if n_touch:
+        touching = {**TOUCHING_TRAIN_CONFIG, **extra}
+        parts.append(SequenceDataset(n_touch, touching, seed + len(parts), data_dir=data_dir))
     return ConcatDataset(parts)
 
 

@@ -110,6 +110,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(the project's writer-disjoint split, e.g. 0.2; default: train on all; with --init: "
         "the checkpoint's own)",
     )
+    p.add_argument(
+        "--touching-share",
+        type=float,
+        default=0.0,
+        help="share of the fresh samples in the clean touching geometry (ink layout, gaps "
+        "-3..1), the rest tile and ink as usual (default 0: the base's mix)",
+    )
     p.add_argument("--eval", type=int, default=1000, help="held-out samples per set (0: none)")
     p.add_argument("--data-dir", help="MNIST folder (default: STROKESEQ_MNIST_DIR / cache)")
     return p.parse_args(argv)
@@ -303,7 +310,8 @@ def train(args: argparse.Namespace) -> dict:
         model = CRNN(args.channels, args.hidden)
     fit = None if args.holdout_writers is None else source_name("fit", args.holdout_writers)
     n_samples = args.steps * args.batch_size
-    data = train_dataset(n_samples, args.seed * 1000, data_dir=args.data_dir, source=fit)
+    data = train_dataset(n_samples, args.seed * 1000, data_dir=args.data_dir, source=fit,
+                         touching_share=args.touching_share)  # fmt: skip
     sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
     if args.buckets < 1:
         raise ValueError(f"--buckets must be at least 1, got {args.buckets}")
@@ -394,6 +402,7 @@ def train(args: argparse.Namespace) -> dict:
         "init": str(args.init) if args.init else None,
         "hardcases": [str(h) for h in args.hardcases] if args.hardcases else None,
         "hard_fraction": args.hard_fraction if args.hardcases else 0.0,
+        "touching_share": args.touching_share,
         "lr": args.lr,
         "schedule": args.schedule,
         "freeze_bn": args.freeze_bn,
