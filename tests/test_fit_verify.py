@@ -160,3 +160,4 @@ def test_fit_renders_as_the_fitted_source_draws():
     # the calibration is only right for the pen StrokeSource() draws with
     assert fit_verify.SOFT == source.StrokeSource().soft == source._FITTED_DEFAULTS["soft"]
     assert source.StrokeSource().supersample == fit_verify.SUPERSAMPLE
+    assert source.StrokeSource().placement == fit_verify.PLACEMENT

@@ -101,3 +101,15 @@ def test_step_shifts_round_like_centre_of_mass():
         dy, dx = _centring_shifts(ink @ ones, ones @ ink, target, lambda sel: ink[sel], 2)
         np.testing.assert_array_equal(dy, 2 * np.rint((target - cy) / 2).astype(np.int64))
         np.testing.assert_array_equal(dx, 2 * np.rint((target - cx) / 2).astype(np.int64))
+
+
+def test_per_model_defaults_and_the_old_look_on_request():
+    fitted, glyphs = StrokeSource(), StrokeSource("glyphs")
+    assert (fitted.supersample, glyphs.supersample) == (2, 3)
+    labels = np.arange(20) % 10
+    # an explicit supersample=3 draws what the fitted model drew before (same code path)
+    old = StrokeSource(supersample=3).sample(labels, rng=1)
+    assert not np.array_equal(old, fitted.sample(labels, rng=1))
+    np.testing.assert_array_equal(old, StrokeSource(supersample=3).sample(labels, rng=1))
+    with pytest.raises(TypeError, match="supersample must be an integer"):
+        StrokeSource(supersample=2.0)

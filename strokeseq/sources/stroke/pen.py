@@ -138,33 +138,41 @@ def _fit_zoom(
     linear and increasing in ``s``: Newton steps from above (on the extreme
     pair's line) reach the largest fitting zoom in a few steps; a last bound
     step (``span(c s) <= c span(s) + (1 - c) 2 r_max``) makes sure of it.
+    Only the digits still over are carried from step to step.
     """
     n = samples.shape[0]
     v = samples.reshape(n, -1, 2)
-    r = radius.reshape(n, -1, 1)
-    on = np.repeat(seg_on, radius.shape[2], axis=1)[..., None]  # (n, P, 1)
-    rows = np.arange(n)[:, None]
-    s = zoom.astype(np.float64).copy()
+    r = radius.reshape(n, -1)
+    if not seg_on.all():  # undrawn points: copies of the digit's first drawn point
+        on = np.repeat(seg_on, radius.shape[2], axis=1)  # (n, P)
+        first = on.argmax(axis=1)[:, None]
+        idx = np.where(on, np.arange(on.shape[1]), first)
+        v = np.take_along_axis(v, idx[..., None], axis=1)
+        r = np.take_along_axis(r, idx, axis=1)
+    s = zoom.astype(np.float64)  # a new array
+    rows = np.arange(n)  # the digits still over
+    vv, rr = v, r[..., None]
     for _ in range(6):
-        top = np.where(on, s[:, None, None] * v + r, -np.inf)
-        bottom = np.where(on, s[:, None, None] * v - r, np.inf)
-        i_hi, i_lo = top.argmax(axis=1), bottom.argmin(axis=1)  # (n, 2)
-        span = top.max(axis=1) - bottom.min(axis=1)
+        sv = s[rows, None, None] * vv
+        i_hi = (sv + rr).argmax(axis=1)  # (k, 2)
+        i_lo = (sv - rr).argmin(axis=1)
+        k = np.arange(rows.size)[:, None]
+        x_hi, x_lo = vv[k, i_hi, [0, 1]], vv[k, i_lo, [0, 1]]
+        r_pair = rr[k, i_hi, 0] + rr[k, i_lo, 0]
+        span = s[rows, None] * (x_hi - x_lo) + r_pair
         over = span > extent
         if not over.any():
             return s
-        dx = (
-            np.take_along_axis(v, i_hi[:, None, :], 1)[:, 0]
-            - np.take_along_axis(v, i_lo[:, None, :], 1)[:, 0]
-        )
-        r_pair = r[rows, i_hi, 0] + r[rows, i_lo, 0]
-        step = np.where(over, (extent - r_pair) / np.maximum(dx, 1e-12), np.inf)
-        s = np.maximum(np.minimum(s, step.min(axis=1)), 1e-6)
-    top = np.where(on, s[:, None, None] * v + r, -np.inf).max(axis=1)
-    span = (top - np.where(on, s[:, None, None] * v - r, np.inf).min(axis=1)).max(axis=1)
-    r2 = 2 * np.where(on, r, 0.0).max(axis=(1, 2))
+        step = np.where(over, (extent - r_pair) / np.maximum(x_hi - x_lo, 1e-12), np.inf)
+        s[rows] = np.maximum(np.minimum(s[rows], step.min(axis=1)), 1e-6)
+        keep = over.any(axis=1)
+        rows, vv, rr = rows[keep], vv[keep], rr[keep]
+    sv = s[rows, None, None] * vv  # the rest: one bound step
+    span = ((sv + rr).max(axis=1) - (sv - rr).min(axis=1)).max(axis=1)
+    r2 = 2 * rr.max(axis=(1, 2))
     shrink = np.where(span > extent, (extent - r2) / np.maximum(span - r2, 1e-12), 1.0)
-    return s * np.clip(shrink, 1e-6, 1.0)
+    s[rows] *= np.clip(shrink, 1e-6, 1.0)
+    return s
 
 
 def _drawn_radius(radius: np.ndarray) -> np.ndarray:

@@ -14,8 +14,10 @@ Two stroke models share one renderer (:mod:`.pen`, :mod:`.render`):
 Either way the strokes are drawn with a pen of varying pressure on a canvas
 ``supersample`` times finer than the output and normalised like MNIST: the
 ink fits a 20x20 box (aspect kept) and the centre of mass sits at pixel
-(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px. See
-docs/synthetic.md for the measured realism of both.
+(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px
+(``placement="centre"``) or, box edges on pixel edges as in MNIST, within
+0.5 px (``placement="mnist"``). See docs/synthetic.md for the measured
+realism of both.
 """
 
 from __future__ import annotations
