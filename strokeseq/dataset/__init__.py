@@ -22,7 +22,7 @@ _LAZY = {
     "LoadedDataset": "reader",
     "iter_shards": "reader",
     "load_dataset": "reader",
-    "DatasetSummary": "runner",
+    "DatasetSummary": "run_stats",
     "generate_dataset": "runner",
     "SampleContext": "sampling",
     "generate": "sampling",

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .manifest import (
     write_manifest,
 )
 from .resume import clean_temporaries, discard_if_empty, prepare, stamp
+from .run_stats import DatasetSummary, RunAccounts, children_cpu
 from .sampling import SampleContext, label_columns
 from .shards import ShardJob, build_shard, release_buffer
 from .writers import FORMATS
@@ -46,66 +47,6 @@ __all__ = ["DatasetSummary", "generate_dataset"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class DatasetSummary:
-    """What a :func:`generate_dataset` call did.
-
-    Attributes
-    ----------
-    folder : pathlib.Path
-        The dataset folder.
-    count, shards : int
-        Samples and shards of the whole dataset.
-    shards_written, shards_kept : int
-        Shards made by this call, and finished shards found from an earlier run.
-    samples_written : int
-        Samples made by this call.
-    seconds : float
-        Wall time of this call.
-    seed : int
-        The dataset's seed (drawn from OS entropy when none was given).
-    bytes : int
-        Size of all shards.
-    worker_maxrss_mb : dict of int to float
-        Peak resident memory of each process that made shards (by pid, this
-        one included), in MiB. A forked worker's figure includes the pages it
-        shares with this process (everything this process held when it forked).
-    cpu : dict
-        Where the CPU time went (seconds, measured with :func:`time.process_time`
-        in each process, so they hold on a loaded machine): ``parent`` (this
-        process during the call, its own shards included), ``parent_setup``
-        (this process before the first shard: checks, loading the sources,
-        the manifest), ``children`` (every worker process from its start to
-        its exit, from ``RUSAGE_CHILDREN``; 0 without worker processes), and
-        ``processes``: per process that made shards (by pid), ``shards``,
-        ``start`` (CPU it had spent before its first shard: interpreter and
-        imports; 0 for this process), ``load`` (sources and data checks),
-        ``generate`` and ``write`` (encoding, writing and hashing the files);
-        ``start_method``: how local worker processes were started (``"fork"``
-        or ``"spawn"``, see :func:`strokeseq.dataset.local_engine.start_method`;
-        None without them); ``timeline`` (wall clock, ``time.monotonic()``, the same clock in
-        every process on Linux): ``start`` of the call, ``setup_end`` (first
-        shard may start), ``engine_end`` (last shard recorded), ``end``, and
-        ``shards``: ``[pid, id, start, end]`` of each shard made.
-    """
-
-    folder: Path
-    count: int
-    shards: int
-    shards_written: int
-    shards_kept: int
-    samples_written: int
-    seconds: float
-    seed: int
-    bytes: int
-    worker_maxrss_mb: dict[int, float] = field(default_factory=dict)
-    cpu: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def samples_per_second(self) -> float:
-        return self.samples_written / self.seconds if self.seconds > 0 else float("nan")
 
 
 def _plan(count: int, shard_size: int) -> list[tuple[int, int, int]]:
@@ -412,29 +353,7 @@ def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
     n_done = sum(e["count"] for e in done.values())
     if progress:
         progress(n_done, count)
-    rss: dict[int, float] = {}
-    procs: dict[int, dict[str, float]] = {}
-    events: list[list[float]] = []  # per shard: pid, id, start, end (time.monotonic())
-    me = os.getpid()
-
-    def account(st: dict[str, Any]) -> None:
-        pid = st["pid"]
-        rss[pid] = max(rss.get(pid, 0.0), st["maxrss_kb"] / 1024)
-        p = procs.setdefault(
-            pid,
-            {"shards": 0, "start": 0.0 if pid == me else st["cpu_before"], "load": 0.0,
-             "generate": 0.0, "write": 0.0},
-        )  # fmt: skip
-        if pid != me:  # shards may be recorded out of order: the earliest start counts
-            p["start"] = min(p["start"], st["cpu_before"])
-        p["shards"] += 1
-        for key in ("load", "generate", "write"):
-            p[key] += st[key]
-        for key in ("init", "ready"):
-            if key in st:
-                p[key] = st[key]
-        if "wall" in st:
-            events.append([pid, st.get("id", -1), *st["wall"]])
+    accounts = RunAccounts()
 
     def record(entry: dict[str, Any]) -> None:
         nonlocal n_done
@@ -447,7 +366,7 @@ def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
             )
         st = entry.pop("_stats", None)
         if st is not None:
-            account(dict(st, id=entry["id"]))
+            accounts.add(dict(st, id=entry["id"]))
         path = folder / entry["file"]
         if not path.is_dir():
             entry["stat"] = stamp(path)
@@ -460,7 +379,7 @@ def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
 
     setup_cpu = time.process_time() - cpu0
     setup_end = time.monotonic()
-    children0 = _children_cpu()
+    children0 = children_cpu()
     try:
         if client is not None:
             from .dask_engine import run_dask
@@ -496,31 +415,17 @@ def _run(run: _RunSpec, client: Any, pool: Any) -> DatasetSummary:
         seconds=time.perf_counter() - t0,
         seed=head["seed"],
         bytes=sum(e["bytes"] for e in done.values()),
-        worker_maxrss_mb=rss,
-        cpu={
-            "parent": time.process_time() - cpu0,
-            "parent_setup": setup_cpu,
-            "children": _children_cpu() - children0,
-            # how the local workers were started ("fork" or "spawn"), None without
-            "start_method": getattr(pool, "method", None),
-            "processes": procs,
-            "timeline": {
+        worker_maxrss_mb=accounts.rss,
+        cpu=accounts.cpu(
+            parent=time.process_time() - cpu0,
+            parent_setup=setup_cpu,
+            children=children_cpu() - children0,
+            start_method=getattr(pool, "method", None),
+            timeline={
                 "start": time.monotonic() - (time.perf_counter() - t0),
                 "setup_end": setup_end,
                 "engine_end": engine_end,
                 "end": time.monotonic(),
-                "shards": events,
             },
-        },
+        ),
     )
-
-
-def _children_cpu() -> float:
-    """User + system CPU seconds of this process's ended (waited-for) children (0 without)."""
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return 0.0
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
