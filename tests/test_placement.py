@@ -58,10 +58,10 @@ def test_mnist_placement_edge_pixels_are_inked_like_mnist():
 
 
 def test_placement_is_checked_and_kept():
-    assert StrokeSource().placement == "centre"
+    assert StrokeSource().placement == "mnist"
     assert StrokeSource("glyphs").placement == "centre"
-    src = StrokeSource(placement="mnist")
-    assert "placement='mnist'" in repr(src)
+    src = StrokeSource(placement="centre")
+    assert "placement='centre'" in repr(src)
     with pytest.raises(ValueError, match="placement must be one of"):
         StrokeSource(placement="middle")
     with pytest.raises(ValueError, match="placement must be one of"):

@@ -56,7 +56,7 @@ WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
 THRESHOLD = 0.5
 #: Rendering as :class:`StrokeSource` does by default for the fitted model.
-SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT, PLACEMENT = 2, 0.35, 4, "centre"
+SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT, PLACEMENT = 2, 0.35, 4, "mnist"
 
 
 def render_programs(

@@ -115,11 +115,11 @@ class StrokeSource(DigitSource):
         drawn digits further from any training digit than real test digits are).
     placement : {"centre", "mnist"}, optional
         How the digit sits in the frame (:func:`.pen.render_samples`):
-        ``"centre"`` (the default) fits the ink in 19 px and puts its centre
-        of mass within ``0.5 / supersample`` px of (14, 14); ``"mnist"`` fits
-        it in 20 whole pixels, box edges on pixel edges, moved by whole
-        pixels (centre of mass within 0.5 px), as MNIST was made. Either way
-        the ink never reaches a 21st column.
+        ``"mnist"`` (the fitted model's default) fits the ink in 20 whole
+        pixels, box edges on pixel edges, moved by whole pixels (centre of
+        mass within 0.5 px of (14, 14)), as MNIST was made; ``"centre"`` (the
+        glyphs' default) fits it in 19 px and puts its centre of mass within
+        ``0.5 / supersample`` px. Either way the ink never reaches a 21st column.
 
     Notes
     -----
