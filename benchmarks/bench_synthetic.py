@@ -102,12 +102,15 @@ def _old_shift_images(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.
     return windows[np.arange(n), m - dy, m - dx]
 
 
-def _old_draw_centred(a, b, ra, rb, valid, factor, soft, target, tile=28):
-    """The former pipeline after the geometry: per-layer raster, shift copy, sum."""
+def _old_draw_centred(a, b, ra, rb, valid, factor, soft, target, tile=28, *, step=1):
+    """The former pipeline after the geometry: per-layer raster, shift copy, sum.
+
+    ``step``: moves by multiples of ``step`` canvas pixels (``placement="mnist"``).
+    """
     canvas = rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
     cy, cx = centre_of_mass(canvas)
-    dy = np.rint(target - cy).astype(np.int64)
-    dx = np.rint(target - cx).astype(np.int64)
+    dy = step * np.rint((target - cy) / step).astype(np.int64)
+    dx = step * np.rint((target - cx) / step).astype(np.int64)
     if np.any(dy) or np.any(dx):
         canvas = _old_shift_images(canvas, dy, dx)
     return _old_downsample(canvas, factor)
@@ -139,7 +142,7 @@ def loop_digit(src: StrokeSource, label: int, seed: int, side: int = 280) -> np.
     """
     caps: list = []
 
-    def catch(a, b, ra, rb, valid, factor, soft, target, tile=28):
+    def catch(a, b, ra, rb, valid, factor, soft, target, tile=28, *, step=1):
         caps.append(
             (
                 a[0].reshape(-1, 2),

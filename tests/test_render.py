@@ -267,12 +267,15 @@ def test_shift_images_equals_a_padded_crop_for_mixed_shifts():
         )
 
 
-def _three_steps(a, b, ra, rb, valid, factor, soft, target, tile=28):
-    """The pipeline as separate steps: per-layer reference raster, shift, downsample."""
+def _three_steps(a, b, ra, rb, valid, factor, soft, target, tile=28, *, step=1):
+    """The pipeline as separate steps: per-layer reference raster, shift, downsample.
+
+    ``step``: moves by multiples of ``step`` canvas pixels (``placement="mnist"``).
+    """
     canvas = _rasterise_capsules_reference(a, b, ra, rb, valid, tile * factor, soft)
     cy, cx = centre_of_mass(canvas)
-    dy = np.rint(target - cy).astype(np.int64)
-    dx = np.rint(target - cx).astype(np.int64)
+    dy = step * np.rint((target - cy) / step).astype(np.int64)
+    dx = step * np.rint((target - cx) / step).astype(np.int64)
     return downsample(shift_images(canvas, dy, dx), factor)
 
 

@@ -159,9 +159,12 @@ def _downsample_slots(
 
 
 def _centring_shifts(
-    rows: np.ndarray, cols: np.ndarray, target: float, canvases
+    rows: np.ndarray, cols: np.ndarray, target: float, canvases, step: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """``rint(target - centre_of_mass(canvases))`` per axis, as int64: the same integers.
+
+    With ``step > 1``: ``step * rint((target - centre) / step)``, whole
+    multiples of ``step`` (see :func:`.render.draw_centred`).
 
     ``rows`` and ``cols`` are float32 row and column sums of the ``(n, H, W)``
     canvases computed in any order (BLAS here, several times faster than
@@ -177,6 +180,8 @@ def _centring_shifts(
     """
     h, w = rows.shape[1], cols.shape[1]
     tie = 4.0 * max(h - 1, w - 1) ** 2 * 2.0**-24 + 1e-9
+    if step != 1:
+        return _step_shifts(rows, cols, target, canvases, step, tie)
     if rows.shape[0] == 1:  # one canvas: Python floats, a few NumPy calls
         # (float64 dots of the float32 sums: the products are exact either way)
         rows, cols = rows[0].astype(np.float64), cols[0].astype(np.float64)
@@ -204,6 +209,24 @@ def _centring_shifts(
         cy, cx = centre_of_mass(canvases(sel))
         vy[sel], vx[sel] = target - cy, target - cx
     return np.rint(vy).astype(np.int64), np.rint(vx).astype(np.int64)
+
+
+def _step_shifts(rows, cols, target, canvases, step, tie) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_centring_shifts` by whole multiples of ``step`` (the same tie rule)."""
+    h, w = rows.shape[1], cols.shape[1]
+    rows = rows.astype(np.float64)
+    cols = cols.astype(np.float64)
+    mass = rows.sum(axis=1)
+    inked = mass > 0
+    safe = np.where(inked, mass, 1.0)
+    vy = (target - np.where(inked, rows @ _index(h) / safe, (h - 1) / 2)) / step
+    vx = (target - np.where(inked, cols @ _index(w) / safe, (w - 1) / 2)) / step
+    near = (np.abs(vy - np.floor(vy) - 0.5) < tie) | (np.abs(vx - np.floor(vx) - 0.5) < tie)
+    if near.any():
+        sel = np.flatnonzero(near)
+        cy, cx = centre_of_mass(canvases(sel))
+        vy[sel], vx[sel] = (target - cy) / step, (target - cx) / step
+    return np.rint(vy).astype(np.int64) * step, np.rint(vx).astype(np.int64) * step
 
 
 def _ones(k: int) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .fit_verify import (
     MASS_WEIGHT,
+    PLACEMENT,
     SAMPLES_PER_SEGMENT,
     SOFT,
     SUPERSAMPLE,
@@ -116,7 +117,7 @@ def draw_allographs(model, spread: np.ndarray, per: int, seed: int):
         sl = slice(s, s + 2000)
         part = {k: v[sl] for k, v in p.items()}
         geo = fitted_geometry(forced, part, SAMPLES_PER_SEGMENT)
-        ink, _ = render_samples(*geo, SUPERSAMPLE, SOFT, end_radius=True)
+        ink, _ = render_samples(*geo, SUPERSAMPLE, SOFT, end_radius=True, placement=PLACEMENT)
         np.clip(ink, 0.0, 1.0, out=ink)
         peak = ink.max(axis=(1, 2), keepdims=True)
         np.divide(ink, peak, out=ink, where=(peak > 0) & (peak < 1))

@@ -56,7 +56,7 @@ WIDTH_RANGE = (0.6, 7.0)
 #: Ink level of the masks (as in ``benchmarks/realism.py``).
 THRESHOLD = 0.5
 #: Rendering as :class:`StrokeSource` does by default for the fitted model.
-SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT = 3, 0.35, 4
+SUPERSAMPLE, SOFT, SAMPLES_PER_SEGMENT, PLACEMENT = 2, 0.35, 4, "mnist"
 
 
 def render_programs(
@@ -115,7 +115,9 @@ def render_programs(
         samples = shape_samples(pts, segments, k)
         seg_on = np.repeat(on_t[sl], segments, axis=1)
         radius = np.broadcast_to(0.5 * width[sl, None, None], (*seg_on.shape, k)).copy()
-        ink, _ = render_samples(samples, seg_on, radius, SUPERSAMPLE, SOFT, end_radius=True)
+        ink, _ = render_samples(
+            samples, seg_on, radius, SUPERSAMPLE, SOFT, end_radius=True, placement=PLACEMENT
+        )
         np.clip(ink, 0.0, 1.0, out=ink)
         # Full ink at the core, as StrokeSource draws it.
         peak = ink.max(axis=(1, 2), keepdims=True)

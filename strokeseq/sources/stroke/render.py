@@ -111,6 +111,8 @@ def draw_centred(
     soft: float,
     target: float,
     tile: int = 28,
+    *,
+    step: int = 1,
 ) -> np.ndarray:
     """Rasterise at ``factor`` x zoom, centre the mass on ``target``, box-filter down.
 
@@ -136,6 +138,10 @@ def draw_centred(
         Wanted centre of mass, canvas index coordinates (both axes).
     tile : int
         Output side.
+    step : int
+        The moves are whole multiples of ``step`` canvas pixels: ``factor``
+        moves by whole output pixels (keeps a box placed on pixel edges there;
+        ``placement="mnist"``), 1 (the default) by canvas pixels.
 
     Returns
     -------
@@ -163,7 +169,7 @@ def draw_centred(
         most = -(-n // -(-n // most))  # parts of even size
         args = (a, b, ra, rb, valid)
         parts = [
-            draw_centred(*(v[s : s + most] for v in args), factor, soft, target, tile)
+            draw_centred(*(v[s : s + most] for v in args), factor, soft, target, tile, step=step)
             for s in range(0, n, most)
         ]
         return np.concatenate(parts)
@@ -183,7 +189,7 @@ def draw_centred(
 
     row_sums = np.matmul(rows_view, _ones(row))
     col_sums = np.matmul(_ones(size), rows_view)[:, cols]
-    dy, dx = _centring_shifts(row_sums, col_sums, target, canvases)
+    dy, dx = _centring_shifts(row_sums, col_sums, target, canvases, step)
     # The shifted canvas is a window of the padded buffer ``(-dy, -dx)`` away:
     # zeros come in from the margin exactly as shift_images fills them.
     if n == 1:

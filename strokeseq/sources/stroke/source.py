@@ -14,16 +14,16 @@ Two stroke models share one renderer (:mod:`.pen`, :mod:`.render`):
 Either way the strokes are drawn with a pen of varying pressure on a canvas
 ``supersample`` times finer than the output and normalised like MNIST: the
 ink fits a 20x20 box (aspect kept) and the centre of mass sits at pixel
-(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px. See
-docs/synthetic.md for the measured realism of both.
+(14, 14) of the 28x28 frame, within ``0.5 / supersample`` px
+(``placement="centre"``) or, box edges on pixel edges as in MNIST, within
+0.5 px (``placement="mnist"``). See docs/synthetic.md for the measured
+realism of both.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
-import numbers
 from pathlib import Path
 from typing import Any
 
@@ -35,32 +35,15 @@ from . import pen as _pen
 from . import sampler as _sampler
 from .bezier import bezier_points
 from .canvas import _index
+from .options import FITTED_DEFAULTS, GLYPH_DEFAULTS, resolve
 
 __all__ = ["StrokeSource"]
 
 log = logging.getLogger(__name__)
 
-#: Defaults of the options left at None, per model.
-_GLYPH_DEFAULTS: dict[str, Any] = {
-    "jitter": 2.0,
-    "pen_width": (2.8, 4.4),
-    "slant": 12.0,
-    "rotation": 6.0,
-    "aspect": (0.95, 1.3),
-    "samples_per_segment": 9,
-    "soft": 0.5,
-}
-_FITTED_DEFAULTS: dict[str, Any] = {
-    "jitter": 0.0,
-    "pen_width": None,  # the fitted per-allograph distribution
-    "slant": 0.0,  # extra, on top of the fitted slant
-    "rotation": 0.0,
-    "aspect": None,
-    # a fitted stroke is a chain of 4 short cubics: 4 points each follow it within
-    # about 0.3 px (a quarter circle of radius 8 px drawn as 3 chords)
-    "samples_per_segment": 4,
-    "soft": 0.35,  # MNIST-like edge: 35 % of inked pixels below 0.5 (MNIST 32 %, 0.5 gave 41 %)
-}
+# (the per-model defaults live in .options; these names are kept for callers)
+_GLYPH_DEFAULTS = GLYPH_DEFAULTS
+_FITTED_DEFAULTS = FITTED_DEFAULTS
 #: Digits rendered per chunk: bounds the memory of the supersampled canvas.
 _CHUNK = 512
 
@@ -81,27 +64,6 @@ def _unit_steps(k: int) -> np.ndarray:
     return out
 
 
-def _pair(name: str, value: Any, lo: float, hi: float) -> tuple[float, float]:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or a pair (low, high), got {value!r}") from None
-    if not (math.isfinite(a) and math.isfinite(b)) or not lo <= a <= b <= hi:
-        raise ValueError(f"{name} must satisfy {lo:g} <= low <= high <= {hi:g}, got {value!r}")
-    return a, b
-
-
-def _real(name: str, value: Any, lo: float, hi: float) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and lo <= v <= hi):
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}")
-    return v
-
-
 class StrokeSource(DigitSource):
     """Synthetic digits drawn from pen-stroke glyphs; needs no data files.
 
@@ -118,9 +80,10 @@ class StrokeSource(DigitSource):
     glyphs : str, pathlib.Path or None
         ``model="glyphs"`` only: folder (or single file) of glyph files;
         ``None`` uses the built-in glyphs of ``glyphs/``. See ``glyphs/README.md``.
-    supersample : int
+    supersample : int, optional
         Canvas zoom (1-8): strokes are drawn on a ``28 * supersample`` canvas
-        and block-averaged down. 3 is the default: see docs/synthetic.md.
+        and block-averaged down. Default 2 for the fitted model (as fast as
+        the glyphs at 3 and read alike: see docs/synthetic.md), 3 for the glyphs.
     pen_width : float or (float, float), optional
         Range of the full pen width in output pixels, drawn uniformly per
         digit. Default: (2.8, 4.4) for the glyphs, the fitted widths for the model.
@@ -150,6 +113,13 @@ class StrokeSource(DigitSource):
         1 reproduces the fitted distribution, 0 draws each allograph's mean; the
         default 1.2 widens it a little (see docs/synthetic.md: it keeps the
         drawn digits further from any training digit than real test digits are).
+    placement : {"centre", "mnist"}, optional
+        How the digit sits in the frame (:func:`.pen.render_samples`):
+        ``"mnist"`` (the fitted model's default) fits the ink in 20 whole
+        pixels, box edges on pixel edges, moved by whole pixels (centre of
+        mass within 0.5 px of (14, 14)), as MNIST was made; ``"centre"`` (the
+        glyphs' default) fits it in 19 px and puts its centre of mass within
+        ``0.5 / supersample`` px. Either way the ink never reaches a 21st column.
 
     Notes
     -----
@@ -177,7 +147,7 @@ class StrokeSource(DigitSource):
         *,
         jitter: float | None = None,
         glyphs: str | Path | None = None,
-        supersample: int = 3,
+        supersample: int | None = None,
         pen_width: float | tuple[float, float] | None = None,
         slant: float | None = None,
         rotation: float | None = None,
@@ -186,6 +156,7 @@ class StrokeSource(DigitSource):
         soft: float | None = None,
         samples_per_segment: int | None = None,
         variety: float = 1.2,
+        placement: str | None = None,
     ) -> None:
         if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".json")):
             self.model, self.model_file = "fitted", Path(model)
@@ -201,32 +172,22 @@ class StrokeSource(DigitSource):
             raise ValueError("glyphs=... needs model='glyphs'")
         # None: the model's own default (the glyphs' hand-set ranges; the fitted
         # model's fitted distributions, with no extra jitter, slant or rotation).
-        d = _GLYPH_DEFAULTS if glyph else _FITTED_DEFAULTS
-        jitter = d["jitter"] if jitter is None else jitter
-        self.jitter = _real("jitter", jitter, 0.0, 14.0)
-        if not isinstance(supersample, numbers.Integral) or isinstance(supersample, bool):
-            raise TypeError(f"supersample must be an integer 1-8, got {supersample!r}")
-        if not 1 <= supersample <= 8:
-            raise ValueError(f"supersample must be an integer 1-8, got {supersample}")
-        self.supersample = int(supersample)
-        pen_width = d["pen_width"] if pen_width is None else pen_width
-        self.pen_width = None if pen_width is None else _pair("pen_width", pen_width, 0.3, 8.0)
-        self.slant = _real("slant", d["slant"] if slant is None else slant, 0.0, 60.0)
-        self.rotation = _real("rotation", d["rotation"] if rotation is None else rotation, 0, 90)
-        aspect = d["aspect"] if aspect is None else aspect
-        self.aspect = None if aspect is None else _pair("aspect", aspect, 0.2, 5.0)
-        self.pressure = _real("pressure", pressure, 0.0, 0.9)
-        self.soft = _real("soft", d["soft"] if soft is None else soft, 0.05, 1.0)
-        self.variety = _real("variety", variety, 0.0, 3.0)
-        if samples_per_segment is None:
-            samples_per_segment = d["samples_per_segment"]
-        if not isinstance(samples_per_segment, numbers.Integral) or isinstance(
-            samples_per_segment, bool
-        ):
-            raise TypeError(f"samples_per_segment must be an integer, got {samples_per_segment!r}")
-        if not 2 <= samples_per_segment <= 64:
-            raise ValueError(f"samples_per_segment must be in 2-64, got {samples_per_segment}")
-        self.samples_per_segment = int(samples_per_segment)
+        opts = resolve(
+            glyph,
+            jitter=jitter,
+            supersample=supersample,
+            pen_width=pen_width,
+            slant=slant,
+            rotation=rotation,
+            aspect=aspect,
+            pressure=pressure,
+            soft=soft,
+            samples_per_segment=samples_per_segment,
+            variety=variety,
+            placement=placement,
+        )
+        for k, v in opts.items():
+            setattr(self, k, v)
         self.glyphs = None if glyphs is None else Path(glyphs)
         self._compiled = None
         self._fitted = None
@@ -279,7 +240,7 @@ class StrokeSource(DigitSource):
             f"supersample={self.supersample}, pen_width={self.pen_width}, slant={self.slant:g}, "
             f"rotation={self.rotation:g}, aspect={self.aspect}, pressure={self.pressure:g}, "
             f"variety={self.variety:g}, soft={self.soft:g}, "
-            f"samples_per_segment={self.samples_per_segment})"
+            f"samples_per_segment={self.samples_per_segment}, placement={self.placement!r})"
         )
 
     @property
@@ -406,7 +367,8 @@ class StrokeSource(DigitSource):
         """Render a chunk of drawn parameters; returns ``(ink (n,28,28), scale (n,))``."""
         if self.model == "fitted":
             geo = _sampler.fitted_geometry(self.fitted, p, self.samples_per_segment)
-            return _pen.render_samples(*geo, self.supersample, self.soft, end_radius=True)
+            ss, soft, where = self.supersample, self.soft, self.placement
+            return _pen.render_samples(*geo, ss, soft, end_radius=True, placement=where)
 
         g = self.compiled
         ss = self.supersample
@@ -443,7 +405,9 @@ class StrokeSource(DigitSource):
             * p["pen_width"][:, None, None]
             * (press[..., :1] + (press[..., 1:] - press[..., :1]) * along)
         )
-        return _pen.render_samples(samples, seg_on, radius, ss, self.soft)
+        return _pen.render_samples(
+            samples, seg_on, radius, ss, self.soft, placement=self.placement
+        )
 
     def draw(self, labels: np.ndarray, rng: np.random.Generator) -> Digits:
         """Draw one synthetic instance of each label (see :class:`DigitSource`)."""
