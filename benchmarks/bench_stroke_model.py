@@ -7,8 +7,9 @@ and min..max, with the load average and steal)::
 
     python benchmarks/bench_stroke_model.py --rounds 7 --sizes 10 1000 10000
 
-is ``bench_synthetic.py --against none --look 0 --loop-digits 0 --no-api``
-with those labels per call. (It used to keep its own loop on the wall clock,
+is ``bench_synthetic.py --against none --look 0 --loop-digits 0 --no-api
+--factors 2 3`` with those labels per call (its "defaults" rows compare each
+model at its own default supersampling). (It used to keep its own loop on the wall clock,
 which is why its figures and bench_synthetic's were compared as if they
 disagreed: see docs/synthetic.md, Speed.)
 
@@ -76,6 +77,9 @@ def main() -> None:
     opts = ["--rounds", str(args.rounds), "--against", "none", "--look", "0", "--loop-digits", "0"]
     opts += ["--no-api", "--models", "fitted", "glyphs", "--batch", str(sizes[-1])]
     opts += ["--per-call", *map(str, sizes[:-1] or sizes), "--max-calls", str(args.max_calls)]
+    # Both factors: the models compared at the same one, and each at its own
+    # default (since session 6 the fitted model draws at 2, the glyphs at 3).
+    opts += ["--factors", "2", "3"]
     bench_synthetic.main(opts)
 
 

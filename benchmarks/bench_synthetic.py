@@ -232,10 +232,10 @@ def cases(
                         _sampler(src, labels),
                     )
                 )
-            if ss == 3 and api:
-                api_src = "synthetic" if model == "fitted" else src
-                generate_numbers_sequence("5", (0, 0), 28, source=api_src, rng=0)
-                out.append((f"{model} ss={ss} API 1 digit", 1, most, _api(api_src)))
+        if api:  # one digit through the API, with the model's default options
+            api_src = "synthetic" if model == "fitted" else StrokeSource(model)
+            generate_numbers_sequence("5", (0, 0), 28, source=api_src, rng=0)
+            out.append((f"{model} API 1 digit (defaults)", 1, most, _api(api_src)))
     return out
 
 
@@ -402,13 +402,27 @@ def main(argv: list[str] | None = None) -> int:
         for name, *_ in all_cases:
             if name.startswith("fitted "):
                 twin = "glyphs " + name[len("fitted ") :]
+                if twin not in times:
+                    continue
                 q = np.array(times[name]) / np.array(times[twin])
                 print(
                     f"| {name[len('fitted ') :]} | {np.median(q):.2f} | {q.min():.2f}..{q.max():.2f} |"
                 )
+        # Each model at its own default supersampling (the fitted model 2, the glyphs 3).
+        df, dg = StrokeSource("fitted").supersample, StrokeSource("glyphs").supersample
+        for name, *_ in all_cases:
+            if name.startswith(f"fitted ss={df} ") and df != dg:
+                rest = name[len(f"fitted ss={df} ") :]
+                twin = f"glyphs ss={dg} {rest}"
+                if times.get(twin):
+                    q = np.array(times[name]) / np.array(times[twin])
+                    print(
+                        f"| defaults (ss={df} / ss={dg}) {rest} | {np.median(q):.2f} "
+                        f"| {q.min():.2f}..{q.max():.2f} |"
+                    )
     if len(args.factors) > 1 and 3 in args.factors:
         print(
-            "\nSupersample against the default 3 (the quality/speed knob): CPU time per "
+            "\nSupersample against factor 3 (the quality/speed knob): CPU time per "
             "digit, factor f / factor 3, per round (below 1: faster)\n"
         )
         print("| case | f / 3 time, median | min..max |")

@@ -36,7 +36,7 @@ def test_bench_synthetic_prints_rates_ratios_and_the_fitted_glyph_table(bench, c
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
     assert "load average" in out and "steal" in out
-    for case in ("fitted ss=3 1/call", "glyphs ss=3 3/call", "fitted ss=3 API 1 digit"):
+    for case in ("fitted ss=3 1/call", "glyphs ss=3 3/call", "fitted API 1 digit (defaults)"):
         assert f"| {case}" in out
     assert "speed-up vs old (CPU)" in out
     assert "| ss=3 3/call |" in out  # the fitted / glyphs table
@@ -56,4 +56,6 @@ def test_bench_stroke_model_runs_the_same_timing_without_yardstick(monkeypatch, 
     out = capsys.readouterr().out
     assert "yardstick: none" in out and "speed-up" not in out
     assert "| fitted ss=3 2/call |" in out and "| glyphs ss=3 5/call |" in out
-    assert "| ss=3 5/call |" in out
+    assert "| ss=3 5/call |" in out and "| ss=2 2/call |" in out
+    # each model at its own default supersampling: the fitted model 2, the glyphs 3
+    assert "| defaults (ss=2 / ss=3) 5/call |" in out

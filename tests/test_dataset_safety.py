@@ -220,6 +220,26 @@ def test_manifest_records_the_digit_data(tmp_path, fake_mnist_dir):
     assert isinstance(data["mnist"]["writers"], str)  # provenance on (QMNIST beside it)
 
 
+def test_resume_by_a_version_drawing_synthetic_digits_otherwise_is_refused(tmp_path):
+    # A dataset begun when the synthetic defaults drew at supersample 3 with
+    # centred placement must not be finished with digits drawn otherwise.
+    out = tmp_path / "d"
+    cfg = {**CFG, "source": "synthetic"}
+    generate_dataset(out, 40, cfg, 1, shard_size=20)
+    (out / "shard-000001.npz").unlink()
+    assert _manifest(out)["data"]["synthetic"]["render"]["placement"] == "mnist"
+    _edit_manifest(
+        out, lambda m: m["data"]["synthetic"]["render"].update(supersample=3, placement="centre")
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"digit data \(synthetic: drawn with other placement \('centre' there, 'mnist' "
+        r"now\), supersample \(3 there, 2 now\)\)",
+    ):
+        generate_dataset(out, 40, cfg, 1, shard_size=20)
+    assert sorted(p.name for p in out.glob("shard-*")) == ["shard-000000.npz"]
+
+
 def test_resume_with_other_digit_data_is_refused(tmp_path, fake_mnist_dir):
     out = tmp_path / "d"
     generate_dataset(out, 60, CFG, 1, shard_size=20, data_dir=fake_mnist_dir)

@@ -103,11 +103,11 @@ def test_step_shifts_round_like_centre_of_mass():
         np.testing.assert_array_equal(dx, 2 * np.rint((target - cx) / 2).astype(np.int64))
 
 
-def test_per_model_defaults_and_the_old_look_on_request():
+def test_per_model_supersample_defaults_and_an_explicit_one():
     fitted, glyphs = StrokeSource(), StrokeSource("glyphs")
     assert (fitted.supersample, glyphs.supersample) == (2, 3)
     labels = np.arange(20) % 10
-    # an explicit supersample=3 draws what the fitted model drew before (same code path)
+    # supersample is honoured: 3 draws other pixels than the default 2, the same ones each time
     old = StrokeSource(supersample=3).sample(labels, rng=1)
     assert not np.array_equal(old, fitted.sample(labels, rng=1))
     np.testing.assert_array_equal(old, StrokeSource(supersample=3).sample(labels, rng=1))

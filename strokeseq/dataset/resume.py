@@ -43,7 +43,7 @@ def clean_temporaries(folder: Path) -> None:
 
 
 def describe_data(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Which digit data differs: files by name, writer provenance on/off."""
+    """Which digit data differs: files by name, writer provenance on/off, rendering options."""
     out = []
     for name in sorted(set(old) | set(new)):
         o, n = old.get(name) or {}, new.get(name) or {}
@@ -61,7 +61,14 @@ def describe_data(old: dict[str, Any], new: dict[str, Any]) -> str:
                 if (o.get("writers") is None) != (n.get("writers") is None)
                 else f"{name}: other writer labels"
             )
-        if not files and o.get("writers") == n.get("writers"):
+        orr, nr = o.get("render") or {}, n.get("render") or {}
+        drawn = sorted(k for k in set(orr) | set(nr) if orr.get(k) != nr.get(k))
+        if drawn:  # the same stroke data drawn differently (e.g. other defaults)
+            out.append(
+                f"{name}: drawn with other "
+                + ", ".join(f"{k} ({orr.get(k)!r} there, {nr.get(k)!r} now)" for k in drawn)
+            )
+        if not files and not drawn and o.get("writers") == n.get("writers"):
             out.append(f"{name}: {o or 'not used'} there, {n or 'not used'} now")
     return "; ".join(out) or "details"
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from pathlib import Path
 from typing import Any
 
 from .pen import PLACEMENTS
 
-__all__ = ["FITTED_DEFAULTS", "GLYPH_DEFAULTS", "resolve"]
+__all__ = ["FITTED_DEFAULTS", "GLYPH_DEFAULTS", "RENDER_OPTIONS", "files_sha256", "resolve"]
 
 #: Defaults of the options left at None, per model.
 GLYPH_DEFAULTS: dict[str, Any] = {
@@ -116,3 +117,40 @@ def resolve(glyph: bool, **given: Any) -> dict[str, Any]:
         "variety": _real("variety", v["variety"], 0.0, 3.0),
         "placement": placement,
     }
+
+
+#: The options that change how the same stroke data is drawn: a source's
+#: data identity records them as resolved (defaults can change between versions).
+RENDER_OPTIONS = ("supersample", "soft", "samples_per_segment", "placement")
+
+
+def files_sha256(model: str, glyphs: Path | None, model_file: Path | None) -> str:
+    """SHA-256 over the names and contents of the files a source draws from.
+
+    The glyph files of ``glyphs`` (or the built-in folder) for ``model="glyphs"``,
+    else the model file (or the shipped ``stroke_model.json``).
+
+    Examples
+    --------
+    >>> len(files_sha256("fitted", None, None)) == len(files_sha256("glyphs", None, None)) == 64
+    True
+    """
+    import hashlib
+
+    if model == "glyphs":
+        from .glyph_schema import builtin_glyph_dir
+
+        where = glyphs or builtin_glyph_dir()
+        files = (
+            sorted(p for p in where.iterdir() if p.suffix in (".toml", ".json"))
+            if where.is_dir()
+            else [where]
+        )
+    else:
+        from .model import default_model_path
+
+        files = [model_file or default_model_path()]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()

@@ -35,7 +35,7 @@ from . import pen as _pen
 from . import sampler as _sampler
 from .bezier import bezier_points
 from .canvas import _index
-from .options import FITTED_DEFAULTS, GLYPH_DEFAULTS, resolve
+from .options import FITTED_DEFAULTS, GLYPH_DEFAULTS, RENDER_OPTIONS, files_sha256, resolve
 
 __all__ = ["StrokeSource"]
 
@@ -117,7 +117,8 @@ class StrokeSource(DigitSource):
         How the digit sits in the frame (:func:`.pen.render_samples`):
         ``"mnist"`` (the fitted model's default) fits the ink in 20 whole
         pixels, box edges on pixel edges, moved by whole pixels (centre of
-        mass within 0.5 px of (14, 14)), as MNIST was made; ``"centre"`` (the
+        mass within 0.5 px of (14, 14) with the default pens; very thin pens
+        can miss by up to ~1 px, see docs/synthetic.md), as MNIST was made; ``"centre"`` (the
         glyphs' default) fits it in 19 px and puts its centre of mass within
         ``0.5 / supersample`` px. Either way the ink never reaches a 21st column.
 
@@ -204,34 +205,22 @@ class StrokeSource(DigitSource):
     def data_identity(self) -> dict:
         """The stroke data this source draws from: the model or glyph files' SHA-256.
 
-        A dataset resumed with another stroke model or glyph folder is refused
-        like one resumed with other MNIST files.
+        With the rendering options as resolved (``render``): a dataset resumed
+        with another stroke model or glyph folder, or by a version whose
+        defaults draw differently (supersampling, pen edge, placement), is
+        refused like one resumed with other MNIST files.
 
         Examples
         --------
         >>> ident = StrokeSource().data_identity()
         >>> ident["source"], ident["model"], len(ident["sha256"])
         ('synthetic', 'fitted', 64)
+        >>> ident["render"]
+        {'supersample': 2, 'soft': 0.35, 'samples_per_segment': 4, 'placement': 'mnist'}
         """
-        import hashlib
-
-        if self.model == "glyphs":
-            from .glyph_schema import builtin_glyph_dir
-
-            where = self.glyphs or builtin_glyph_dir()
-            files = (
-                sorted(p for p in where.iterdir() if p.suffix in (".toml", ".json"))
-                if where.is_dir()
-                else [where]
-            )
-        else:
-            from .model import default_model_path
-
-            files = [self.model_file or default_model_path()]
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f.name.encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
-        return {"source": self.name, "model": self.model, "sha256": digest.hexdigest()}
+        sha = files_sha256(self.model, self.glyphs, self.model_file)
+        render = {k: getattr(self, k) for k in RENDER_OPTIONS}
+        return {"source": self.name, "model": self.model, "sha256": sha, "render": render}
 
     def __repr__(self) -> str:
         model = self.model if self.model_file is None else str(self.model_file)
