@@ -169,3 +169,34 @@ def test_fit_renders_as_the_fitted_source_draws():
     assert fit_verify.SOFT == source.StrokeSource().soft == source._FITTED_DEFAULTS["soft"]
     assert source.StrokeSource().supersample == fit_verify.SUPERSAMPLE
     assert source.StrokeSource().placement == fit_verify.PLACEMENT
+
+
+def test_calibrate_pose_widens_the_pen_when_only_the_ink_mass_spreads_more():
+    # Targets drawn from the model itself, then the log ink mass spread
+    # doubled about its mean with the stroke width untouched: the pen width's
+    # spread must grow (the ink-mass half of SD_MASS_WEIGHT); with the stroke
+    # width's ratio alone (about 1) it would stay put (checked: it fails so).
+    import json
+
+    from strokeseq.sources.stroke import fit_allographs as fa
+    from strokeseq.sources.stroke.model import default_model_path, parse_model
+
+    doc = json.loads(default_model_path().read_text())
+    first = {}
+    for a in doc["allographs"]:
+        first.setdefault(a["digit"], a)
+    doc = {**doc, "allographs": list(first.values())}
+    model = parse_model(doc)
+    got = np.concatenate(
+        [fa.pose_targets(ink) for _, ink in fa.draw_allographs(model, np.ones(10), 400, seed=7)]
+    ).reshape(10, 400, 3)
+    target = []
+    for t in got:
+        t = t.copy()
+        t[:, 1] = t[:, 1].mean() + 2.0 * (t[:, 1] - t[:, 1].mean())
+        target.append(t)
+    assert fa.SD_MASS_WEIGHT == 0.5
+    out = fa.calibrate_pose(doc, target, seed=0)
+    before = np.array([a["log_width"][1] for a in doc["allographs"]])
+    after = np.array([a["log_width"][1] for a in out])
+    assert np.all(after > 1.1 * before), (before, after)
