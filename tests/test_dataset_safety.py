@@ -238,6 +238,17 @@ def test_resume_by_a_version_drawing_synthetic_digits_otherwise_is_refused(tmp_p
     ):
         generate_dataset(out, 40, cfg, 1, shard_size=20)
     assert sorted(p.name for p in out.glob("shard-*")) == ["shard-000000.npz"]
+    # written before the drawing options were recorded: refused, and said so
+    _edit_manifest(out, lambda m: m["data"]["synthetic"].pop("render"))
+    with pytest.raises(ValueError, match=r"synthetic: drawing options not recorded there"):
+        generate_dataset(out, 40, cfg, 1, shard_size=20)
+    # another stroke model file is named as such
+    _edit_manifest(out, lambda m: m["data"]["synthetic"].update(sha256="0" * 64))
+    with pytest.raises(
+        ValueError, match=r"synthetic: other stroke data \(fitted there, fitted now\)"
+    ):
+        generate_dataset(out, 40, cfg, 1, shard_size=20)
+    assert sorted(p.name for p in out.glob("shard-*")) == ["shard-000000.npz"]
 
 
 def test_resume_with_other_digit_data_is_refused(tmp_path, fake_mnist_dir):

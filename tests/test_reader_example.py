@@ -261,3 +261,18 @@ def test_touching_share_adds_the_clean_touching_geometry(example):
     for bad in (-0.1, 1.0):
         with pytest.raises(ValueError, match="touching_share must be in"):
             data.train_dataset(10, 0, touching_share=bad)
+
+
+@pytest.mark.parametrize("script", ["train", "hardcase_loop"])
+def test_a_bad_touching_share_is_refused_before_any_work(example, script, capsys):
+    """Checked while parsing: exit 2 with one line, before a folder, a checkpoint or mining."""
+    import importlib
+
+    mod = importlib.import_module(script)
+    extra = [] if script == "train" else ["--checkpoint", "none.pt", "--out", "never"]
+    for bad in ("1.5", "-0.1", "nan"):
+        with pytest.raises(SystemExit) as exc:
+            mod.parse_args([*extra, "--touching-share", bad])
+        assert exc.value.code == 2
+        assert "--touching-share must be in [0, 1)" in capsys.readouterr().err
+    assert mod.parse_args([*extra, "--touching-share", "0.25"]).touching_share == 0.25

@@ -293,7 +293,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--mine-only", action="store_true",
         help="only mine (OUT/mined/, OUT/mined.json): to try fine-tuning recipes on one mining",
     )  # fmt: skip
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0.0 <= args.touching_share < 1.0:  # before any folder, checkpoint or mining
+        p.error(f"--touching-share must be in [0, 1), got {args.touching_share}")
+    return args
 
 
 def main(argv=None) -> dict:

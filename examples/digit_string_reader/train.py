@@ -119,7 +119,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--eval", type=int, default=1000, help="held-out samples per set (0: none)")
     p.add_argument("--data-dir", help="MNIST folder (default: STROKESEQ_MNIST_DIR / cache)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0.0 <= args.touching_share < 1.0:  # before any folder, checkpoint or mining
+        p.error(f"--touching-share must be in [0, 1), got {args.touching_share}")
+    return args
 
 
 def held_out_correct(

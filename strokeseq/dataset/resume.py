@@ -61,14 +61,22 @@ def describe_data(old: dict[str, Any], new: dict[str, Any]) -> str:
                 if (o.get("writers") is None) != (n.get("writers") is None)
                 else f"{name}: other writer labels"
             )
+        stroke = o and n and (o.get("model"), o.get("sha256")) != (n.get("model"), n.get("sha256"))
+        if stroke:
+            out.append(f"{name}: other stroke data ({o.get('model')} there, {n.get('model')} now)")
         orr, nr = o.get("render") or {}, n.get("render") or {}
         drawn = sorted(k for k in set(orr) | set(nr) if orr.get(k) != nr.get(k))
-        if drawn:  # the same stroke data drawn differently (e.g. other defaults)
+        if drawn and o and not orr:  # written before the drawing options were recorded
+            out.append(
+                f"{name}: drawing options not recorded there (an older strokeseq): this "
+                "version cannot tell whether it draws the same digits"
+            )
+        elif drawn:  # the same stroke data drawn differently (e.g. other defaults)
             out.append(
                 f"{name}: drawn with other "
                 + ", ".join(f"{k} ({orr.get(k)!r} there, {nr.get(k)!r} now)" for k in drawn)
             )
-        if not files and not drawn and o.get("writers") == n.get("writers"):
+        if not (files or stroke or drawn) and o.get("writers") == n.get("writers"):
             out.append(f"{name}: {o or 'not used'} there, {n or 'not used'} now")
     return "; ".join(out) or "details"
 

@@ -286,6 +286,7 @@ def _check_data(job: ShardJob) -> None:
     import json
 
     from ..errors import DatasetError
+    from .resume import describe_data
 
     key = json.dumps([job.data, job.ctx.data_dir], sort_keys=True)
     if key in _DATA_CHECKED:
@@ -294,8 +295,9 @@ def _check_data(job: ShardJob) -> None:
     if here != job.data:
         raise DatasetError(
             f"shard {job.shard}: this worker (pid {os.getpid()}) would draw from other digit "
-            f"data than the run recorded in its manifest ({here} here, {job.data} there); "
-            "give every worker the same MNIST files (and QMNIST writer files, or none)"
+            f"data than the run recorded in its manifest ({describe_data(job.data, here)}); "
+            "give every worker the same strokeseq, MNIST files (and QMNIST writer files, "
+            "or none) and stroke model"
         )
     _DATA_CHECKED.add(key)
 

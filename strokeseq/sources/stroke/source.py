@@ -117,7 +117,7 @@ class StrokeSource(DigitSource):
         How the digit sits in the frame (:func:`.pen.render_samples`):
         ``"mnist"`` (the fitted model's default) fits the ink in 20 whole
         pixels, box edges on pixel edges, moved by whole pixels (centre of
-        mass within 0.5 px of (14, 14) with the default pens; very thin pens
+        mass within about 0.5 px of (14, 14) with the default pens; very thin pens
         can miss by up to ~1 px, see docs/synthetic.md), as MNIST was made; ``"centre"`` (the
         glyphs' default) fits it in 19 px and puts its centre of mass within
         ``0.5 / supersample`` px. Either way the ink never reaches a 21st column.
