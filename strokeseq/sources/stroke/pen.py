@@ -120,12 +120,7 @@ def render_samples(
     # The capsules as (n, S, K - 1) views: the renderer gathers the valid ones.
     target = (COM_INDEX + 0.5) * ss - 0.5
     args = (pts[:, :, :-1], pts[:, :, 1:], rs[:, :, :-1], rs[:, :, 1:], valid, ss, soft, target)
-    # (step only when set: benchmarks swap in older draw_centred functions)
-    ink = (
-        render.draw_centred(*args, TILE, step=step)
-        if step > 1
-        else render.draw_centred(*args, TILE)
-    )
+    ink = render.draw_centred(*args, TILE, step=step)
     return ink, scale.astype(np.float32)
 
 
